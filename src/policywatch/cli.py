@@ -20,7 +20,9 @@ app = typer.Typer(
 
 #: Modules that contribute verbs, in help order. A missing one is skipped (partial installs).
 VERB_MODULES = [
-    "policywatch.stack",  # up, demo, status, dlq, topics
+    "policywatch.stack",  # up, topics
+    "policywatch.ops",  # status, dlq
+    "policywatch.demo.cli",  # demo
     "policywatch_fetcher.cli",  # catalog, fetch, capture, schedule
     "policywatch_differ.cli",  # diff, replay, history, show, reextract
     "policywatch_classifier.cli",  # classify, provisions, train

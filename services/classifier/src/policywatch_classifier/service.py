@@ -1,0 +1,72 @@
+"""The classifier's per-process state and message handling, independent of the broker.
+
+``ClassifierService.handle(change)``: re-index the document's current version in the provision
+index (text read from object storage via ``change.to_version.storage_key``), save the index, then
+run the pure pipeline. ``app.py`` wires it to the broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import logging
+from typing import Any
+
+from policywatch_shared.events import ChangeEvent, ChangeKind, ClassifiedChange
+
+from policywatch_classifier.headline import load_summariser
+from policywatch_classifier.pipeline import classify_change, model_version
+from policywatch_classifier.provision import ProvisionIndex
+from policywatch_classifier.settings import ClassifierSettings
+from policywatch_classifier.tagger import get_tagger
+
+log = logging.getLogger("policywatch.classifier")
+
+INDEXED_KINDS = {ChangeKind.FIRST_VERSION, ChangeKind.MODIFIED, ChangeKind.RESTORED, ChangeKind.REVERTED}
+
+
+def decode_version(data: bytes) -> str:
+    """Stored clean text (utf-8; gzip tolerated in case the store compresses versions)."""
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    return data.decode("utf-8", errors="replace")
+
+
+class ClassifierService:
+    """Holds the store, the provision index and the tagger; one instance per process."""
+
+    def __init__(self, settings: ClassifierSettings, store: Any, seen: Any | None = None) -> None:
+        self.settings = settings
+        self.store = store
+        self.index = ProvisionIndex()
+        self.tagger = get_tagger()
+        self.summariser = load_summariser(settings.summariser)
+        self.seen: Any = seen if seen is not None else set()  # processed change event ids
+        self._lock = asyncio.Lock()
+        self.version = model_version(self.tagger)
+
+    async def start(self) -> None:
+        self.index = await ProvisionIndex.load(self.store, self.settings.provision_index_key)
+        log.info("provision index loaded: %d documents", len(self.index.documents))
+
+    async def update_index(self, change: ChangeEvent) -> None:
+        if not self.settings.index_documents or change.to_version is None or change.kind not in INDEXED_KINDS:
+            return
+        text = decode_version(await self.store.get_bytes(change.to_version.storage_key))
+        # CPU-bound tagging of the whole document runs off the event loop (broker heartbeats).
+        await asyncio.to_thread(
+            self.index.index_document,
+            platform=change.platform,
+            document_id=change.document_id,
+            text=text,
+            version_id=change.to_version.version_id,
+            tagger=self.tagger,
+        )
+        await self.index.save(self.store, self.settings.provision_index_key)
+
+    async def handle(self, change: ChangeEvent) -> ClassifiedChange:
+        async with self._lock:  # the index is shared state: one change at a time per process
+            await self.update_index(change)
+            return await asyncio.to_thread(
+                classify_change, change, index=self.index, tagger=self.tagger, summariser=self.summariser
+            )

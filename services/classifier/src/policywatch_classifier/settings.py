@@ -1,0 +1,33 @@
+"""Settings of the classifier service (env prefix ``CLASSIFIER_``; shared infrastructure un-prefixed)."""
+
+from __future__ import annotations
+
+from policywatch_shared.settings import ServiceSettings
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from policywatch_classifier.provision import INDEX_KEY
+
+
+class ClassifierSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="CLASSIFIER_", extra="ignore", populate_by_name=True)
+
+    group_id: str = Field(default="policywatch-classifier", description="Kafka consumer group id.")
+    http_port: int = Field(default=8003, description="Port of /metrics, /healthz and /readyz.")
+    provision_index_key: str = Field(
+        default=INDEX_KEY, description="Object-store key of the provision index (JSON, put_named)."
+    )
+    index_documents: bool = Field(
+        default=True, description="Re-index each changed document's current version in the provision index."
+    )
+    summariser: str = Field(
+        default="template",
+        description="'template' (default, no LLM) or 'module:factory' of an optional Summariser plug-in.",
+    )
+    dedupe_window: int = Field(
+        default=10000, description="Processed change event ids remembered (redelivery)."
+    )
+
+    @property
+    def service_name(self) -> str:
+        return "classifier"

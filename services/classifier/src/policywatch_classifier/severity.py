@@ -1,0 +1,127 @@
+"""Governance exposure of a whole change (high / medium / low / none), from written rules.
+
+Each rule that fires adds a reason; the severity is the highest level of any reason. The rules
+are listed in docs/classifier.md ("Severity rules") with the same ids (S1…S10):
+
+S1  date-only change → none.                 S2  technical change (extraction) → none.
+S3  document unavailable → low.              S4  first version recorded (baseline) → low.
+S5  AI training added or broadened with no opt-out described → high (with an opt-out → medium).
+S6  removed disclosure about sharing, security or children/specific audiences → high.
+S7  added passage expanding a high-exposure category (sharing, sensitive data, advertising,
+    profiling, content licence …) → high; a reworded one → medium.
+S8  expansion or removed disclosure in another category → medium.
+S9  tagged passages that only restrict the platform or clarify → low.
+S10 headings/reorganisation only, or untagged wording → low (none when the differ says it is
+    not substantive).
+"""
+
+from __future__ import annotations
+
+from policywatch_shared.events import CategoryTag, ChangeEvent, ChangeKind, Direction, PassageTag, Severity
+
+from policywatch_classifier.direction import direction_of, has_opt_out
+from policywatch_classifier.taxonomy import get_taxonomy
+
+REMOVAL_HIGH = {
+    "third_party_sharing": "data sharing",
+    "data_security": "security",
+    "specific_audiences": "children or specific audiences",
+}
+
+
+def _name(cat: str) -> str:
+    try:
+        return get_taxonomy().get(cat).name.lower()
+    except KeyError:
+        return cat
+
+
+def assess(change: ChangeEvent, passages: list[PassageTag]) -> tuple[Severity, list[str]]:
+    reasons: list[tuple[Severity, str]] = []
+    kind = change.kind
+    if kind == ChangeKind.DATE_ONLY:
+        return Severity.NONE, ["S1: only the date of the document changed"]
+    if kind == ChangeKind.TECHNICAL:
+        return Severity.NONE, ["S2: technical change (extraction or page structure), not the terms"]
+    if kind == ChangeKind.UNAVAILABLE:
+        return Severity.LOW, ["S3: the document became unavailable; its terms cannot be checked"]
+    if kind == ChangeKind.FIRST_VERSION:
+        reasons.append((Severity.LOW, "S4: first version recorded (baseline for later changes)"))
+
+    tax = get_taxonomy()
+    for p in passages:
+        for tag in p.categories:
+            cat = tag.id
+            exposure = tax.get(cat).exposure if cat in tax else "medium"
+            if cat == "ai_training" and p.change != "removed" and tag.direction == Direction.EXPANDS:
+                if has_opt_out(p.text):
+                    reasons.append(
+                        (
+                            Severity.MEDIUM,
+                            "S5: AI training on user data added or broadened, with an opt-out described",
+                        )
+                    )
+                else:
+                    reasons.append(
+                        (
+                            Severity.HIGH,
+                            "S5: new or broadened AI training on user content or data "
+                            "without an opt-out described",
+                        )
+                    )
+                continue
+            if p.change == "removed" and cat in REMOVAL_HIGH and tag.direction == Direction.EXPANDS:
+                reasons.append((Severity.HIGH, f"S6: removed disclosure about {REMOVAL_HIGH[cat]}"))
+                continue
+            if tag.direction == Direction.EXPANDS:
+                if p.change == "removed":
+                    reasons.append((Severity.MEDIUM, f"S8: removed disclosure about {_name(cat)}"))
+                elif exposure == "high" and p.change == "added":
+                    reasons.append((Severity.HIGH, f"S7: added terms expand {_name(cat)}"))
+                elif exposure == "high":
+                    reasons.append((Severity.MEDIUM, f"S7: reworded terms broaden {_name(cat)}"))
+                else:
+                    reasons.append((Severity.MEDIUM, f"S8: terms expand {_name(cat)}"))
+            else:
+                verb = "restrict the platform" if tag.direction == Direction.RESTRICTS else "clarify"
+                reasons.append((Severity.LOW, f"S9: changes about {_name(cat)} {verb}"))
+
+    if not any(p.categories for p in passages) and kind != ChangeKind.FIRST_VERSION:
+        structural = bool(change.sections) and all(
+            s.kind in ("moved", "renamed", "structure") for s in change.sections
+        )
+        if structural:
+            reasons.append((Severity.LOW, "S10: headings or reorganisation only"))
+        elif change.substantive:
+            reasons.append((Severity.LOW, "S10: wording changed without a governance category"))
+        else:
+            return Severity.NONE, ["S10: no substantive change"]
+
+    if not reasons:
+        return Severity.NONE, ["no rule fired"]
+    level = max((s for s, _ in reasons), key=lambda s: s.rank)
+    # Most severe reasons first, duplicates dropped, order otherwise kept.
+    seen: set[str] = set()
+    ordered: list[str] = []
+    for sev in sorted({s for s, _ in reasons}, key=lambda s: -s.rank):
+        for s, text in reasons:
+            if s == sev and text not in seen:
+                seen.add(text)
+                ordered.append(text)
+    return level, ordered
+
+
+def passage_severity(text: str, tags: list[CategoryTag]) -> tuple[Severity, list[str]] | None:
+    """Severity of one stand-alone passage, read as if it were newly added (``classify`` CLI).
+
+    ``None`` when the passage has no category (severity is not meaningful then).
+    """
+    if not tags:
+        return None
+    tagged = []
+    for t in tags:
+        tag = t.model_copy()
+        tag.direction = direction_of("added", t.id, after=text)
+        tagged.append(tag)
+    fake = ChangeEvent.model_construct(kind=ChangeKind.MODIFIED, sections=[], substantive=True)
+    return assess(fake, [PassageTag(change="added", text=text, categories=tagged)])

@@ -1,0 +1,200 @@
+"""Train the linear model from the shared labelled data: ``python -m policywatch_classifier.train``.
+
+Reproducible: fixed seeds, fixed sub-sampling, deterministic solver (liblinear). Inputs:
+* ToS;DR points 2021 (CC BY-SA 3.0) — cases mapped to the taxonomy by ``data/label_mapping.yaml``;
+* CLAUDETTE English sentences (CC BY 4.0) — unfair/fair clause tags mapped likewise;
+* ``data/training_supplement.yaml`` — hand-written sentences for categories the data sets lack.
+The evaluation set (tests/data/classifier/eval_set.jsonl, from the OTA corpus) is never used here.
+Output: ``data/model/classifier-model.joblib`` (+ ``LICENSE.md`` beside it: CC BY-SA derivative).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import lzma
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+from policywatch_classifier.model import LinearModel, model_path
+from policywatch_classifier.taxonomy import get_taxonomy, load_data
+from policywatch_classifier.text import clean_markdown
+
+MODEL_VERSION = "1.1.0"
+SEED = 20261124
+DEFAULT_SHARED = Path(__file__).resolve().parents[4] / ".." / "shared"
+CLAUDETTE_NEGATIVES = 6000
+
+
+@dataclass
+class Example:
+    text: str
+    labels: set[str]
+    known: set[str]  # categories for which this example is a reliable positive or negative
+    weight: float = 1.0
+    source: str = ""
+
+
+def shared_dir(explicit: str | Path | None = None) -> Path:
+    import os
+
+    for cand in (explicit, os.environ.get("POLICYWATCH_SHARED_DIR"), "/work/shared", DEFAULT_SHARED):
+        if cand and (Path(cand) / "labelled").is_dir():
+            return Path(cand).resolve()
+    raise FileNotFoundError("shared data not found (set POLICYWATCH_SHARED_DIR or pass --shared)")
+
+
+def load_examples(shared: Path) -> list[Example]:
+    tax = get_taxonomy()
+    all_ids = set(tax.ids)
+    mapping = load_data("label_mapping.yaml")
+    out: list[Example] = []
+    with lzma.open(shared / "labelled" / "tosdr_points_2021.jsonl.xz", "rt", encoding="utf-8") as fh:
+        for line in fh:
+            r = json.loads(line)
+            if r.get("irrelevant") or r["case"] not in mapping["tosdr"]:
+                continue
+            text = clean_markdown(r["text"] or "")
+            if len(text) < 20:
+                continue
+            out.append(Example(text, set(mapping["tosdr"][r["case"]]), all_ids, 1.0, "tosdr"))
+    scope = set(mapping["claudette_scope"])
+    negatives: list[Example] = []
+    with lzma.open(shared / "labelled" / "claudette_en.jsonl.xz", "rt", encoding="utf-8") as fh:
+        for line in fh:
+            r = json.loads(line)
+            text = clean_markdown(r["text"] or "")
+            if len(text) < 30:
+                continue
+            tags = list(r["unfair_labels"]) + list(r["fair_labels"])
+            if tags:
+                labels: set[str] = set()
+                for t in tags:
+                    labels.update(mapping["claudette"].get(t, []))
+                out.append(Example(text, labels, scope | labels, 1.0, "claudette"))
+            else:
+                negatives.append(Example(text, set(), scope, 1.0, "claudette"))
+    rng = random.Random(SEED)
+    out.extend(rng.sample(negatives, min(CLAUDETTE_NEGATIVES, len(negatives))))
+    for item in load_data("training_supplement.yaml")["items"]:
+        out.append(Example(item["text"], set(item["labels"]), all_ids, 3.0, "supplement"))
+    return out
+
+
+DEV_WEIGHT = 2.0
+
+
+def dev_examples(shared: Path, exclude: set[str] | None = None) -> list[Example]:
+    """In-domain examples: the DEV split of the evaluation set (the test split is never used)."""
+    from policywatch_classifier.evaluate import load_eval_set
+
+    all_ids = set(get_taxonomy().ids)
+    return [
+        Example(it.text, set(it.labels), all_ids, DEV_WEIGHT, "ota-dev")
+        for it in load_eval_set(shared)
+        if it.split == "dev" and it.id not in (exclude or set())
+    ]
+
+
+def fit(
+    examples: list[Example], *, c: float = 4.0
+) -> tuple[TfidfVectorizer, TfidfVectorizer, np.ndarray, np.ndarray, dict[str, dict[str, int]]]:
+    tax = get_taxonomy()
+    texts = [e.text for e in examples]
+    word = TfidfVectorizer(
+        ngram_range=(1, 2), min_df=2, max_features=60000, sublinear_tf=True, strip_accents="unicode"
+    )
+    char = TfidfVectorizer(
+        analyzer="char_wb", ngram_range=(3, 5), min_df=3, max_features=60000, sublinear_tf=True
+    )
+    x = sp.hstack([word.fit_transform(texts), char.fit_transform(texts)], format="csr")
+    # The fitted stop-word sets only serve introspection and bloat the artefact.
+    word.stop_words_ = None
+    char.stop_words_ = None
+    for vec in (word, char):  # an id() of this process: would make the artefact bytes irreproducible
+        vec.__dict__.pop("_stop_words_id", None)
+    weights = np.zeros((len(tax.ids), x.shape[1]), dtype=np.float32)
+    bias = np.zeros(len(tax.ids), dtype=np.float32)
+    counts: dict[str, dict[str, int]] = {}
+    for k, cat in enumerate(tax.ids):
+        rows = [i for i, e in enumerate(examples) if cat in e.known]
+        y = np.array([1 if cat in examples[i].labels else 0 for i in rows])
+        counts[cat] = {"positives": int(y.sum()), "negatives": int(len(y) - y.sum())}
+        if y.sum() == 0:
+            bias[k] = -10.0  # never predicted by the model: rules only
+            continue
+        sw = np.array([examples[i].weight for i in rows])
+        clf = LogisticRegression(
+            C=c, class_weight="balanced", solver="liblinear", random_state=SEED, max_iter=200
+        )
+        clf.fit(x[rows], y, sample_weight=sw)
+        weights[k] = clf.coef_[0]
+        bias[k] = clf.intercept_[0]
+    return word, char, weights, bias, counts
+
+
+def train(
+    shared: Path,
+    out_path: Path | None = None,
+    *,
+    c: float = 4.0,
+    with_dev: bool = True,
+    exclude_dev: set[str] | None = None,
+    save: bool = True,
+) -> tuple[LinearModel, str]:
+    tax = get_taxonomy()
+    examples = load_examples(shared)
+    if with_dev:
+        examples += dev_examples(shared, exclude_dev)
+    word, char, weights, bias, counts = fit(examples, c=c)
+    model = LinearModel(
+        version=MODEL_VERSION,
+        categories=list(tax.ids),
+        word=word,
+        char=char,
+        weights=weights,
+        bias=bias,
+        meta={
+            "taxonomy_version": tax.version,
+            "examples": len(examples),
+            "with_dev": with_dev,
+            "sources": {
+                "tosdr_points_2021": "CC BY-SA 3.0, ToS;DR contributors",
+                "ota_eval_dev_split": "ODC-BY 1.0, Open Terms Archive (passages) + policywatch labels",
+                "claudette_en": "CC BY 4.0, Galassi et al. (CLAUDETTE)",
+                "training_supplement": "CC BY 4.0, policywatch",
+            },
+            "counts": counts,
+            "C": c,
+        },
+    )
+    digest = model.dump(out_path or model_path()) if save else ""
+    return model, digest
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    ap.add_argument("--shared", default=None, help="shared data directory (default: ../shared)")
+    ap.add_argument("--out", default=None, help="artefact path (default: inside the package)")
+    ap.add_argument("--no-dev", action="store_true", help="do not add the eval set's dev split to training")
+    args = ap.parse_args(argv)
+    t0 = time.perf_counter()
+    out = Path(args.out) if args.out else model_path()
+    model, digest = train(shared_dir(args.shared), out, with_dev=not args.no_dev)
+    size = out.stat().st_size
+    print(
+        f"trained model {model.version} on {model.meta['examples']} examples in "
+        f"{time.perf_counter() - t0:.1f}s -> {out} ({size / 1e6:.2f} MB, sha256 {digest})"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,197 @@
+"""Sample candidate passages for the labelled evaluation set (run once; labels are added by hand).
+
+Two strata, both from the latest version of each document in the shared corpus:
+* random: up to N random passages per privacy policy / terms / law-enforcement / trackers document,
+* targeted: passages matching broad topic words, so that rare categories (do_not_track, business_transfer,
+  ai_training, law_enforcement …) are represented at all.
+The candidate list (references only: service, document, commit, raw offsets) is printed as JSONL; the
+human labels are then written to tests/data/classifier/eval_set.jsonl. The targeted stratum is a
+selection bias towards keyword-findable passages; docs/classifier.md says so.
+"""
+
+from __future__ import annotations
+
+import json
+import lzma
+import random
+import re
+import sys
+from typing import Any
+
+from policywatch_classifier.text import split_passages
+
+CORPUS = "/work/shared/corpus/vlopses-us-versions.jsonl.xz"
+DOCS = (
+    "Privacy Policy",
+    "Terms of Service",
+    "Law Enforcement Guidelines",
+    "Trackers Policy",
+    "Data Processor Agreement",
+    "Business Privacy Policy",
+)
+TARGETS = {
+    "ai": r"\b(artificial intelligence|AI|machine learning|generative|train(ing)? (our|the|its)? ?models?)\b",
+    "dnt": r"do not track|do-not-track|global privacy control",
+    "merger": r"merger|acquisition|bankruptcy|sale of (all|assets)",
+    "law": r"law enforcement|subpoena|government request|legal process",
+    "transfer": r"transfer(s|red)? .{0,40}(outside|countr|EEA)|standard contractual",
+    "basis": r"legal bas[ie]s|legitimate interest",
+    "profiling": r"infer|automated decision|profil",
+    "sensitive": r"biometric|health|precise location|sensitive",
+    "dispute": r"arbitration|class action|governing law|jurisdiction",
+    "liability": r"as is|limitation of liability|indemnif",
+    "license": r"licen[cs]e .{0,60}content|royalty-free",
+    "termination": r"terminat|suspend",
+    "change": r"(changes|update)s? to (this|these|our)|we may (change|modify|update)",
+    "contact": r"contact us|data protection officer|DPO",
+    "security": r"secur|encrypt",
+    "retention": r"retain|retention|how long",
+    "children": r"children|under (the age of )?1[3-8]|teen",
+    "rights": r"access|delet|portab|correct",
+    "sale": r"sell|sale of personal|targeted advertising|personalized ads",
+}
+
+
+def main(seed: int = 20261124, per_doc: int = 5, per_target: int = 11) -> None:
+    rng = random.Random(seed)
+    last: dict[tuple[str, str], dict[str, str]] = {}
+    with lzma.open(CORPUS, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            r = json.loads(line)
+            if r["document"] in DOCS and r["text"] and len(r["text"]) > 2000:
+                last[(r["service"], r["document"])] = r
+    pool = []
+    for (svc, doc), r in sorted(last.items()):
+        for p in split_passages(r["text"], min_chars=80):
+            if len(p.text) <= 700:
+                pool.append(
+                    {
+                        "service": svc,
+                        "document": doc,
+                        "commit": r["commit"],
+                        "start": p.start,
+                        "end": p.end,
+                        "text": p.text,
+                    }
+                )
+    chosen: dict[tuple[str, str, int], dict[str, Any]] = {}
+    by_doc: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for c in pool:
+        by_doc.setdefault((str(c["service"]), str(c["document"])), []).append(c)
+    for key in sorted(by_doc):
+        items = by_doc[key]
+        k = per_doc if key[1] in ("Privacy Policy", "Terms of Service") else 2
+        for c in rng.sample(items, min(k, len(items))):
+            chosen[(key[0], key[1], int(c["start"]))] = {**c, "stratum": "random"}
+    for name, pat in TARGETS.items():
+        rx = re.compile(pat, re.I if name != "ai" else 0)
+        hits = [c for c in pool if rx.search(str(c["text"]))]
+        n = per_target * 2 if name == "ai" else per_target
+        for c in rng.sample(hits, min(n, len(hits))):
+            key3 = (str(c["service"]), str(c["document"]), int(c["start"]))
+            chosen.setdefault(key3, {**c, "stratum": f"targeted:{name}"})
+    for c in chosen.values():
+        sys.stdout.write(json.dumps(c, ensure_ascii=False) + "\n")
+
+
+# Second round (added after the first labelling pass showed only 4 ai_training passages among 504):
+# passages about training/improving models, plus more profiling and security candidates.
+EXTRA_TARGETS = {
+    "ai_train": r"\b(train|training|trained|develop|improve)\w*\W+(?:\w+\W+){0,10}?"
+    r"(AI|artificial intelligence|machine learning|generative|models?|LLMs?)\b",
+    "profiling2": r"\b(infer|inference|automated decision|automated processing|profiling)",
+    "security2": r"\b(safeguard|encrypt|security measures|unauthori[sz]ed access|breach)",
+}
+
+
+def extra(seed: int = 20261125, counts: tuple[int, int, int] = (34, 10, 10)) -> None:
+    rng = random.Random(seed)
+    seen = {(c["service"], c["document"], c["start"]) for c in map(json.loads, open(sys.argv[2]))}
+    last: dict[tuple[str, str], dict[str, str]] = {}
+    with lzma.open(CORPUS, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            r = json.loads(line)
+            if (
+                r["text"]
+                and len(r["text"]) > 2000
+                and r["document"] in (*DOCS, "Commercial Terms", "Developer Terms")
+            ):
+                last[(r["service"], r["document"])] = r
+    pool = [
+        {"service": s, "document": d, "commit": r["commit"], "start": p.start, "end": p.end, "text": p.text}
+        for (s, d), r in sorted(last.items())
+        for p in split_passages(r["text"], min_chars=80)
+        if len(p.text) <= 700 and (s, d, p.start) not in seen
+    ]
+    dedupe: set[str] = set()
+    for (name, pat), n in zip(EXTRA_TARGETS.items(), counts, strict=True):
+        rx = re.compile(pat, 0 if name == "ai_train" else re.I)
+        hits = [c for c in pool if rx.search(str(c["text"])) and c["text"] not in dedupe]
+        for c in rng.sample(hits, min(n, len(hits))):
+            dedupe.add(str(c["text"]))
+            sys.stdout.write(json.dumps({**c, "stratum": f"targeted:{name}"}, ensure_ascii=False) + "\n")
+
+
+# Third round: more DEV passages (dev platform families only, so the test split stays untouched),
+# to give the model more in-domain training data. Random paragraphs plus targeted ones for the
+# categories with the lowest dev recall (contact, audiences, sharing, retention, sensitive data).
+DEV_SERVICES = {
+    "Google Maps",
+    "Google Play",
+    "Google Shopping",
+    "YouTube",
+    "TikTok",
+    "Bing",
+    "AliExpress",
+    "LinkedIn",
+    "Pinterest",
+    "Temu",
+    "Stripchat",
+    "App Store",
+}
+DEV_TARGETS = {
+    "contact3": r"contact us|privacy@|dpo|data protection officer|questions",
+    "audience3": r"california|eea|european|children|under (the age of )?1[3-8]|residents",
+    "sharing3": r"share|disclose|third part|service providers",
+    "retention3": r"retain|retention|delete|keep",
+    "sensitive3": r"sensitive|biometric|health|precise location|racial|religio",
+}
+
+
+def dev_extra(existing: str, seed: int = 20261126, n_random: int = 120, per_target: int = 14) -> None:
+    rng = random.Random(seed)
+    seen = {(c["service"], c["document"], c["start"]) for c in map(json.loads, open(existing))}
+    seen_text: set[str] = set()
+    last: dict[tuple[str, str], dict[str, str]] = {}
+    with lzma.open(CORPUS, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            r = json.loads(line)
+            if r["service"] in DEV_SERVICES and r["document"] in DOCS and r["text"] and len(r["text"]) > 2000:
+                last[(r["service"], r["document"])] = r
+    pool = [
+        {"service": s, "document": d, "commit": r["commit"], "start": p.start, "end": p.end, "text": p.text}
+        for (s, d), r in sorted(last.items())
+        for p in split_passages(r["text"], min_chars=80)
+        if len(p.text) <= 700 and (s, d, p.start) not in seen
+    ]
+    out = []
+    for c in rng.sample(pool, n_random):
+        out.append({**c, "stratum": "dev-extra:random"})
+        seen_text.add(str(c["text"]))
+    for name, pat in DEV_TARGETS.items():
+        rx = re.compile(pat, re.I)
+        hits = [c for c in pool if rx.search(str(c["text"])) and str(c["text"]) not in seen_text]
+        for c in rng.sample(hits, min(per_target, len(hits))):
+            seen_text.add(str(c["text"]))
+            out.append({**c, "stratum": f"dev-extra:{name}"})
+    for c in out:
+        sys.stdout.write(json.dumps(c, ensure_ascii=False) + "\n")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[1] == "extra":
+        extra()
+    elif len(sys.argv) > 2 and sys.argv[1] == "dev-extra":
+        dev_extra(sys.argv[2])
+    else:
+        main()

@@ -1,0 +1,158 @@
+from __future__ import annotations
+
+from policywatch_classifier.direction import direction_of, has_opt_out
+from policywatch_classifier.pipeline import classify_change
+from policywatch_classifier.severity import passage_severity
+from policywatch_classifier.tagger import get_tagger
+from policywatch_shared.events import ChangeKind, DiffOp, Direction, ParagraphChange, SectionChange, Severity
+
+
+def test_removed_disclosure_expands_removed_power_clause_restricts() -> None:
+    assert direction_of("removed", "data_security", before="We encrypt your data.") == Direction.EXPANDS
+    assert (
+        direction_of(
+            "removed", "dispute_resolution", before="You waive any class action and agree to arbitration."
+        )
+        == Direction.RESTRICTS
+    )
+
+
+def test_added_direction_follows_powers_vs_protections() -> None:
+    assert direction_of("added", "third_party_sharing", after="We may share your data with partners.") == (
+        Direction.EXPANDS
+    )
+    assert direction_of("added", "advertising", after="We do not sell your personal information.") == (
+        Direction.RESTRICTS
+    )
+
+
+def test_reworded_uses_the_word_diff() -> None:
+    diff = [
+        DiffOp(op="equal", text="We use your posts to"),
+        DiffOp(op="insert", text="train AI models and to"),
+        DiffOp(op="equal", text="improve the service."),
+    ]
+    assert (
+        direction_of(
+            "reworded",
+            "ai_training",
+            before="We use your posts to improve the service.",
+            after="We use your posts to train AI models and to improve the service.",
+            word_diff=diff,
+        )
+        == Direction.EXPANDS
+    )
+    back = [DiffOp(op="delete", text="sell or"), DiffOp(op="insert", text="never")]
+    assert (
+        direction_of("reworded", "advertising", word_diff=back, before="x", after="y") == Direction.RESTRICTS
+    )
+
+
+def test_opt_out_detection() -> None:
+    assert has_opt_out("You can opt out in your settings.")
+    assert not has_opt_out("We use your data to train our models.")
+
+
+def test_date_only_is_none_and_technical_is_none(make_change) -> None:
+    assert classify_change(make_change([], kind=ChangeKind.DATE_ONLY)).severity == Severity.NONE
+    assert classify_change(make_change([], kind=ChangeKind.TECHNICAL)).severity == Severity.NONE
+
+
+def test_headings_only_is_low(make_change) -> None:
+    sections = [
+        SectionChange(
+            kind="renamed",
+            heading_path=["Sharing"],
+            anchor="sharing",
+            old_heading="Sharing",
+            new_heading="How we share",
+        ),
+        SectionChange(kind="moved", heading_path=["Cookies"], anchor="cookies"),
+    ]
+    result = classify_change(make_change(sections))
+    assert result.severity == Severity.LOW
+    assert any("S10" in r and "reorganisation" in r for r in result.severity_reasons)
+
+
+def test_ai_training_without_opt_out_is_high_with_opt_out_medium(make_change) -> None:
+    no_opt = [
+        SectionChange(
+            kind="added",
+            heading_path=["AI"],
+            anchor="ai",
+            after="We may use your prompts and images to train our AI models.",
+        )
+    ]
+    result = classify_change(make_change(no_opt))
+    assert result.severity == Severity.HIGH
+    assert result.severity_reasons[0].startswith("S5")
+    with_opt = [
+        SectionChange(
+            kind="added",
+            heading_path=["AI"],
+            anchor="ai",
+            after="We may use your prompts to train our AI models. You can opt out in settings.",
+        )
+    ]
+    result = classify_change(make_change(with_opt))
+    assert result.severity == Severity.MEDIUM
+
+
+def test_removed_sharing_security_children_sections_are_high(make_change) -> None:
+    sections = [
+        SectionChange(
+            kind="removed",
+            heading_path=["Sharing"],
+            anchor="sharing",
+            before="We share your information with service providers that process it for us.",
+        ),
+        SectionChange(
+            kind="removed",
+            heading_path=["Security"],
+            anchor="security",
+            before="We use encryption and other security measures to protect your data.",
+        ),
+        SectionChange(
+            kind="removed",
+            heading_path=["Children"],
+            anchor="children",
+            before="Our service is not directed to children under 13.",
+        ),
+    ]
+    result = classify_change(make_change(sections))
+    assert result.severity == Severity.HIGH
+    joined = " ".join(result.severity_reasons)
+    for what in ("data sharing", "security", "children"):
+        assert f"removed disclosure about {what}" in joined
+    assert all(
+        t.direction == Direction.EXPANDS
+        for p in result.passages
+        for t in p.categories
+        if t.id in {"third_party_sharing", "data_security", "specific_audiences"}
+    )
+
+
+def test_reworded_paragraph_that_adds_protection_is_low(make_change) -> None:
+    para = ParagraphChange(
+        kind="reworded",
+        before="We keep your data.",
+        after="We keep your data for 30 days and then delete it.",
+        word_diff=[
+            DiffOp(op="equal", text="We keep your data"),
+            DiffOp(op="insert", text="for 30 days and then delete it"),
+            DiffOp(op="equal", text="."),
+        ],
+    )
+    sections = [
+        SectionChange(kind="modified", heading_path=["Retention"], anchor="retention", paragraphs=[para])
+    ]
+    result = classify_change(make_change(sections))
+    assert "data_retention" in result.categories
+    assert result.severity == Severity.LOW
+
+
+def test_passage_severity_for_cli() -> None:
+    tags = get_tagger().tag(["We may use your content to train our AI models."])[0]
+    sev = passage_severity("We may use your content to train our AI models.", tags)
+    assert sev is not None and sev[0] == Severity.HIGH
+    assert passage_severity("Hello.", []) is None

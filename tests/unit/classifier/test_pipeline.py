@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+import asyncio
+
+from policywatch_classifier.headline import Summariser, load_summariser
+from policywatch_classifier.pipeline import classify_change, model_version
+from policywatch_classifier.provision import ProvisionIndex
+from policywatch_shared.events import ClassifiedChange, SectionChange, Severity, make_event_id
+
+AI_SECTION = SectionChange(
+    kind="added",
+    heading_path=["How we use information"],
+    anchor="use",
+    after="We may use your prompts and generated images to train and improve our AI models.",
+)
+
+
+def _index() -> ProvisionIndex:
+    idx = ProvisionIndex()
+    idx.index_document(
+        platform="openai",
+        document_id="openai/privacy_policy",
+        text="We use content you provide to train our models. You can opt out at any time.",
+    )
+    idx.index_document(
+        platform="x",
+        document_id="x/privacy_policy",
+        text="We may use the information we collect to help train our machine learning models.",
+    )
+    idx.index_document(
+        platform="midjourney",
+        document_id="midjourney/privacy_policy",
+        text="Your prompts may be used to train our image models.",
+    )
+    return idx
+
+
+def test_classify_change_end_to_end(make_change) -> None:
+    change = make_change([AI_SECTION])
+    result = classify_change(change, index=_index())
+    assert isinstance(result, ClassifiedChange)
+    assert result.categories[0] == "ai_training"
+    assert result.severity == Severity.HIGH
+    assert result.model_version == model_version()
+    assert result.event_id == make_event_id("classified", change.event_id, result.model_version)
+    assert result.trace_id == change.trace_id and result.document_id == change.document_id
+    assert {r.framework for r in result.regulations} >= {"GDPR", "EU AI Act", "CCPA/CPRA"}
+    assert "EU" in result.jurisdictions
+    assert result.headline == "Midjourney may now use your data to train AI models"
+    assert "ai_training" not in result.summary and "high" in result.summary
+    tag = result.passages[0].categories[0]
+    assert tag.evidence == [AI_SECTION.after]
+    cp = {c.category: c for c in result.cross_platform}["ai_training"]
+    assert cp.platform_count == 3
+    assert [e.platform for e in cp.examples] == ["openai", "x"]  # never the platform itself
+    analysis = result.analysis
+    assert analysis is not None
+    assert analysis.regulatory_landscape and analysis.governance_exposure.startswith("High")
+    assert (
+        analysis.jurisdiction_flags and analysis.contract_implications and analysis.compliance_considerations
+    )
+    assert any("No opt-out" in n for n in analysis.interpretive_notes)
+    assert any("No legal basis" in n for n in analysis.interpretive_notes)
+
+
+def test_classification_is_deterministic(make_change) -> None:
+    change = make_change([AI_SECTION])
+    a = classify_change(change)
+    b = classify_change(change.model_copy(deep=True))
+    assert a.event_id == b.event_id
+    assert a.model_dump(exclude={"produced_at"}) == b.model_dump(exclude={"produced_at"})
+    assert a.change.trace_id == b.trace_id
+
+
+def test_analysis_never_invents_platform_facts(make_change) -> None:
+    result = classify_change(make_change([AI_SECTION]))
+    assert result.analysis is not None
+    text = " ".join(result.analysis.contract_implications + result.analysis.compliance_considerations)
+    assert "openai" not in text.lower()  # only the change's own platform is named
+
+
+class _Fake:
+    def summarise(self, result: ClassifiedChange) -> tuple[str, str] | None:
+        return ("LLM headline", "LLM summary")
+
+
+class _Broken:
+    def summarise(self, result: ClassifiedChange) -> tuple[str, str] | None:
+        raise RuntimeError("model crashed")
+
+
+def test_summariser_is_off_by_default_and_pluggable(make_change) -> None:
+    assert load_summariser(None) is None and load_summariser("template") is None
+    assert isinstance(_Fake(), Summariser)
+    result = classify_change(make_change([AI_SECTION]), summariser=_Fake())
+    assert (result.headline, result.summary) == ("LLM headline", "LLM summary")
+    kept = classify_change(make_change([AI_SECTION]), summariser=_Broken())
+    assert kept.headline.startswith("Midjourney")
+
+
+class _MemStore:
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+
+    async def put_named(
+        self, key: str, data: bytes, *, content_type: str = "", metadata: object = None
+    ) -> None:
+        self.objects[key] = data
+
+    async def get_bytes(self, key: str) -> bytes:
+        if key not in self.objects:
+            raise FileNotFoundError(key)
+        return self.objects[key]
+
+
+def test_provision_index_roundtrip_and_reindex() -> None:
+    idx = _index()
+    assert [e.platform for e in idx.platforms_for("ai_training")] == ["midjourney", "openai", "x"]
+    store = _MemStore()
+    asyncio.run(idx.save(store))
+    loaded = asyncio.run(ProvisionIndex.load(store))
+    assert loaded.to_json() == idx.to_json()
+    loaded.index_document(platform="x", document_id="x/privacy_policy", text="We keep logs for 30 days only.")
+    assert [e.platform for e in loaded.platforms_for("ai_training")] == ["midjourney", "openai"]
+    empty = asyncio.run(ProvisionIndex.load(_MemStore()))
+    assert empty.documents == {}

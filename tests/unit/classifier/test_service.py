@@ -1,0 +1,90 @@
+"""ClassifierService (the broker-independent part of the app) with an in-memory object store."""
+
+from __future__ import annotations
+
+import asyncio
+
+from policywatch_classifier.provision import INDEX_KEY, ProvisionIndex
+from policywatch_classifier.service import ClassifierService, decode_version
+from policywatch_classifier.settings import ClassifierSettings
+from policywatch_shared.events import ChangeKind, SectionChange, Severity
+
+
+class MemStore:
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+
+    async def put_named(
+        self, key: str, data: bytes, *, content_type: str = "", metadata: object = None
+    ) -> None:
+        self.objects[key] = data
+
+    async def get_bytes(self, key: str) -> bytes:
+        if key not in self.objects:
+            raise FileNotFoundError(key)
+        return self.objects[key]
+
+
+def test_settings_use_the_classifier_prefix(monkeypatch) -> None:
+    monkeypatch.setenv("CLASSIFIER_SUMMARISER", "template")
+    monkeypatch.setenv("CLASSIFIER_GROUP_ID", "g1")
+    s = ClassifierSettings()
+    assert s.group_id == "g1" and s.provision_index_key == INDEX_KEY and s.index_documents
+
+
+def test_handle_reindexes_current_version_and_classifies(make_change) -> None:
+    store = MemStore()
+    store.objects["versions/00/openai"] = (
+        b"We use the content you provide to train our models.\n\nYou can opt out."
+    )
+    store.objects["versions/00/mj"] = (
+        b"# Data\n\nWe may use your prompts to train and improve our AI models.\n"
+    )
+    service = ClassifierService(ClassifierSettings(), store)
+    asyncio.run(service.start())
+    assert service.index.documents == {}
+
+    first = make_change([], platform="openai", event_id="e1")
+    first.to_version.storage_key = "versions/00/openai"  # type: ignore[union-attr]
+    first.kind = ChangeKind.FIRST_VERSION
+    r1 = asyncio.run(service.handle(first))
+    assert r1.severity == Severity.LOW and r1.passages == []
+
+    second = make_change(
+        [
+            SectionChange(
+                kind="added",
+                heading_path=["Data"],
+                anchor="data",
+                after="We may use your prompts to train and improve our AI models.",
+            )
+        ],
+        event_id="e2",
+    )
+    second.to_version.storage_key = "versions/00/mj"  # type: ignore[union-attr]
+    r2 = asyncio.run(service.handle(second))
+    assert r2.severity == Severity.HIGH
+    cp = {c.category: c for c in r2.cross_platform}["ai_training"]
+    assert cp.platform_count == 2 and [e.platform for e in cp.examples] == ["openai"]
+    saved = ProvisionIndex.from_json(store.objects[INDEX_KEY])
+    assert set(saved.documents) == {"openai/privacy_policy", "midjourney/privacy_policy"}
+
+    # A restarted service picks the saved index up.
+    again = ClassifierService(ClassifierSettings(), store)
+    asyncio.run(again.start())
+    assert set(again.index.documents) == set(saved.documents)
+
+
+def test_date_only_change_does_not_touch_the_index(make_change) -> None:
+    store = MemStore()
+    service = ClassifierService(ClassifierSettings(), store)
+    change = make_change([], kind=ChangeKind.DATE_ONLY)
+    result = asyncio.run(service.handle(change))
+    assert result.severity == Severity.NONE and INDEX_KEY not in store.objects
+
+
+def test_decode_version_accepts_gzip() -> None:
+    import gzip
+
+    assert decode_version(gzip.compress("héllo".encode())) == "héllo"
+    assert decode_version(b"plain") == "plain"
