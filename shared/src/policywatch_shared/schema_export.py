@@ -280,6 +280,19 @@ def _declared_topics(broker: Any, attr: str) -> set[str]:
     return names
 
 
+def _app_unavailable(service: str) -> str | None:
+    """Why ``policywatch_<svc>.app.build_app`` cannot be used yet (not written), or None."""
+    name = f"policywatch_{service}.app"
+    try:
+        module = importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        # The app module, or a module it imports, is not written yet (packages land in parallel).
+        return f"app not available: No module named {exc.name!r}"
+    if not callable(getattr(module, "build_app", None)):
+        return f"app not available: {name} has no build_app"
+    return None
+
+
 def service_brokers(services: Iterable[str] = PIPELINE) -> tuple[list[Any], dict[str, str]]:
     """One broker per service: from its app, or a stand-in declaring its documented flow.
 
@@ -293,18 +306,19 @@ def service_brokers(services: Iterable[str] = PIPELINE) -> tuple[list[Any], dict
         for service in services:
             flow = PIPELINE[service]
             broker: Any = None
-            try:
+            unavailable = _app_unavailable(service)
+            if unavailable is None:
+                # A failure inside build_app is a bug, not a missing app: let it propagate.
                 app_module = importlib.import_module(f"policywatch_{service}.app")
                 app = app_module.build_app(_service_settings(service, Path(tmp)))
                 app_brokers = _app_brokers(app)
                 if not app_brokers:
-                    raise RuntimeError("build_app returned an app without a broker")
+                    raise RuntimeError(f"policywatch_{service}.app.build_app returned an app without a broker")
                 broker = app_brokers[0]
                 sources[service] = f"policywatch_{service}.app.build_app"
-            except Exception as exc:  # any failure: fall back, and say so in the document
-                reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
-                print(f"schema_export: {service}: app not available ({reason}); using stand-in", file=sys.stderr)
-                sources[service] = f"stand-in from schema_export.PIPELINE (app not available: {reason})"
+            else:
+                print(f"schema_export: {service}: {unavailable}; using stand-in", file=sys.stderr)
+                sources[service] = f"stand-in from schema_export.PIPELINE ({unavailable})"
                 broker = KafkaBroker(ASYNCAPI_KAFKA)
                 for event_type in flow.consumes:
                     broker.subscriber(

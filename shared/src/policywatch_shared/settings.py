@@ -44,6 +44,11 @@ class ServiceSettings(BaseSettings):
     s3_bucket: str = Field(default="policywatch", validation_alias="S3_BUCKET", description="Bucket name.")
     s3_secure: bool = Field(default=False, validation_alias="S3_SECURE", description="Use HTTPS.")
     s3_region: str = Field(default="us-east-1", validation_alias="S3_REGION", description="S3 region.")
+    storage_retry_budget_s: float = Field(
+        default=20.0,
+        validation_alias="STORAGE_RETRY_BUDGET_S",
+        description="How long one storage call retries an outage before the message is retried later.",
+    )
 
     # --- database (shared, un-prefixed; only services that need one use it)
     database_url: str = Field(

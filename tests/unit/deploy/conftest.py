@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[3]
 
 #: Service -> HTTP port of /metrics, /healthz, /readyz (env <SVC>_HTTP_PORT).
 SERVICE_PORTS = {"fetcher": 8001, "differ": 8002, "classifier": 8003, "notifier": 8004}
-NOTIFIER_API_PORT = 8080
+NOTIFIER_API_PORT = 8014
 
 #: ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error}, ${VAR?error}, ${VAR:+alt}; "$$" escapes.
 INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}")

@@ -147,11 +147,10 @@ def test_init_env_vars_are_settings_fields(compose: dict[str, Any], service_sett
 def test_init_job(compose: dict[str, Any], repo: Path) -> None:
     init = _services(compose)["init"]
     assert init.get("restart") == "no"
-    command = " ".join(init["command"]) if isinstance(init["command"], list) else init["command"]
-    script = re.search(r"/app/(deploy/\S+\.sh)", command)
-    assert script, command
-    text = (repo / script.group(1)).read_text(encoding="utf-8")
-    assert "policywatch topics create" in text
+    command = init["command"]
+    assert command == ["python", "/app/deploy/init/init.py"], command
+    text = (repo / "deploy/init/init.py").read_text(encoding="utf-8")
+    assert "ensure_topics" in text and "TOPICS" in text  # topics from policywatch_shared.topics
     assert "make_bucket" in text
     assert "upgrade" in text  # notifier database migration
     dockerfile = (repo / init["build"]["dockerfile"]).read_text(encoding="utf-8")
@@ -194,7 +193,7 @@ def test_notifier_api_port(compose: dict[str, Any], service_settings: dict[str, 
     api_ports = [
         f.default for name, f in cls.model_fields.items() if "api" in name and "port" in name
     ]
-    assert NOTIFIER_API_PORT in api_ports, f"NotifierSettings has no api port field defaulting to 8080: {api_ports}"
+    assert NOTIFIER_API_PORT in api_ports, f"NotifierSettings has no api port field defaulting to {NOTIFIER_API_PORT}: {api_ports}"
 
 
 def test_prometheus_targets_match_ports(repo: Path) -> None:

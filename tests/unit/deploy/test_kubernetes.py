@@ -160,5 +160,5 @@ def test_images_match_kustomization(manifests: list[dict[str, Any]], kustomizati
 def test_init_job_runs_the_init_script(manifests: list[dict[str, Any]], repo: Path) -> None:
     job = _find(manifests, "Job", "policywatch-init")
     command = " ".join(_container(job)["command"])
-    assert "/app/deploy/init/init.sh" in command
-    assert (repo / "deploy/init/init.sh").is_file()
+    assert command == "python /app/deploy/init/init.py"
+    assert (repo / "deploy/init/init.py").is_file()

@@ -1,0 +1,164 @@
+"""Model-selection experiments on the DEV split only (grouped by platform family).
+
+    .venv/bin/python services/classifier/tools/experiment.py [--configs base,w4,c1 ...]
+
+Each configuration is scored by leave-families-out cross-fitting on dev: the dev platforms are
+grouped by family (Google's services together) into 5 folds; each fold is scored by a model
+trained on the public labelled data plus the other folds, so no platform's own text helps score
+it (closer to the held-out test situation than random folds). Thresholds are then tuned on those
+out-of-fold scores exactly as ``evaluate --tune`` does, and dev macro-F1 is reported. The test
+split is never loaded here.
+
+Approximation for speed: the TF-IDF vocabularies are fitted once per run on all training texts
+(public data + all of dev); only the logistic regressions are refitted per fold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from policywatch_classifier.evaluate import load_eval_set
+from policywatch_classifier.tagger import PassageTagger, combine
+from policywatch_classifier.taxonomy import get_taxonomy
+from policywatch_classifier.text import split_sentences
+from policywatch_classifier.train import SEED, load_examples, shared_dir
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+FAMILY = {"Google Maps": "Google", "Google Play": "Google", "Google Shopping": "Google", "YouTube": "Google"}
+GRID = [round(x, 2) for x in np.arange(0.40, 0.81, 0.05)]
+
+
+@dataclass
+class Config:
+    name: str
+    c: float = 4.0
+    dev_weight: float = 2.0
+    pool: str = "passage"  # passage | max | mean  (sentence pooling of model probabilities)
+
+
+CONFIGS = {
+    "base": Config("base"),
+    "w4": Config("w4", dev_weight=4.0),
+    "w8": Config("w8", dev_weight=8.0),
+    "c1": Config("c1", c=1.0),
+    "c16": Config("c16", c=16.0),
+    "max": Config("max", pool="max"),
+    "mean": Config("mean", pool="mean"),
+    "w4max": Config("w4max", dev_weight=4.0, pool="max"),
+    "w4mean": Config("w4mean", dev_weight=4.0, pool="mean"),
+}
+
+
+def folds_by_family(services: list[str], k: int = 5) -> list[int]:
+    fams = sorted({FAMILY.get(s, s) for s in services})
+    sizes = {f: sum(1 for s in services if FAMILY.get(s, s) == f) for f in fams}
+    # Greedy balance: biggest family into the currently smallest fold.
+    load = [0] * k
+    fold_of: dict[str, int] = {}
+    for f in sorted(fams, key=lambda f: -sizes[f]):
+        j = int(np.argmin(load))
+        fold_of[f] = j
+        load[j] += sizes[f]
+    return [fold_of[FAMILY.get(s, s)] for s in services]
+
+
+def tuned_f1(scores: np.ndarray, gold: np.ndarray) -> tuple[float, list[float]]:
+    f1s, ths = [], []
+    for j in range(gold.shape[1]):
+        y = gold[:, j]
+        if not y.any():
+            continue
+        best, best_t = -1.0, 0.6
+        for t in sorted(GRID, key=lambda g: abs(g - 0.6)):
+            pred = scores[:, j] >= t
+            tp, fp, fn = int((pred & y).sum()), int((pred & ~y).sum()), int((~pred & y).sum())
+            f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+            if f1 > best + 1e-9:
+                best, best_t = f1, t
+        f1s.append(best)
+        ths.append(best_t)
+    return float(np.mean(f1s)), ths
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--configs", default="base,max,mean,w4,w4max")
+    args = ap.parse_args()
+    t0 = time.perf_counter()
+    shared = shared_dir()
+    tax = get_taxonomy()
+    ids = tax.ids
+    base = load_examples(shared)
+    dev = [it for it in load_eval_set(shared) if it.split == "dev"]
+    fold = folds_by_family([it.service for it in dev])
+    gold = np.array([[c in it.labels for c in ids] for it in dev])
+    print(f"{len(base)} public examples, {len(dev)} dev passages, folds {np.bincount(fold).tolist()}")
+
+    texts = [e.text for e in base] + [it.text for it in dev]
+    word = TfidfVectorizer(
+        ngram_range=(1, 2), min_df=2, max_features=60000, sublinear_tf=True, strip_accents="unicode"
+    )
+    char = TfidfVectorizer(
+        analyzer="char_wb", ngram_range=(3, 5), min_df=3, max_features=60000, sublinear_tf=True
+    )
+    x_all = sp.hstack([word.fit_transform(texts), char.fit_transform(texts)], format="csr")
+    x_base, x_dev = x_all[: len(base)], x_all[len(base) :]
+    sents = [split_sentences(it.text) for it in dev]
+    flat = [s for ss in sents for s in ss]
+    owner = np.array([i for i, ss in enumerate(sents) for _ in ss])
+    x_sent = sp.hstack([word.transform(flat), char.transform(flat)], format="csr")
+    rules = PassageTagger(use_model=False)
+    _, r, _, _ = rules.scores([it.text for it in dev])
+    print(f"features ready in {time.perf_counter() - t0:.0f}s")
+
+    rules_f1, _ = tuned_f1(r, gold)
+    print(f"rules only: dev macro-F1 {rules_f1:.3f}")
+    for name in args.configs.split(","):
+        cfg = CONFIGS[name]
+        t1 = time.perf_counter()
+        p_pass = np.zeros(gold.shape, dtype=np.float32)
+        p_sent = np.zeros(gold.shape, dtype=np.float32)
+        for k in range(max(fold) + 1):
+            train_dev = [i for i in range(len(dev)) if fold[i] != k]
+            test_dev = [i for i in range(len(dev)) if fold[i] == k]
+            x = sp.vstack([x_base, x_dev[train_dev]], format="csr")
+            for j, c in enumerate(ids):
+                rows = [i for i, e in enumerate(base) if c in e.known]
+                y = np.array(
+                    [c in base[i].labels for i in rows] + [c in dev[i].labels for i in train_dev], dtype=int
+                )
+                w = np.array([base[i].weight for i in rows] + [cfg.dev_weight] * len(train_dev))
+                xr = x[rows + list(range(len(base), len(base) + len(train_dev)))]
+                if y.sum() == 0:
+                    continue
+                clf = LogisticRegression(
+                    C=cfg.c, class_weight="balanced", solver="liblinear", random_state=SEED, max_iter=200
+                )
+                clf.fit(xr, y, sample_weight=w)
+                p_pass[test_dev, j] = clf.predict_proba(x_dev[test_dev])[:, 1]
+                mask = np.isin(owner, test_dev)
+                ps = clf.predict_proba(x_sent[mask])[:, 1]
+                best = np.zeros(len(dev), dtype=np.float32)
+                np.maximum.at(best, owner[mask], ps)
+                p_sent[test_dev, j] = best[test_dev]
+        variants = {"passage": p_pass, "max": np.maximum(p_pass, p_sent), "mean": (p_pass + p_sent) / 2}
+        for pool, p in variants.items():
+            if cfg.pool != "passage" and pool != cfg.pool:
+                continue
+            s = np.vectorize(combine)(p, r)
+            f1, _ = tuned_f1(s, gold)
+            m1, _ = tuned_f1(p, gold)
+            print(
+                f"{name:8s} pool={pool:8s} C={cfg.c:<5} devw={cfg.dev_weight:<4} "
+                f"combined dev macro-F1 {f1:.3f} | model alone {m1:.3f}   ({time.perf_counter() - t1:.0f}s)",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()

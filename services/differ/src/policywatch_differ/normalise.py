@@ -1,0 +1,254 @@
+"""Comparison key: what two captures must share to be the same version.
+
+The stored version keeps the clean text; only the *comparison* ignores noise. Each
+line is normalised on its own (so a per-document cache of normalised lines makes
+re-normalising an almost identical capture nearly free):
+
+* link and image targets (rotating tracking ids, session tokens, CDN hashes) are
+  dropped — link text stays, images go entirely;
+* bare URLs lose their query string and fragment;
+* UUID-like and hash-like tokens become ``<tok>``, relative dates (``13 days ago``)
+  become ``<reldate>``;
+* typographic quotes and dashes become ASCII, zero-width and invisible characters
+  vanish, whitespace collapses, markdown emphasis / list markers / setext underlines
+  go, case is folded (heading case changes are not changes of the terms);
+* cookie banners and UI strings ("Skip to content", "Close", "Copy link" …) are
+  dropped, as are lines that are nothing but punctuation.
+
+``date_key`` additionally masks absolute dates, so a change that only moves a
+"Last updated" date is recognised as ``date_only``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+
+# --------------------------------------------------------------------------- characters
+
+_INVISIBLE = dict.fromkeys(
+    map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2061\u2062\u2063"),
+    None,
+)
+_TRANSLATE = str.maketrans(
+    {
+        "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "\u00b4": "'", "`": "'",
+        "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"', "\u00ab": '"', "\u00bb": '"',
+        "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2015": "-", "\u2212": "-",
+        "\u00a0": " ", "\u2002": " ", "\u2003": " ", "\u2009": " ", "\u202f": " ", "\u3000": " ", "\t": " ",
+        "\u2026": "...",
+    }
+)  # fmt: skip
+_TRANSLATE.update(_INVISIBLE)
+
+# --------------------------------------------------------------------------- patterns
+
+_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
+# [text](target "title") — targets may contain balanced parentheses one level deep.
+_LINK = re.compile(r"\[([^\]]*)\]\((?:[^()\s]|\([^()]*\))*(?:\s+\"[^\"]*\")?\)")
+_REF_DEF = re.compile(r"^\s*\[[^\]]+\]:\s+\S+.*$")
+_BARE_URL = re.compile(r"\b((?:https?://|www\.)[^\s?#<>\"')\]]+)(?:[?#][^\s<>\"')\]]*)?", re.I)
+_UUID = re.compile(r"\b[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}\b", re.I)
+_NUMWORDS = r"(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|few|several|over a|about an?)"
+_UNITS = r"(?:sec(?:ond)?s?|min(?:ute)?s?|h(?:ou)?rs?|days?|weeks?|months?|years?|yrs?|mos?)"
+_RELDATE = re.compile(
+    rf"\b(?:{_NUMWORDS}\s+{_UNITS}\s+ago|{_NUMWORDS}\s*{_UNITS}\s+ago|just now|moments? ago"
+    rf"|yesterday|today|last (?:week|month|year)|(?:updated|edited|posted) (?:in the )?(?:last|past) \w+"
+    rf"|in (?:the )?(?:last|past) {_NUMWORDS}\s+{_UNITS})\b",
+    re.I,
+)
+_MONTHS = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?"
+    r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+)
+_ABSDATE = re.compile(
+    rf"\b(?:{_MONTHS}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTHS},?\s+\d{{4}}"
+    rf"|{_MONTHS},?\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}}|\d{{1,2}}[/.]\d{{1,2}}[/.]\d{{2,4}})\b"
+    r"(?:\s+(?:pdt|pst|edt|est|cet|cest|utc|gmt))?",
+    re.I,
+)
+_EMPHASIS = re.compile(r"(\*{1,3}|_{1,3}|~~)(?=\S)|(?<=\S)(\*{1,3}|_{1,3}|~~)")
+_LIST_MARK = re.compile(r"^(?:[*+\-]|\d{1,3}[.)]|[a-z][.)])\s+", re.I)
+_HEADING_MARK = re.compile(r"^#{1,6}\s+|\s+#+\s*$")
+_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>])")
+_PUNCT_ONLY = re.compile(r"^[\W_]*$")
+_TABLE_RULE = re.compile(r"^\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?$")
+_SPACE = re.compile(r"\s+")
+_SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.;:!?)\]])")
+_EMPTY_BRACKETS = re.compile(r"\[\s*\]|\(\s*\)")
+
+#: UI strings that are never part of a document (compared after normalisation).
+UI_STRINGS = frozenset(
+    {
+        "close", "x", "skip to content", "skip to main content", "skip to navigation", "skip navigation",
+        "back to top", "go to top", "top", "menu", "open menu", "close menu", "toggle navigation", "search",
+        "copy link", "copied", "link copied", "share", "print", "print this page", "print page",
+        "download pdf", "download", "previous", "next", "read more", "show more", "show less", "see more",
+        "expand all", "collapse all", "expand", "collapse", "was this helpful?", "was this page helpful?",
+        "yes", "no", "helpful", "not helpful", "thanks for your feedback", "thank you for your feedback",
+        "table of contents", "popular articles", "related topics", "more resources", "contents", "on this page", "in this article", "related articles",
+        "loading", "loading...", "sign in", "log in", "sign up", "accept", "accept all", "reject all",
+        "accept cookies", "accept all cookies", "reject", "decline", "manage cookies", "cookie settings",
+        "manage preferences", "save preferences", "allow all", "allow all cookies", "only necessary",
+        "got it", "ok", "dismiss", "english", "english (us)", "english (uk)", "select language", "language",
+        "home", "help center", "help centre", "help", "feedback", "send feedback", "more", "less",
+        "\u2715", "\u00d7", "opens in a new window", "opens in a new tab", "(opens in a new tab)",
+        "listen", "play", "pause", "stop",
+    }
+)  # fmt: skip
+_COOKIE_BANNER = re.compile(
+    r"(we (and our partners )?use cookies|this (web)?site uses cookies|by (clicking|continuing|using)[^.]{0,80}"
+    r"(accept|agree)[^.]{0,40}cookies|accept (all )?cookies|cookie (settings|preferences|consent)|"
+    r"manage (your )?(cookie )?preferences)",
+    re.I,
+)
+#: Banner-like lines are only dropped when short: a cookie policy discusses cookies at length.
+COOKIE_LINE_MAX = 400
+
+
+#: Last line of a help-centre "quick answers" widget (rotating suggestions above it).
+WIDGET_END = frozenset({"i have a different question", "tenho uma pergunta diferente", "other ways to get help"})
+WIDGET_LINE_MAX = 90
+_BARRIER = "\x00"
+_LINK_ONLY = re.compile(r"^(?:[*+\-]\s+|\d{1,3}[.)]\s+)?\[[^\]]{0,120}\]\([^)]*\)$")
+_DANGLING_LINK = re.compile(r"\]\([^)\s]*\)")
+_COPYRIGHT_YEARS = re.compile(r"((?:©|\(c\)|copyright)\s*)\d{4}(?:\s*-\s*\d{4})?", re.I)
+
+
+def clean_chars(text: str) -> str:
+    """Typographic quotes/dashes to ASCII, invisible characters removed, tabs and odd spaces to spaces."""
+    return text.translate(_TRANSLATE)
+
+
+_WORDISH = re.compile(r"[A-Za-z0-9_\-]{16,}")
+_HEX_ONLY = re.compile(r"[0-9a-fA-F\-]+")
+_UNDERSCORE_EMPH = re.compile(r"(?<!\w)_+|_+(?!\w)")
+
+
+def _token(m: re.Match[str]) -> str:
+    w = m.group(0)
+    if _UUID.fullmatch(w):
+        return "<tok>"
+    has_digit = any(c.isdigit() for c in w)
+    has_alpha = any(c.isalpha() for c in w)
+    if has_digit and has_alpha and (_HEX_ONLY.fullmatch(w) or len(w) >= 24):
+        return "<tok>"
+    return w
+
+
+def normalise_line(line: str) -> str:
+    """Comparison form of one line of markdown ('' when the line carries no document content)."""
+    s = line.translate(_TRANSLATE).strip()
+    if not s:
+        return ""
+    if (s[0] == "[" and _REF_DEF.match(s)) or (s[0] in "|:-" and _TABLE_RULE.match(s)):
+        return ""
+    if "](" in s:
+        # A line that is one short link is navigation (breadcrumbs, related articles, TOC).
+        if _LINK_ONLY.match(s):
+            return ""
+        s = _IMAGE.sub(" ", s)
+        s = _LINK.sub(r"\1", s)
+        s = _DANGLING_LINK.sub(" ", s)  # links whose text spans lines
+    if "http" in s or "www." in s:
+        s = _BARE_URL.sub(r"\1", s)
+    if "\\" in s:
+        s = _ESCAPE.sub(r"\1", s)
+    if s and s[0] == "#":
+        s = s.lstrip("#").lstrip()
+    if s and s[-1] == "#":
+        s = s.rstrip("#").rstrip()
+    s = _WORDISH.sub(_token, s)
+    if "©" in s or "opyright" in s or "(c)" in s:
+        s = _COPYRIGHT_YEARS.sub(r"\1<year>", s)
+    low = s.lower()
+    if "ago" in low or "yesterday" in low or "today" in low or "last " in low or "past " in low or "now" in low:
+        s = _RELDATE.sub("<reldate>", s)
+    s = s.replace("*", "").replace("~~", "")
+    if "_" in s:
+        s = _UNDERSCORE_EMPH.sub("", s)
+    s = s.strip(" >")
+    s = _LIST_MARK.sub("", s)
+    s = s.replace("|", " ")
+    if "[" in s or "(" in s:
+        s = _EMPTY_BRACKETS.sub(" ", s)
+    s = _SPACE.sub(" ", s).strip().casefold()
+    s = _SPACE_BEFORE_PUNCT.sub(r"\1", s)
+    if not s or _PUNCT_ONLY.match(s):
+        return ""
+    if s in UI_STRINGS or s.rstrip(".:!") in UI_STRINGS:
+        return ""
+    if "cookie" in s and len(s) <= COOKIE_LINE_MAX and _COOKIE_BANNER.search(s):
+        return ""
+    return s
+
+
+def mask_dates(norm_line: str) -> str:
+    """Absolute dates masked (for ``date_only`` detection)."""
+    return _ABSDATE.sub("<date>", norm_line)
+
+
+class LineNormaliser:
+    """:func:`normalise_line` with a rolling cache: lines of the previous text are reused.
+
+    Consecutive captures of a document share almost every line, so keeping only the
+    previous text's lines makes normalisation cost proportional to what changed.
+    """
+
+    def __init__(self) -> None:
+        self._prev: dict[str, str] = {}
+        self._cur: dict[str, str] = {}
+
+    def __call__(self, line: str) -> str:
+        got = self._cur.get(line)
+        if got is None:
+            got = self._prev.get(line)
+            if got is None:
+                got = normalise_line(line)
+            self._cur[line] = got
+        return got
+
+    def roll(self) -> None:
+        """Call after each text: its lines become the cache for the next one."""
+        self._prev, self._cur = self._cur, {}
+
+
+def comparison_lines(text: str, norm: LineNormaliser | None = None) -> list[str]:
+    """The non-empty normalised lines of ``text``, in order, help-centre widgets removed."""
+    n = norm or LineNormaliser()
+    out: list[str] = []
+    for line in text.splitlines():
+        k = n(line)
+        if k:
+            if k in WIDGET_END:
+                _drop_widget(out)
+                continue
+            out.append(k)
+        elif out and out[-1] is not _BARRIER and line.strip():
+            out.append(_BARRIER)  # a dropped UI line / underline bounds a widget run
+    n.roll()
+    return [k for k in out if k is not _BARRIER]
+
+
+def _drop_widget(out: list[str]) -> None:
+    """Drop the run of short suggestion lines that precedes a widget's closing line."""
+    while out and out[-1] is not _BARRIER and len(out[-1]) <= WIDGET_LINE_MAX and not out[-1].endswith("."):
+        out.pop()
+
+
+def key_of_lines(lines: Iterable[str]) -> str:
+    """Version identity: sha256 of the normalised lines."""
+    h = hashlib.sha256()
+    for line in lines:
+        h.update(line.encode("utf-8"))
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+def comparison_key(text: str) -> str:
+    return key_of_lines(comparison_lines(text))
+
+
+def date_key_of_lines(lines: Iterable[str]) -> str:
+    return key_of_lines(mask_dates(line) for line in lines)

@@ -1,0 +1,90 @@
+"""Helpers shared by the test suites (import as ``from tests.helpers import ...``)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+S = TypeVar("S")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def make_settings(cls: type[S], *, kafka_bootstrap: str | None = None, s3: Any = None, **overrides: Any) -> S:
+    """Settings of ``cls`` wired to the test broker/S3 server, on a free HTTP port.
+
+    ``overrides`` use field names or env aliases (``group_id=...``, ``DATABASE_URL=...``).
+    """
+    values: dict[str, Any] = {"http_port": free_port(), "http_host": "127.0.0.1"}
+    if kafka_bootstrap:
+        values["KAFKA_BOOTSTRAP_SERVERS"] = kafka_bootstrap
+        values["KAFKA_FETCH_MAX_WAIT_MS"] = 20
+    if s3 is not None:
+        values.update(
+            STORAGE_BACKEND="s3",
+            S3_ENDPOINT=s3.endpoint,
+            S3_ACCESS_KEY=s3.access_key,
+            S3_SECRET_KEY=s3.secret_key,
+            S3_BUCKET=s3.bucket,
+        )
+    values.update(overrides)
+    return cls(**values)
+
+
+async def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05) -> Any:
+    """Poll ``predicate`` (sync or async) until truthy; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if isinstance(result, Awaitable):
+            result = await result
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await asyncio.sleep(interval)
+
+
+async def read_topic(
+    bootstrap: str, topic: str, *, min_count: int = 1, timeout: float = 20.0, key: bytes | None = None
+) -> list[Any]:
+    """Read a topic from the beginning (fresh consumer, no group) until ``min_count`` records arrived."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=50)
+    await consumer.start()
+    try:
+        parts = consumer.partitions_for_topic(topic) or set()
+        if not parts:
+            await consumer._client.force_metadata_update()  # noqa: SLF001 - topic may be brand new
+            parts = consumer.partitions_for_topic(topic) or {0}
+        tps = [TopicPartition(topic, p) for p in parts]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        records: list[Any] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=200)
+            for msgs in batch.values():
+                records.extend(m for m in msgs if key is None or m.key == key)
+            if len(records) >= min_count:
+                # one more short poll so a test sees duplicates that arrive right after
+                batch = await consumer.getmany(timeout_ms=200)
+                for msgs in batch.values():
+                    records.extend(m for m in msgs if key is None or m.key == key)
+                break
+        return records
+    finally:
+        await consumer.stop()
+
+
+def run_async(coro: Awaitable[S]) -> S:
+    """Run a coroutine from a sync (session) fixture."""
+    return asyncio.run(coro)  # type: ignore[arg-type]
