@@ -63,7 +63,7 @@ async def read_topic(
     try:
         parts = consumer.partitions_for_topic(topic) or set()
         if not parts:
-            await consumer._client.force_metadata_update()  # noqa: SLF001 - topic may be brand new
+            await consumer._client.force_metadata_update()
             parts = consumer.partitions_for_topic(topic) or {0}
         tps = [TopicPartition(topic, p) for p in parts]
         consumer.assign(tps)

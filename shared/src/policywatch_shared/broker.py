@@ -60,9 +60,16 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, TransientError):
         return True
     try:
-        from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NodeNotReadyError, RequestTimedOutError
+        from aiokafka.errors import (
+            KafkaConnectionError,
+            KafkaTimeoutError,
+            NodeNotReadyError,
+            RequestTimedOutError,
+        )
 
-        if isinstance(exc, (KafkaConnectionError, KafkaTimeoutError, NodeNotReadyError, RequestTimedOutError)):
+        if isinstance(
+            exc, (KafkaConnectionError, KafkaTimeoutError, NodeNotReadyError, RequestTimedOutError)
+        ):
             return True
     except ImportError:  # pragma: no cover
         pass
@@ -77,7 +84,9 @@ def is_transient(exc: BaseException) -> bool:
             return True
     except ImportError:  # pragma: no cover
         pass
-    return isinstance(exc, (ConnectionError, TimeoutError, OSError)) and not isinstance(exc, FileNotFoundError)
+    return isinstance(exc, (ConnectionError, TimeoutError, OSError)) and not isinstance(
+        exc, FileNotFoundError
+    )
 
 
 def is_poison(exc: BaseException) -> bool:
@@ -108,7 +117,11 @@ def _retry_dlq_middleware(
                         MESSAGE_RETRIES.labels(service, topic, "transient").inc()
                         log.warning(
                             "dependency unavailable while handling %s@%s (%s: %s); retrying in %.1fs",
-                            topic, getattr(raw, "offset", "?"), type(exc).__name__, exc, transient_delay,
+                            topic,
+                            getattr(raw, "offset", "?"),
+                            type(exc).__name__,
+                            exc,
+                            transient_delay,
                         )
                         await asyncio.sleep(transient_delay)
                         transient_delay = min(transient_delay * 2, MAX_TRANSIENT_DELAY_S)
@@ -120,7 +133,13 @@ def _retry_dlq_middleware(
                     MESSAGE_RETRIES.labels(service, topic, "error").inc()
                     log.warning(
                         "handler failed on %s@%s (attempt %d/%d: %s: %s); retrying in %.1fs",
-                        topic, getattr(raw, "offset", "?"), attempt, max_retries, type(exc).__name__, exc, delay,
+                        topic,
+                        getattr(raw, "offset", "?"),
+                        attempt,
+                        max_retries,
+                        type(exc).__name__,
+                        exc,
+                        delay,
                     )
                     await asyncio.sleep(delay)
                     delay *= 2
@@ -148,8 +167,14 @@ async def _dead_letter(
             "x-dlq-failed-at": datetime.now(UTC).isoformat(),
         }
     )
-    log.error("dead-lettering %s@%s after %d attempt(s): %s: %s", topic, headers["x-dlq-offset"], attempts,
-              type(exc).__name__, str(exc)[:300])
+    log.error(
+        "dead-lettering %s@%s after %d attempt(s): %s: %s",
+        topic,
+        headers["x-dlq-offset"],
+        attempts,
+        type(exc).__name__,
+        str(exc)[:300],
+    )
     if broker is None:  # pragma: no cover - broker gone: let the exception surface, offset not committed
         raise exc
     delay = 0.5
@@ -188,7 +213,9 @@ def make_broker(settings: ServiceSettings, *, service: str, client_id: str | Non
         request_timeout_ms=30_000,
         middlewares=[
             _retry_dlq_middleware(
-                broker_ref, service=service, max_retries=max(1, settings.max_retries),
+                broker_ref,
+                service=service,
+                max_retries=max(1, settings.max_retries),
                 backoff_s=settings.retry_backoff_s,
             ),
             KafkaPrometheusMiddleware(registry=REGISTRY, app_name=service, metrics_prefix="policywatch"),
@@ -254,7 +281,12 @@ async def ensure_topics(
         if missing:
             await admin.create_topics(
                 [
-                    NewTopic(s.name, num_partitions=s.partitions, replication_factor=1, topic_configs=s.kafka_configs())
+                    NewTopic(
+                        s.name,
+                        num_partitions=s.partitions,
+                        replication_factor=1,
+                        topic_configs=s.kafka_configs(),
+                    )
                     for s in missing
                 ]
             )

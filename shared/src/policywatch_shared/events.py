@@ -14,6 +14,7 @@ delivery is at-least-once and the same input always yields the same id.
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -30,7 +31,8 @@ def utcnow() -> datetime:
 
 def make_event_id(kind: str, *parts: object) -> str:
     """Deterministic id: the same input always gives the same id (consumers dedupe on it)."""
-    raw = "\x1f".join([kind, *(str(p) for p in parts)])
+    # JSON keeps the parts apart: ("a", "b") and ("a\x1fb",) must not collide.
+    raw = json.dumps([kind, *(str(p) for p in parts)], ensure_ascii=False)
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:32]
 
 
@@ -69,8 +71,12 @@ class EventBase(Contract):
 
     event_id: str = Field(description="Deterministic id (same input, same id); de-duplicate on it.")
     schema_version: str = Field(default=SCHEMA_VERSION, description="Contract version, MAJOR.MINOR.")
-    produced_at: AwareDatetime = Field(default_factory=utcnow, description="When this event was produced (UTC).")
-    trace_id: str = Field(default_factory=new_trace_id, description="Correlation id, kept along the pipeline.")
+    produced_at: AwareDatetime = Field(
+        default_factory=utcnow, description="When this event was produced (UTC)."
+    )
+    trace_id: str = Field(
+        default_factory=new_trace_id, description="Correlation id, kept along the pipeline."
+    )
     platform: str = Field(description="Platform id from the catalog, e.g. 'openai'.")
     document_type: str = Field(description="One of DocumentType (string, so new types are not breaking).")
     document_id: str = Field(description="Catalog document id, e.g. 'openai/privacy_policy'. Message key.")

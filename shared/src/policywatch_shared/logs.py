@@ -15,7 +15,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-_context: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("pw_log_context", default=None)
+_context: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
+    "pw_log_context", default=None
+)
 
 _STD = set(vars(logging.LogRecord("x", 0, "x", 0, "x", None, None))) | {"message", "asctime"}
 
@@ -45,7 +47,9 @@ class JsonFormatter(logging.Formatter):
 def configure_logging(service: str, level: str = "INFO", *, json_logs: bool = True) -> None:
     """Route every logger to stderr as one JSON object per line; quieten chatty libraries."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter(service) if json_logs else logging.Formatter("%(levelname)s %(name)s %(message)s"))
+    handler.setFormatter(
+        JsonFormatter(service) if json_logs else logging.Formatter("%(levelname)s %(name)s %(message)s")
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -18,7 +18,5 @@ DEAD_LETTERED = Counter(
     "Messages moved to a dead-letter topic.",
     ["service", "topic"],
 )
-EVENTS_PUBLISHED = Counter(
-    "policywatch_events_published_total", "Events published.", ["service", "topic"]
-)
+EVENTS_PUBLISHED = Counter("policywatch_events_published_total", "Events published.", ["service", "topic"])
 SERVICE_UP = Gauge("policywatch_service_up", "1 while the service runs.", ["service"])

@@ -17,6 +17,7 @@ background tasks and the HTTP server.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import signal
@@ -91,7 +92,11 @@ class HealthApp:
             return
         path = scope.get("path", "/")
         if path == "/healthz":
-            status, body, ctype = 200, json.dumps({"service": self.service, "alive": True}).encode(), "application/json"
+            status, body, ctype = (
+                200,
+                json.dumps({"service": self.service, "alive": True}).encode(),
+                "application/json",
+            )
         elif path == "/readyz":
             ok, results = await self.readiness()
             status = 200 if ok else 503
@@ -101,7 +106,9 @@ class HealthApp:
             status, body, ctype = 200, generate_latest(REGISTRY), CONTENT_TYPE_LATEST
         else:
             status, body, ctype = 404, b'{"error": "not found"}', "application/json"
-        await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", ctype.encode())]})
+        await send(
+            {"type": "http.response.start", "status": status, "headers": [(b"content-type", ctype.encode())]}
+        )
         await send({"type": "http.response.body", "body": body})
 
 
@@ -113,10 +120,12 @@ async def start_with_retry(app: FastStream, *, service: str, stop: asyncio.Event
             await app.start()
             return True
         except Exception as exc:
-            log.warning("%s could not start (%s: %s); retrying in %.1fs", service, type(exc).__name__, exc, delay)
+            log.warning(
+                "%s could not start (%s: %s); retrying in %.1fs", service, type(exc).__name__, exc, delay
+            )
             try:
                 await app.stop()
-            except Exception:  # noqa: S110 - partial start: best-effort cleanup
+            except Exception:
                 pass
             try:
                 await asyncio.wait_for(stop.wait(), timeout=delay)
@@ -148,10 +157,15 @@ async def serve(
     checks = list(ready_checks) if ready_checks is not None else default_ready_checks(app, settings)
     health = HealthApp(service, checks, started)
     config = uvicorn.Config(
-        health, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False, lifespan="off"
+        health,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+        lifespan="off",
     )
     server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # we own the signals
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]  # we own the signals
     http_task = asyncio.create_task(server.serve())
     SERVICE_UP.labels(service).set(1)
     try:

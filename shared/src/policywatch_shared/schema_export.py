@@ -343,11 +343,17 @@ def service_brokers(services: Iterable[str] = PIPELINE) -> tuple[list[Any], dict
     return brokers, sources
 
 
-def build_asyncapi(services: Iterable[str] = PIPELINE) -> dict[str, Any]:
-    """The AsyncAPI 3.0 document of the whole pipeline (every service's broker combined)."""
+def build_asyncapi(
+    services: Iterable[str] = PIPELINE, *, built: tuple[list[Any], dict[str, str]] | None = None
+) -> dict[str, Any]:
+    """The AsyncAPI 3.0 document of the whole pipeline (every service's broker combined).
+
+    ``built``: the result of :func:`service_brokers`, when the caller already has it (building
+    the apps is the slow part).
+    """
     from faststream.specification import AsyncAPI
 
-    brokers, sources = service_brokers(services)
+    brokers, sources = built if built is not None else service_brokers(services)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         spec = AsyncAPI(

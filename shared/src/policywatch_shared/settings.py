@@ -38,7 +38,9 @@ class ServiceSettings(BaseSettings):
     storage_dir: Path = Field(
         default=Path("var/storage"), validation_alias="STORAGE_DIR", description="Root of the local store."
     )
-    s3_endpoint: str = Field(default="127.0.0.1:9000", validation_alias="S3_ENDPOINT", description="host:port")
+    s3_endpoint: str = Field(
+        default="127.0.0.1:9000", validation_alias="S3_ENDPOINT", description="host:port"
+    )
     s3_access_key: str = Field(default="", validation_alias="S3_ACCESS_KEY", description="S3 access key.")
     s3_secret_key: str = Field(default="", validation_alias="S3_SECRET_KEY", description="S3 secret key.")
     s3_bucket: str = Field(default="policywatch", validation_alias="S3_BUCKET", description="Bucket name.")

@@ -97,11 +97,15 @@ class ObjectStore(ABC):
     ) -> StoredObject:
         """Store a (possibly large) file by content address without loading it in memory."""
         path = Path(path)
-        digest = hashlib.sha256()
-        with path.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(CHUNK), b""):
-                digest.update(chunk)
-        sha = digest.hexdigest()
+
+        def file_sha() -> str:
+            digest = hashlib.sha256()
+            with path.open("rb") as fh:
+                for chunk in iter(lambda: fh.read(CHUNK), b""):
+                    digest.update(chunk)
+            return digest.hexdigest()
+
+        sha = await asyncio.to_thread(file_sha)
         key = content_key(namespace, sha)
         existing = await self.stat(key)
         if existing is not None:
@@ -287,11 +291,14 @@ class S3Store(ObjectStore):
         from minio import Minio
 
         # Short urllib3 timeouts and no urllib3-level retries: our own loop decides (and logs).
-        http = urllib3.PoolManager(
-            timeout=urllib3.Timeout(connect=2.0, read=30.0), retries=False, maxsize=16
-        )
+        http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=2.0, read=30.0), retries=False, maxsize=16)
         self.client = Minio(
-            endpoint, access_key=access_key, secret_key=secret_key, secure=secure, region=region, http_client=http
+            endpoint,
+            access_key=access_key,
+            secret_key=secret_key,
+            secure=secure,
+            region=region,
+            http_client=http,
         )
         self.bucket = bucket
         self.retry_budget_s = retry_budget_s
@@ -343,7 +350,11 @@ class S3Store(ObjectStore):
         await self._call(
             f"put {key}",
             lambda: self.client.put_object(
-                self.bucket, key, io.BytesIO(data), len(data), content_type=obj.content_type,
+                self.bucket,
+                key,
+                io.BytesIO(data),
+                len(data),
+                content_type=obj.content_type,
                 metadata=self._meta(obj),
             ),
         )
@@ -399,16 +410,15 @@ class S3Store(ObjectStore):
                 return None
             raise
         raw = {k.lower(): v for k, v in (st.metadata or {}).items()}
-        user = {
-            k[len("x-amz-meta-"):]: str(v) for k, v in raw.items() if k.startswith("x-amz-meta-")
-        }
+        user = {k[len("x-amz-meta-") :]: str(v) for k, v in raw.items() if k.startswith("x-amz-meta-")}
         sha = user.pop("sha256", "")
         return StoredObject(key, sha, int(st.size or 0), st.content_type or "application/octet-stream", user)
 
     async def list_keys(self, prefix: str = "") -> list[str]:
         def lst() -> list[str]:
             return sorted(
-                o.object_name for o in self.client.list_objects(self.bucket, prefix=prefix, recursive=True)
+                o.object_name
+                for o in self.client.list_objects(self.bucket, prefix=prefix, recursive=True)
                 if o.object_name
             )
 

@@ -34,7 +34,9 @@ def _alert(i: int, doc: str = "acme/privacy_policy") -> OperatorAlert:
 
 
 def _settings(bootstrap: str) -> ServiceSettings:
-    return ServiceSettings(KAFKA_BOOTSTRAP_SERVERS=bootstrap, KAFKA_FETCH_MAX_WAIT_MS=20, MESSAGE_RETRY_BACKOFF_S=0.05)
+    return ServiceSettings(
+        KAFKA_BOOTSTRAP_SERVERS=bootstrap, KAFKA_FETCH_MAX_WAIT_MS=20, MESSAGE_RETRY_BACKOFF_S=0.05
+    )
 
 
 ROUND_TRIP_TOPICS = [t.name for t in T.TOPICS if not t.compacted and not t.name.endswith(".dlq")]
@@ -94,8 +96,11 @@ async def test_poison_message_goes_to_dlq_and_partition_moves_on(kafka_bootstrap
     assert bad_json.event_id not in got
     assert attempts[failing.event_id] == 3  # MESSAGE_MAX_RETRIES attempts, then dead-lettered
     dead = await read_topic(kafka_bootstrap, T.dlq(topic), min_count=2)
-    by_error = {dict(r.headers)["x-dlq-error-type"].decode(): r for r in dead if marker.encode() in r.value
-                or dict(r.headers).get("event_id", b"").decode() == failing.event_id}
+    by_error = {
+        dict(r.headers)["x-dlq-error-type"].decode(): r
+        for r in dead
+        if marker.encode() in r.value or dict(r.headers).get("event_id", b"").decode() == failing.event_id
+    }
     assert set(by_error) == {"ValidationError", "RuntimeError"}
     rt = by_error["RuntimeError"]
     assert json.loads(rt.value)["event_id"] == failing.event_id  # the message is kept unchanged
@@ -144,7 +149,14 @@ async def test_kill_9_mid_stream_loses_nothing(kafka_bootstrap: str, tmp_path: P
     def spawn() -> subprocess.Popen[bytes]:
         Path(str(out) + ".ready").unlink(missing_ok=True)
         return subprocess.Popen(
-            [sys.executable, str(Path(__file__).with_name("consumer_proc.py")), kafka_bootstrap, topic, group, str(out)],
+            [
+                sys.executable,
+                str(Path(__file__).with_name("consumer_proc.py")),
+                kafka_bootstrap,
+                topic,
+                group,
+                str(out),
+            ],
             env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])},
         )
 

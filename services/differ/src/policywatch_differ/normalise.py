@@ -110,7 +110,6 @@ COOKIE_LINE_MAX = 400
 #: Last line of a help-centre "quick answers" widget (rotating suggestions above it).
 WIDGET_END = frozenset({"i have a different question", "tenho uma pergunta diferente", "other ways to get help"})
 WIDGET_LINE_MAX = 90
-_BARRIER = "\x00"
 _LINK_ONLY = re.compile(r"^(?:[*+\-]\s+|\d{1,3}[.)]\s+)?\[[^\]]{0,120}\]\([^)]*\)$")
 _DANGLING_LINK = re.compile(r"\]\([^)\s]*\)")
 _COPYRIGHT_YEARS = re.compile(r"((?:©|\(c\)|copyright)\s*)\d{4}(?:\s*-\s*\d{4})?", re.I)
@@ -214,27 +213,40 @@ class LineNormaliser:
         self._prev, self._cur = self._cur, {}
 
 
-def comparison_lines(text: str, norm: LineNormaliser | None = None) -> list[str]:
-    """The non-empty normalised lines of ``text``, in order, help-centre widgets removed."""
+def line_keys(text: str, norm: LineNormaliser | None = None) -> list[tuple[str, str]]:
+    """``(raw line, comparison key)`` for every non-blank line; key '' = not document content.
+
+    Help-centre widgets (a run of short rotating suggestions closed by "I have a different
+    question") are blanked as a whole.
+    """
     n = norm or LineNormaliser()
-    out: list[str] = []
+    out: list[tuple[str, str]] = []
     for line in text.splitlines():
+        if not line.strip():
+            continue
         k = n(line)
-        if k:
-            if k in WIDGET_END:
-                _drop_widget(out)
-                continue
-            out.append(k)
-        elif out and out[-1] is not _BARRIER and line.strip():
-            out.append(_BARRIER)  # a dropped UI line / underline bounds a widget run
+        if k in WIDGET_END:
+            _drop_widget(out)
+            k = ""
+        out.append((line, k))
     n.roll()
-    return [k for k in out if k is not _BARRIER]
+    return out
 
 
-def _drop_widget(out: list[str]) -> None:
-    """Drop the run of short suggestion lines that precedes a widget's closing line."""
-    while out and out[-1] is not _BARRIER and len(out[-1]) <= WIDGET_LINE_MAX and not out[-1].endswith("."):
-        out.pop()
+def comparison_lines(text: str, norm: LineNormaliser | None = None) -> list[str]:
+    """The non-empty normalised lines of ``text``, in order (what version identity hashes)."""
+    return [k for _, k in line_keys(text, norm) if k]
+
+
+def _drop_widget(out: list[tuple[str, str]]) -> None:
+    """Blank the run of short suggestion lines that precedes a widget's closing line."""
+    i = len(out) - 1
+    while i >= 0:
+        raw, k = out[i]
+        if not k or len(k) > WIDGET_LINE_MAX or k.endswith("."):
+            break  # a dropped UI line ("Copy link"), an underline or a sentence bounds the run
+        out[i] = (raw, "")
+        i -= 1
 
 
 def key_of_lines(lines: Iterable[str]) -> str:

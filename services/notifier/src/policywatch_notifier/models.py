@@ -3,10 +3,10 @@
 * ``subscribers`` — who gets alerts, on which channels, with which tier; every subscriber has its own
   webhook signing secret, unsubscribe token and (hashed) API key.
 * ``subscriptions`` — filters: platform and/or document, category, minimum severity, everything flag.
-* ``changes`` — every classified change received (the digest reads its week from here).
+* ``classified_changes`` — every classified change received (the digest reads its week from here).
 * ``deliveries`` — the ledger: one row per (subscriber, change event id, channel), UNIQUE, so a
   redelivered or re-classified change can never be sent twice.
-* ``outbox`` — deliveries still to send, written in the same transaction as the ledger row.
+* ``delivery_outbox`` — deliveries still to send, written in the same transaction as the ledger row.
 * ``digest_runs`` — one row per (subscriber, digest period): a digest is decided once.
 """
 
@@ -84,7 +84,7 @@ class Subscription(Base):
 
 
 class StoredChange(Base):
-    __tablename__ = "changes"
+    __tablename__ = "classified_changes"
 
     event_id: Mapped[str] = mapped_column(String(64), primary_key=True)  # ClassifiedChange.event_id
     change_event_id: Mapped[str] = mapped_column(String(64), index=True)
@@ -121,7 +121,7 @@ class Delivery(Base):
 
 
 class OutboxItem(Base):
-    __tablename__ = "outbox"
+    __tablename__ = "delivery_outbox"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     delivery_id: Mapped[str] = mapped_column(

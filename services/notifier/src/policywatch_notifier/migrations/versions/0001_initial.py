@@ -57,7 +57,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_subscriptions_subscriber_id", "subscriptions", ["subscriber_id"])
     op.create_table(
-        "changes",
+        "classified_changes",
         sa.Column("event_id", sa.String(64), primary_key=True),
         sa.Column("change_event_id", sa.String(64), nullable=False),
         sa.Column("platform", sa.String(120), nullable=False),
@@ -69,9 +69,9 @@ def upgrade() -> None:
         sa.Column("received_at", TS, nullable=False),
         sa.Column("payload", sa.JSON(), nullable=False),
     )
-    op.create_index("ix_changes_change_event_id", "changes", ["change_event_id"])
-    op.create_index("ix_changes_platform", "changes", ["platform"])
-    op.create_index("ix_changes_detected_at", "changes", ["detected_at"])
+    op.create_index("ix_classified_changes_change_event_id", "classified_changes", ["change_event_id"])
+    op.create_index("ix_classified_changes_platform", "classified_changes", ["platform"])
+    op.create_index("ix_classified_changes_detected_at", "classified_changes", ["detected_at"])
     op.create_table(
         "deliveries",
         sa.Column("id", sa.String(32), primary_key=True),
@@ -96,7 +96,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_deliveries_subscriber_id", "deliveries", ["subscriber_id"])
     op.create_table(
-        "outbox",
+        "delivery_outbox",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
         sa.Column(
             "delivery_id",
@@ -110,7 +110,7 @@ def upgrade() -> None:
         sa.Column("locked_until", TS),
         sa.Column("created_at", TS, nullable=False),
     )
-    op.create_index("ix_outbox_next_attempt_at", "outbox", ["next_attempt_at"])
+    op.create_index("ix_delivery_outbox_next_attempt_at", "delivery_outbox", ["next_attempt_at"])
     op.create_table(
         "digest_runs",
         sa.Column(
@@ -126,5 +126,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("digest_runs", "outbox", "deliveries", "changes", "subscriptions", "subscribers"):
+    for table in ("digest_runs", "delivery_outbox", "deliveries", "classified_changes", "subscriptions", "subscribers"):
         op.drop_table(table)
