@@ -116,8 +116,8 @@ async def test_alert_reaches_matching_subscribers_once(
     )
     webhook_receiver.secrets["/pro"] = pro_secret
     low, _ = await add(
-        db, tier="professional", email="low@example.com",
-        subscriptions=[SubscriptionSpec(category=cat, min_severity="high")],
+        db, tier="professional", email="low@example.com",  # the other platform, but high only
+        subscriptions=[SubscriptionSpec(platform=other, min_severity="high")],
     )
     free, _ = await add(db, tier="free", email="free@example.com", subscriptions=[SubscriptionSpec(platform=p)])
 
