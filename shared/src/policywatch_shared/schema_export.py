@@ -61,7 +61,7 @@ PIPELINE: dict[str, ServiceFlow] = {
     "fetcher": ServiceFlow(("fetch_request",), ("fetch_request", "capture", "operator_alert")),
     "differ": ServiceFlow(("capture",), ("change", "operator_alert")),
     "classifier": ServiceFlow(("change",), ("classified_change",)),
-    "notifier": ServiceFlow(("classified_change", "operator_alert"), ("delivery_outcome",)),
+    "notifier": ServiceFlow(("classified_change",), ("delivery_outcome",)),
 }
 
 
@@ -276,7 +276,7 @@ def _declared_topics(broker: Any, attr: str) -> set[str]:
             address = getattr(channel, "address", None) or ""
             names.add(str(address))
         for topic in getattr(item, "topics", ()) or ():
-            names.add(str(topic))
+            names.add(str(getattr(topic, "name", topic)))  # FastStream 0.7: Topic objects
     return names
 
 

@@ -68,12 +68,27 @@ class TansuBroker:
         storage_engine: str = "memory://tansu/",
         log_file: Path | None = None,
         startup_timeout: float = 20.0,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.port = port or free_port()
         self.storage_engine = storage_engine
         self.log_file = log_file
         self.startup_timeout = startup_timeout
+        self.env = dict(env or {})
         self.process: subprocess.Popen[bytes] | None = None
+
+    @classmethod
+    def on_s3(cls, endpoint: str, access_key: str, secret_key: str, bucket: str, **kw: object) -> TansuBroker:
+        """A broker that keeps its log in an S3 bucket, so it survives its own restarts
+        (``memory://`` loses everything when the process stops)."""
+        env = {
+            "AWS_ENDPOINT": endpoint if "://" in endpoint else f"http://{endpoint}",
+            "AWS_ACCESS_KEY_ID": access_key,
+            "AWS_SECRET_ACCESS_KEY": secret_key,
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ALLOW_HTTP": "true",
+        }
+        return cls(storage_engine=f"s3://{bucket}/", env=env, **kw)  # type: ignore[arg-type]
 
     @property
     def bootstrap(self) -> str:
@@ -96,7 +111,7 @@ class TansuBroker:
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env={**os.environ, "RUST_LOG": os.environ.get("TANSU_LOG", "warn")},
+            env={**os.environ, "RUST_LOG": os.environ.get("TANSU_LOG", "warn"), **self.env},
         )
         try:
             _wait_port("127.0.0.1", self.port, self.startup_timeout)

@@ -3,6 +3,7 @@ HTTP webhook receiver that verifies Standard Webhooks signatures. No mocks."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -36,10 +37,13 @@ class SmtpSink:
     def __init__(self) -> None:
         self.port = free_port()
         self.mails: list[Mail] = []
+        self.delay_s = 0.0
         self._lock = threading.Lock()
         self.controller: Controller | None = None
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd API)
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
         with self._lock:
             msg = message_from_bytes(envelope.content, policy=policy.default)
             self.mails.append(Mail(list(envelope.rcpt_tos), msg))  # type: ignore[arg-type]

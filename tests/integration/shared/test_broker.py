@@ -177,3 +177,25 @@ async def test_kill_9_mid_stream_loses_nothing(kafka_bootstrap: str, tmp_path: P
     assert set(processed) == ids
     duplicates = len(processed) - len(set(processed))
     assert duplicates <= 10  # at most one poll's worth (max_poll_records=5) was in flight
+
+
+async def test_broker_restart_keeps_messages_when_backed_by_s3(s3_server) -> None:  # type: ignore[no-untyped-def]
+    """Tansu on S3 storage (what the fault e2e tests use) keeps the log and offsets across restarts."""
+    from minio import Minio
+    from policywatch_shared.broker import ensure_topics
+    from policywatch_shared.tansu import TansuBroker
+
+    bucket = f"tansu-{uuid.uuid4().hex[:8]}"
+    Minio(s3_server.endpoint, access_key="testing", secret_key="testing", secure=False).make_bucket(bucket)
+    tansu = TansuBroker.on_s3(s3_server.endpoint, "testing", "testing", bucket)
+    with tansu:
+        await ensure_topics(tansu.bootstrap, [t for t in T.TOPICS if t.name == T.CAPTURES])
+        broker = make_broker(_settings(tansu.bootstrap), service="restart")
+        await broker.connect()
+        sent = [_alert(i) for i in range(5)]
+        for event in sent:
+            await publish(broker, T.CAPTURES, event)
+        await broker.stop()
+    with TansuBroker.on_s3(s3_server.endpoint, "testing", "testing", bucket, port=tansu.port) as again:
+        records = await read_topic(again.bootstrap, T.CAPTURES, min_count=5)
+    assert {dict(r.headers)["event_id"].decode() for r in records} >= {e.event_id for e in sent}

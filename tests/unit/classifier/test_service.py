@@ -8,6 +8,7 @@ from policywatch_classifier.provision import INDEX_KEY, ProvisionIndex
 from policywatch_classifier.service import ClassifierService, decode_version
 from policywatch_classifier.settings import ClassifierSettings
 from policywatch_shared.events import ChangeKind, SectionChange, Severity
+from policywatch_shared.storage import ObjectNotFound
 
 
 class MemStore:
@@ -21,7 +22,7 @@ class MemStore:
 
     async def get_bytes(self, key: str) -> bytes:
         if key not in self.objects:
-            raise FileNotFoundError(key)
+            raise ObjectNotFound(key)
         return self.objects[key]
 
 
@@ -81,6 +82,21 @@ def test_date_only_change_does_not_touch_the_index(make_change) -> None:
     change = make_change([], kind=ChangeKind.DATE_ONLY)
     result = asyncio.run(service.handle(change))
     assert result.severity == Severity.NONE and INDEX_KEY not in store.objects
+
+
+def test_missing_version_still_classifies_and_keeps_the_index(make_change) -> None:
+    store = MemStore()
+    service = ClassifierService(ClassifierSettings(), store)
+    asyncio.run(service.start())
+    change = make_change(
+        [SectionChange(kind="removed", heading_path=["Security"], anchor="s", before=SECURITY)]
+    )
+    result = asyncio.run(service.handle(change))  # to_version.storage_key is not in the store
+    assert result.severity == Severity.HIGH and "data_security" in result.categories
+    assert service.index.documents == {} and INDEX_KEY not in store.objects
+
+
+SECURITY = "We use encryption and other technical and organisational security measures to protect your data."
 
 
 def test_decode_version_accepts_gzip() -> None:

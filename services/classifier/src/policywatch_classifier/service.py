@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 from policywatch_shared.events import ChangeEvent, ChangeKind, ClassifiedChange
+from policywatch_shared.storage import ObjectNotFound
 
 from policywatch_classifier.headline import load_summariser
 from policywatch_classifier.pipeline import classify_change, model_version
@@ -52,7 +53,19 @@ class ClassifierService:
     async def update_index(self, change: ChangeEvent) -> None:
         if not self.settings.index_documents or change.to_version is None or change.kind not in INDEXED_KINDS:
             return
-        text = decode_version(await self.store.get_bytes(change.to_version.storage_key))
+        try:
+            data = await self.store.get_bytes(change.to_version.storage_key)
+        except ObjectNotFound:
+            # A version that is not in the store cannot appear later (content-addressed keys are
+            # written before the change is published): classify the change anyway and keep the
+            # document's previous index entry rather than dead-lettering the alert.
+            log.warning(
+                "version %s of %s not in the store; provision index not updated",
+                change.to_version.storage_key,
+                change.document_id,
+            )
+            return
+        text = decode_version(data)
         # CPU-bound tagging of the whole document runs off the event loop (broker heartbeats).
         await asyncio.to_thread(
             self.index.index_document,

@@ -31,7 +31,7 @@ from policywatch_shared.storage import ObjectStore
 
 from policywatch_fetcher.browser import BrowserOptions, BrowserPool, BrowserUnavailable
 from policywatch_fetcher.catalog import Catalog
-from policywatch_fetcher.guard import AddressGuard
+from policywatch_fetcher.guard import AddressGuard, AddressRefused
 from policywatch_fetcher.http_capture import HttpOptions, HttpResult, fetch_http, make_client
 from policywatch_fetcher.politeness import HostLimiter
 from policywatch_fetcher.robots import RobotsCache
@@ -280,6 +280,12 @@ class Capturer:
         hints = hints or ExtractionHints()
         use_browser = hints.execute_js if js is None else js
         shot_wanted = self.settings.screenshots if screenshot is None else screenshot
+        try:
+            await self.guard.check(url)  # before robots.txt: a refused host is not even asked for it
+        except AddressRefused as exc:
+            page = CapturedPage(url=url, outcome=CaptureOutcome.NETWORK_ERROR, fetcher=Fetcher.HTTP, error=str(exc))
+            CAPTURES.labels(page.outcome.value, page.fetcher.value).inc()
+            return PageCapture(page)
         if self.settings.respect_robots and not robots_override_reason:
             decision = await self.robots.check(url)
             self.limiter.set_crawl_delay(self.limiter.host_of(url), decision.crawl_delay)

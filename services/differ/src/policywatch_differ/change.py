@@ -1,0 +1,380 @@
+"""Section-aware diff of two versions.
+
+1. Align the *comparison keys* of the blocks of both versions with rapidfuzz
+   ``Indel.opcodes`` on line hashes (fast even on 1 MB documents; noise lines have
+   empty keys and take no part).
+2. A block deleted in one place and inserted identically elsewhere is *moved*.
+3. Inside each replaced run, old and new blocks are paired by similarity: a pair is a
+   *reworded* paragraph with a word-level diff; the rest are *added* / *removed*.
+4. Changes are grouped by section (heading path, anchor) and each section change gets
+   its kind: ``added``, ``removed``, ``renamed``, ``moved``, ``structure`` (headings
+   only) or ``modified``.
+
+A change whose every difference is an absolute date is ``date_only``; a change with
+only moves and heading-level structure is not substantive.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+from policywatch_shared.events import ChangeStats, DiffOp, ParagraphChange, SectionChange
+from rapidfuzz.distance import Indel
+from rapidfuzz.fuzz import ratio
+
+from policywatch_differ.normalise import mask_dates
+from policywatch_differ.sections import Doc, display_text
+
+#: Minimum similarity (0–100) for an old and a new paragraph to be "the same paragraph reworded".
+PAIR_MIN_RATIO = 55.0
+#: Above this many candidate comparisons in one replaced run, pair by position only.
+PAIR_MAX_WORK = 4000
+#: Text kept per before/after field (events stay well under broker message limits).
+MAX_TEXT = 4000
+MAX_SECTIONS = 200
+MAX_PARAGRAPHS = 60
+
+_WORDS = re.compile(r"\S+\s*")
+
+
+@dataclass
+class _Para:
+    kind: str  # added | removed | reworded | moved
+    old: int | None  # block index in old doc
+    new: int | None
+    heading: bool = False
+
+
+@dataclass
+class DiffResult:
+    sections: list[SectionChange] = field(default_factory=list)
+    stats: ChangeStats = field(default_factory=ChangeStats)
+    summary: str = ""
+    significance: float = 0.0
+    date_only: bool = False
+    substantive: bool = False
+    #: Only moves / heading structure changed.
+    structure_only: bool = False
+
+
+def word_diff(before: str, after: str) -> list[DiffOp]:
+    """Word-level diff (tokens keep their trailing space, so joining ops rebuilds each text)."""
+    a = _WORDS.findall(before)
+    b = _WORDS.findall(after)
+    ka = [w.strip().casefold() for w in a]
+    kb = [w.strip().casefold() for w in b]
+    ops: list[DiffOp] = []
+    for tag, i1, i2, j1, j2 in Indel.opcodes(ka, kb).as_list():
+        if tag == "equal":
+            _push(ops, "equal", "".join(b[j1:j2]))
+            continue
+        if i2 > i1:
+            _push(ops, "delete", "".join(a[i1:i2]))
+        if j2 > j1:
+            _push(ops, "insert", "".join(b[j1:j2]))
+    return ops
+
+
+def _push(ops: list[DiffOp], op: str, text: str) -> None:
+    if not text:
+        return
+    if ops and ops[-1].op == op:
+        ops[-1].text += text
+    elif op == "delete" and ops and ops[-1].op == "insert":
+        # Read as "replace X by Y": the deletion goes before the insertion.
+        if len(ops) >= 2 and ops[-2].op == "delete":
+            ops[-2].text += text
+        else:
+            ops.insert(len(ops) - 1, DiffOp(op="delete", text=text))
+    else:
+        ops.append(DiffOp(op=op, text=text))  # type: ignore[arg-type]
+
+
+def _count(text: str) -> int:
+    return len(text.split())
+
+
+def _clip(text: str | None) -> str | None:
+    if text is None or len(text) <= MAX_TEXT:
+        return text
+    return text[:MAX_TEXT] + " …"
+
+
+def diff_docs(old: Doc, new: Doc) -> DiffResult:
+    ob = [i for i, b in enumerate(old.blocks) if b.key]
+    nb = [i for i, b in enumerate(new.blocks) if b.key]
+    oh = [hash(old.blocks[i].key) for i in ob]
+    nh = [hash(new.blocks[i].key) for i in nb]
+    paras: list[_Para] = []
+    groups: list[tuple[list[int], list[int]]] = []
+    pending: tuple[list[int], list[int]] | None = None
+    for tag, i1, i2, j1, j2 in Indel.opcodes(oh, nh).as_list():
+        # Indel yields separate delete/insert runs; adjacent ones form one replaced run.
+        if tag == "equal":
+            if pending:
+                groups.append(pending)
+            pending = None
+            continue
+        if pending is None:
+            pending = ([], [])
+        pending[0].extend(ob[i1:i2])
+        pending[1].extend(nb[j1:j2])
+    if pending:
+        groups.append(pending)
+    if not groups:
+        return DiffResult(summary="No change in the text.")
+
+    # Moves: the same key deleted in one place and inserted in another.
+    deleted: dict[str, list[int]] = {}
+    for dels, _ in groups:
+        for i in dels:
+            deleted.setdefault(old.blocks[i].key, []).append(i)
+    moved_old: set[int] = set()
+    moved_new: set[int] = set()
+    for _, ins in groups:
+        for j in ins:
+            cands = deleted.get(new.blocks[j].key)
+            if cands:
+                i = cands.pop(0)
+                moved_old.add(i)
+                moved_new.add(j)
+                paras.append(_Para("moved", i, j, heading=new.blocks[j].heading))
+
+    date_only = True
+    for dels, ins in groups:
+        dels = [i for i in dels if i not in moved_old]
+        ins = [j for j in ins if j not in moved_new]
+        for i, j in _pair(old, new, dels, ins):
+            if i is not None and j is not None:
+                paras.append(_Para("reworded", i, j, heading=new.blocks[j].heading or old.blocks[i].heading))
+                if mask_dates(old.blocks[i].key) != mask_dates(new.blocks[j].key):
+                    date_only = False
+            elif i is not None:
+                paras.append(_Para("removed", i, None, heading=old.blocks[i].heading))
+                date_only = False
+            elif j is not None:
+                paras.append(_Para("added", None, j, heading=new.blocks[j].heading))
+                date_only = False
+    if all(p.kind == "moved" for p in paras):
+        date_only = False
+    return _describe(old, new, paras, date_only)
+
+
+def _pair(old: Doc, new: Doc, dels: list[int], ins: list[int]) -> list[tuple[int | None, int | None]]:
+    """Pair deleted and inserted blocks of one run in order (a monotone greedy match)."""
+    if not dels or not ins:
+        return [(i, None) for i in dels] + [(None, j) for j in ins]
+    if len(dels) * len(ins) > PAIR_MAX_WORK:
+        # Near-total rewrite: positional pairing of the common prefix is good enough.
+        out: list[tuple[int | None, int | None]] = []
+        for i, j in zip(dels, ins, strict=False):
+            if ratio(old.blocks[i].key, new.blocks[j].key) >= PAIR_MIN_RATIO:
+                out.append((i, j))
+            else:
+                out.extend([(i, None), (None, j)])
+        n = min(len(dels), len(ins))
+        out.extend((i, None) for i in dels[n:])
+        out.extend((None, j) for j in ins[n:])
+        return out
+    out = []
+    start = 0
+    for i in dels:
+        best, best_j = PAIR_MIN_RATIO, -1
+        ki = old.blocks[i].key
+        for jj in range(start, len(ins)):
+            r = ratio(ki, new.blocks[ins[jj]].key, score_cutoff=best)
+            if r > best or (r == best and best_j < 0 and r >= PAIR_MIN_RATIO):
+                best, best_j = r, jj
+        if best_j < 0:
+            out.append((i, None))
+            continue
+        out.extend((None, ins[jj]) for jj in range(start, best_j))
+        out.append((i, ins[best_j]))
+        start = best_j + 1
+    out.extend((None, ins[jj]) for jj in range(start, len(ins)))
+    return out
+
+
+def _describe(old: Doc, new: Doc, paras: list[_Para], date_only: bool) -> DiffResult:
+    old_anchors = {s.anchor for s in old.sections}
+    new_anchors = {s.anchor for s in new.sections}
+    # Group paragraph changes by section: new side for additions/rewordings/moves, old for removals.
+    # Removals of a section that still exists are listed under it (same anchor).
+    new_by_anchor = {s.anchor: s.index for s in new.sections}
+    grouped: dict[tuple[str, int], list[_Para]] = {}
+    for p in paras:
+        if p.new is not None:
+            grouped.setdefault(("new", new.blocks[p.new].section), []).append(p)
+        else:
+            assert p.old is not None
+            osec = old.sections[old.blocks[p.old].section]
+            nidx = new_by_anchor.get(osec.anchor)
+            key = ("new", nidx) if nidx is not None else ("old", osec.index)
+            grouped.setdefault(key, []).append(p)
+    changes: list[SectionChange] = []
+    stats = ChangeStats()
+    wording = 0
+    for (side, sidx), ps in sorted(grouped.items(), key=lambda kv: (kv[0][1], kv[0][0] == "old")):
+        doc = new if side == "new" else old
+        sec = doc.sections[sidx]
+        paragraphs: list[ParagraphChange] = []
+        wa = wr = 0
+        heading_change: _Para | None = None
+        body_changes = 0
+        for p in ps:
+            if p.heading and heading_change is None and p.kind != "moved":
+                heading_change = p
+            if p.kind == "moved":
+                continue
+            if not p.heading:
+                body_changes += 1
+            if p.kind == "reworded":
+                assert p.old is not None and p.new is not None
+                before = display_text(old.blocks[p.old].raw)
+                after = display_text(new.blocks[p.new].raw)
+                ops = word_diff(before, after)
+                a = sum(_count(o.text) for o in ops if o.op == "insert")
+                r = sum(_count(o.text) for o in ops if o.op == "delete")
+                if len(paragraphs) < MAX_PARAGRAPHS:
+                    paragraphs.append(
+                        ParagraphChange(kind="reworded", before=_clip(before), after=_clip(after), word_diff=ops)
+                    )
+            elif p.kind == "added":
+                assert p.new is not None
+                after = display_text(new.blocks[p.new].raw)
+                a, r = _count(after), 0
+                if len(paragraphs) < MAX_PARAGRAPHS:
+                    paragraphs.append(ParagraphChange(kind="added", after=_clip(after)))
+            else:
+                assert p.old is not None
+                before = display_text(old.blocks[p.old].raw)
+                a, r = 0, _count(before)
+                if len(paragraphs) < MAX_PARAGRAPHS:
+                    paragraphs.append(ParagraphChange(kind="removed", before=_clip(before)))
+            wa += a
+            wr += r
+        kind = _section_kind(old, new, side, sec.index, sec.anchor, ps, old_anchors, new_anchors, body_changes)
+        if kind in ("modified", "added", "removed", "renamed") and (wa or wr):
+            wording += 1
+        ch = SectionChange(
+            kind=kind,  # type: ignore[arg-type]
+            heading_path=list(sec.path),
+            anchor=sec.anchor,
+            paragraphs=paragraphs,
+            words_added=wa,
+            words_removed=wr,
+        )
+        if kind == "renamed" and heading_change is not None:
+            assert heading_change.old is not None and heading_change.new is not None
+            ch.old_heading = display_text(old.blocks[heading_change.old].raw)
+            ch.new_heading = display_text(new.blocks[heading_change.new].raw)
+        if kind == "added":
+            ch.after = _clip(new.section_text(sec.index))
+            ch.new_heading = sec.heading or None
+        elif kind == "removed":
+            ch.before = _clip(old.section_text(sec.index))
+            ch.old_heading = sec.heading or None
+        changes.append(ch)
+        stats.words_added += wa
+        stats.words_removed += wr
+        stats.sections_added += kind == "added"
+        stats.sections_removed += kind == "removed"
+        stats.sections_modified += kind == "modified"
+        stats.sections_moved += kind == "moved"
+        stats.sections_renamed += kind == "renamed"
+    stats.sections_touched = len(changes)
+    total = max(1, old.word_count, new.word_count)
+    changed = stats.words_added + stats.words_removed
+    significance = 0.0 if not changed else min(1.0, round(math.sqrt(changed / (2 * total)), 4))
+    structure_only = wording == 0
+    result = DiffResult(
+        sections=changes[:MAX_SECTIONS],
+        stats=stats,
+        significance=significance,
+        date_only=date_only and bool(paras),
+        structure_only=structure_only,
+    )
+    result.substantive = not result.date_only and not structure_only
+    result.summary = summarise(result.sections, date_only=result.date_only, total=len(changes))
+    return result
+
+
+def _section_kind(
+    old: Doc,
+    new: Doc,
+    side: str,
+    sidx: int,
+    anchor: str,
+    ps: list[_Para],
+    old_anchors: set[str],
+    new_anchors: set[str],
+    body_changes: int,
+) -> str:
+    kinds = {p.kind for p in ps}
+    if kinds == {"moved"}:
+        return "moved"
+    doc = new if side == "new" else old
+    content = [b for b in doc.sections[sidx].blocks if doc.blocks[b].key]
+    if side == "new" and anchor not in old_anchors and sidx > 0:
+        added = {p.new for p in ps if p.kind == "added"}
+        if content and all(b in added for b in content):
+            return "added"
+    if side == "old" and anchor not in new_anchors and sidx > 0:
+        removed = {p.old for p in ps if p.kind == "removed"}
+        if content and all(b in removed for b in content):
+            return "removed"
+    if any(p.heading and p.kind == "reworded" for p in ps):
+        return "renamed"
+    if body_changes == 0:
+        return "structure"
+    return "modified"
+
+
+def _q(path: list[str]) -> str:
+    name = path[-1] if path else "the introduction"
+    if len(name) > 60:
+        name = name[:57] + "..."
+    return f"'{name}'" if path else name
+
+
+def summarise(sections: list[SectionChange], *, date_only: bool = False, total: int | None = None) -> str:
+    """One line in plain English."""
+    if date_only:
+        return "Only a date changed (e.g. 'last updated')."
+    if not sections:
+        return "No change in the text."
+    phrases: list[str] = []
+    for s in sections:
+        n = len(s.paragraphs)
+        counts = {k: sum(1 for p in s.paragraphs if p.kind == k) for k in ("added", "removed", "reworded")}
+        where = _q(s.heading_path)
+        if s.kind == "added":
+            n = max(1, n - 1) if s.new_heading else n  # the heading is not a paragraph
+            phrases.append(f"Added section {where} ({n} paragraph{'s' if n != 1 else ''})")
+        elif s.kind == "removed":
+            phrases.append(f"removed {where}")
+        elif s.kind == "moved":
+            phrases.append(f"moved {where}")
+        elif s.kind == "renamed":
+            phrases.append(f"renamed '{s.old_heading}' to '{s.new_heading}'")
+        elif s.kind == "structure":
+            phrases.append(f"changed headings around {where}")
+        else:
+            bits = [
+                f"{verb} {c} paragraph{'s' if c != 1 else ''}"
+                for verb, c in (
+                    ("reworded", counts["reworded"]),
+                    ("added", counts["added"]),
+                    ("removed", counts["removed"]),
+                )
+                if c
+            ]
+            phrases.append(f"{' and '.join(bits) or 'changed'} in {where}")
+    shown = phrases[:4]
+    more = (total or len(sections)) - len(shown)
+    text = "; ".join(shown)
+    if more > 0:
+        text += f"; and {more} more section{'s' if more != 1 else ''}"
+    return text[:1].upper() + text[1:] + "."

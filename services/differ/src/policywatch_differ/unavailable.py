@@ -1,0 +1,46 @@
+"""Is this text the document, or something served in its place?
+
+The fetcher already judges pages (``policywatch_shared.pagecheck``), but the differ
+checks again on the *extracted* text — a capture may say ``ok`` and still be a bot
+wall, an error page, a near-empty shell — and adds one check only it can make: the
+page switched language against the document's live version (a regional variant served
+by mistake, recorded and then replaced).
+"""
+
+from __future__ import annotations
+
+import re
+
+from policywatch_shared.pagecheck import check_page
+
+_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+_EN = frozenset(
+    "the of and to a in is that for you your we our or be are with this as on by may not it if any "
+    "from at use have will can information which such these all other has their us".split()
+)
+SAMPLE_CHARS = 30_000
+#: The live version is English if at least this share of its words are English stopwords…
+EN_MIN = 0.25
+#: …and a capture whose share falls below this fraction of it is in another language.
+EN_DROP = 0.4
+
+
+def english_share(text: str) -> float:
+    words = _WORD.findall(text[:SAMPLE_CHARS].casefold())
+    if len(words) < 50:
+        return 0.0
+    return sum(1 for w in words if w in _EN) / len(words)
+
+
+def unavailable_reason(text: str, *, previous: str | None = None) -> str | None:
+    """Why ``text`` is not the document (``None`` when it is)."""
+    verdict = check_page(text)
+    if not verdict.ok:
+        return f"{verdict.outcome}: {verdict.reason}"
+    if previous is not None:
+        before = english_share(previous)
+        if before >= EN_MIN:
+            now = english_share(text)
+            if now < before * EN_DROP:
+                return f"served in another language (English words {now:.0%}, was {before:.0%})"
+    return None
