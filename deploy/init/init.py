@@ -61,11 +61,11 @@ def retry(step: str, fn: Callable[[], T], *, attempts: int = 10, delay_s: float 
     raise AssertionError("unreachable")
 
 
-def create_topics(settings: ServiceSettings) -> None:
+def create_topics(settings: ServiceSettings, *, timeout_s: float = 30.0) -> None:
     from policywatch_shared.broker import ensure_topics
 
     log(f"{len(TOPICS)} topics on {settings.kafka_bootstrap_servers}")
-    _resolve(ensure_topics(settings.kafka_bootstrap_servers, TOPICS))
+    _resolve(ensure_topics(settings.kafka_bootstrap_servers, TOPICS, timeout_s=timeout_s))
 
 
 def ensure_bucket(settings: ServiceSettings) -> str:
@@ -86,11 +86,21 @@ def ensure_bucket(settings: ServiceSettings) -> str:
 
 
 def migration_dir(package: str = MIGRATED_PACKAGE) -> Path | None:
-    """The Alembic script directory shipped inside ``package`` (the folder holding env.py)."""
+    """The Alembic script directory shipped inside ``package``.
+
+    ``<package>.migrations.SCRIPT_LOCATION`` when the package declares it, else the folder
+    holding an Alembic ``env.py``; None when the package (or its migrations) is not installed.
+    """
     try:
         module = importlib.import_module(package)
     except ModuleNotFoundError:
         return None
+    try:
+        declared = getattr(importlib.import_module(f"{package}.migrations"), "SCRIPT_LOCATION", None)
+    except ModuleNotFoundError:
+        declared = None
+    if declared is not None:
+        return Path(declared)
     for root in getattr(module, "__path__", []):
         for env in sorted(Path(root).rglob("env.py")):
             if (env.parent / "script.py.mako").exists() or (env.parent / "versions").is_dir():
@@ -112,10 +122,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--attempts", type=int, default=10, help="tries per step while a dependency starts")
     parser.add_argument("--delay", type=float, default=3.0, help="seconds between tries")
+    parser.add_argument("--topic-timeout", type=float, default=30.0, help="seconds one topic step may take")
     args = parser.parse_args(argv)
     settings = ServiceSettings()
 
-    retry("topics", lambda: create_topics(settings), attempts=args.attempts, delay_s=args.delay)
+    retry(
+        "topics",
+        lambda: create_topics(settings, timeout_s=args.topic_timeout),
+        attempts=args.attempts,
+        delay_s=args.delay,
+    )
     log("topics ready")
     if settings.storage_backend == "s3":
         outcome = retry("bucket", lambda: ensure_bucket(settings), attempts=args.attempts, delay_s=args.delay)

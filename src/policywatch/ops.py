@@ -148,6 +148,8 @@ async def read_topic(
         begins = await consumer.beginning_offsets(tps)
         first = {tp: max(begins[tp], (start or {}).get(tp, 0)) for tp in tps}
         pending = {tp: ends[tp] for tp in tps if ends[tp] > first[tp]}
+        if not pending:
+            return out  # and never assign(): aiokafka's stop() hangs after an empty assignment
         consumer.assign(list(pending))
         for tp in pending:
             consumer.seek(tp, first[tp])

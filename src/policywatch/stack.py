@@ -102,6 +102,7 @@ class Stack:
     services: list[str] = field(default_factory=lambda: list(SERVICES))
     data_dir: Path = Path("var")
     bootstrap: str | None = None  # None: KAFKA_BOOTSTRAP_SERVERS, else an embedded Tansu broker
+    env_broker: bool = True  # False: ignore KAFKA_BOOTSTRAP_SERVERS (tests want their own broker)
     env: dict[str, str] = field(default_factory=dict)  # extra environment for every service
     service_env: dict[str, dict[str, str]] = field(default_factory=dict)  # per service
     ports: dict[str, int] = field(default_factory=dict)  # override HTTP ports (tests: free ports)
@@ -137,7 +138,7 @@ class Stack:
         return self.ports.get(name) or service_port(name, {**self.env, **self.service_env.get(name, {})})
 
     async def start_broker(self) -> str:
-        if self.bootstrap is None:
+        if self.bootstrap is None and self.env_broker:
             self.bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or None
         if self.bootstrap is None:
             from policywatch_shared.tansu import TansuBroker

@@ -149,9 +149,34 @@ def check_page(text: str, *, status: int | None = None, title: str | None = None
 
 _SKIP = {"script", "style", "noscript", "template", "svg", "head", "iframe", "object"}
 _BLOCK = {
-    "p", "div", "section", "article", "main", "header", "footer", "nav", "li", "ul", "ol", "table",
-    "tr", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "br", "hr", "blockquote", "pre", "dd", "dt",
-}  # fmt: skip
+    "p",
+    "div",
+    "section",
+    "article",
+    "main",
+    "header",
+    "footer",
+    "nav",
+    "li",
+    "ul",
+    "ol",
+    "table",
+    "tr",
+    "td",
+    "th",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "br",
+    "hr",
+    "blockquote",
+    "pre",
+    "dd",
+    "dt",
+}
 
 
 class _TextParser(HTMLParser):

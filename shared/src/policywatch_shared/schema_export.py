@@ -372,6 +372,12 @@ def build_asyncapi(
         # Two services declared the same channel/operation name: one would silently vanish.
         raise RuntimeError("AsyncAPI name clash: " + "; ".join(overwrites))
     doc: dict[str, Any] = json.loads(spec.to_json())
+    # Sorted: the order in which apps register handlers/publishers is not stable across runs.
+    for key in ("channels", "operations"):
+        doc[key] = dict(sorted(doc.get(key, {}).items()))
+    for key in ("messages", "schemas"):
+        if key in doc.get("components", {}):
+            doc["components"][key] = dict(sorted(doc["components"][key].items()))
     doc["info"]["x-policywatch-sources"] = dict(sorted(sources.items()))
     doc["info"]["x-policywatch-topics"] = [
         {

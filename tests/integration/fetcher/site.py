@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
 import threading
 import time
 from collections import Counter
@@ -55,7 +56,8 @@ fetch("/api/terms.json").then(r => r.json()).then(d => {
 </script></body></html>"""
 
 PDF = (
-    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
     b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 300 144]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
 )
 
@@ -72,7 +74,14 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         pass
 
-    def _send(self, status: int, body: bytes, ctype: str = "text/html; charset=utf-8", **headers: str) -> None:
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body are written separately: without TCP_NODELAY, Nagle + delayed ACK add 40 ms.
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def _send(
+        self, status: int, body: bytes, ctype: str = "text/html; charset=utf-8", **headers: str
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
@@ -88,7 +97,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_HEAD(self) -> None:
         self.do_GET()
 
-    def do_GET(self) -> None:  # noqa: C901 - a routing table
+    def do_GET(self) -> None:
         site = self.server.site
         path = urlsplit(self.path).path
         with site.lock:
@@ -154,10 +163,16 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/huge":
             return self._huge()
         if path == "/latin1":
-            body = CHROME.format(title="Conditions générales", body=policy(version).replace(
-                "Privacy Policy", "Politique de confidentialité — données à caractère personnel"))  # fmt: skip
+            body = CHROME.format(
+                title="Conditions générales",
+                body=policy(version).replace(
+                    "Privacy Policy", "Politique de confidentialité — données à caractère personnel"
+                ),
+            )
             body = body.replace('<meta charset="utf-8">', "")
-            return self._send(200, body.encode("iso-8859-1", errors="replace"), "text/html; charset=iso-8859-1")
+            return self._send(
+                200, body.encode("iso-8859-1", errors="replace"), "text/html; charset=iso-8859-1"
+            )
         if path == "/invalid-utf8":
             raw = page.replace(b"<footer>", b"<footer>caf\xe9 \x92q\x92 \xc3\x28 \xff ")
             return self._send(200, raw)

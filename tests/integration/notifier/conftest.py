@@ -41,7 +41,7 @@ class SmtpSink:
         self._lock = threading.Lock()
         self.controller: Controller | None = None
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd API)
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         with self._lock:
@@ -115,7 +115,7 @@ def webhook_receiver() -> Iterator[WebhookReceiver]:
         def log_message(self, *args: Any) -> None:
             return
 
-        def do_POST(self) -> None:  # noqa: N802 (http.server API)
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length", "0")))
             headers = {k.lower(): v for k, v in self.headers.items()}
             secret = recv.secrets.get(self.path)

@@ -85,18 +85,29 @@ async def test_kill_9_mid_dispatch_loses_nothing_and_sends_nothing_twice(
             path, email = f"/k{i}", f"k{i}-{platform}@example.com"
             async with db() as s, s.begin():
                 c = await create_subscriber(
-                    s, tiers, tier="watcher", email=email, webhook_url=webhook_receiver.url(path),
+                    s,
+                    tiers,
+                    tier="watcher",
+                    email=email,
+                    webhook_url=webhook_receiver.url(path),
                     subscriptions=[SubscriptionSpec(platform=platform)],
                 )
             webhook_receiver.secrets[path] = c.signing_secret
             subs.append((c.subscriber.id, email, path))
 
         events = [sample_classified(platform=platform, n=n, model_version="kill-test") for n in range(EVENTS)]
-        expected_hooks = {delivery_id(sid, e.change.event_id, "webhook") for sid, _, _ in subs for e in events}
-        expected_mails = {f"<{delivery_id(sid, e.change.event_id, 'email')}@policywatch>" for sid, _, _ in subs
-                          for e in events}
+        expected_hooks = {
+            delivery_id(sid, e.change.event_id, "webhook") for sid, _, _ in subs for e in events
+        }
+        expected_mails = {
+            f"<{delivery_id(sid, e.change.event_id, 'email')}@policywatch>"
+            for sid, _, _ in subs
+            for e in events
+        }
 
-        producer = make_broker(make_settings(NotifierSettings, kafka_bootstrap=kafka_bootstrap), service="kill-prod")
+        producer = make_broker(
+            make_settings(NotifierSettings, kafka_bootstrap=kafka_bootstrap), service="kill-prod"
+        )
         await producer.start()
         try:
             for e in events:
@@ -168,10 +179,14 @@ async def test_kill_9_mid_dispatch_loses_nothing_and_sends_nothing_twice(
             rows = (await s.scalars(select(Delivery).where(Delivery.subscriber_id.in_(sids)))).all()
             assert len(rows) == total and all(r.status == "sent" for r in rows)
             left = await s.scalar(
-                select(func.count()).select_from(OutboxItem).where(OutboxItem.delivery_id.in_([r.id for r in rows]))
+                select(func.count())
+                .select_from(OutboxItem)
+                .where(OutboxItem.delivery_id.in_([r.id for r in rows]))
             )
             assert left == 0
         text = log.read_text(errors="replace")
-        assert "@example.com" not in text and f"127.0.0.1:{webhook_receiver.port}" not in text  # no personal data
+        assert (
+            "@example.com" not in text and f"127.0.0.1:{webhook_receiver.port}" not in text
+        )  # no personal data
     finally:
         await engine.dispose()

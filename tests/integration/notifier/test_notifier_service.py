@@ -86,9 +86,7 @@ async def add(db: Sessions, **kw: Any) -> tuple[str, str]:
 
 async def ledger(db: Sessions, subscriber_id: str) -> list[Delivery]:
     async with db() as s:
-        return list(
-            (await s.scalars(select(Delivery).where(Delivery.subscriber_id == subscriber_id))).all()
-        )
+        return list((await s.scalars(select(Delivery).where(Delivery.subscriber_id == subscriber_id))).all())
 
 
 def event_for(platform: str, **kw: Any) -> ClassifiedChange:
@@ -101,25 +99,37 @@ async def test_alert_reaches_matching_subscribers_once(
     p, other = f"p-{uuid.uuid4().hex[:6]}", f"q-{uuid.uuid4().hex[:6]}"
     cat = f"cat_{uuid.uuid4().hex[:6]}"
     a, a_secret = await add(
-        db, tier="watcher", email="a@example.com", webhook_url=webhook_receiver.url("/a"),
+        db,
+        tier="watcher",
+        email="a@example.com",
+        webhook_url=webhook_receiver.url("/a"),
         subscriptions=[SubscriptionSpec(platform=p)],
     )
     webhook_receiver.secrets["/a"] = a_secret
     b, b_secret = await add(
-        db, tier="watcher", email="b@example.com", webhook_url=webhook_receiver.url("/b"),
+        db,
+        tier="watcher",
+        email="b@example.com",
+        webhook_url=webhook_receiver.url("/b"),
         subscriptions=[SubscriptionSpec(platform=other)],
     )
     webhook_receiver.secrets["/b"] = b_secret
     pro, pro_secret = await add(
-        db, tier="professional", webhook_url=webhook_receiver.url("/pro"),
+        db,
+        tier="professional",
+        webhook_url=webhook_receiver.url("/pro"),
         subscriptions=[SubscriptionSpec(category=cat, min_severity="high")],
     )
     webhook_receiver.secrets["/pro"] = pro_secret
     low, _ = await add(
-        db, tier="professional", email="low@example.com",  # the other platform, but high only
+        db,
+        tier="professional",
+        email="low@example.com",  # the other platform, but high only
         subscriptions=[SubscriptionSpec(platform=other, min_severity="high")],
     )
-    free, _ = await add(db, tier="free", email="free@example.com", subscriptions=[SubscriptionSpec(platform=p)])
+    free, _ = await add(
+        db, tier="free", email="free@example.com", subscriptions=[SubscriptionSpec(platform=p)]
+    )
 
     app = await running(build_app(settings_for(kafka_bootstrap, pg_url, smtp_sink.port)))
     try:
@@ -128,10 +138,18 @@ async def test_alert_reaches_matching_subscribers_once(
         low_event = event_for(other, severity="medium", categories=(cat,), n=2)  # below pro's filter: nothing
         await publish(producer, CLASSIFIED, low_event)
 
-        await wait_until(lambda: len(smtp_sink.to("a@example.com")) >= 1 and len(webhook_receiver.at("/a")) >= 1
-                         and len(webhook_receiver.at("/pro")) >= 1, timeout=30)
-        await wait_until(lambda: len(webhook_receiver.at("/b")) >= 1 and len(smtp_sink.to("b@example.com")) >= 1,
-                         timeout=30)  # b gets the other-platform event
+        await wait_until(
+            lambda: (
+                len(smtp_sink.to("a@example.com")) >= 1
+                and len(webhook_receiver.at("/a")) >= 1
+                and len(webhook_receiver.at("/pro")) >= 1
+            ),
+            timeout=30,
+        )
+        await wait_until(
+            lambda: len(webhook_receiver.at("/b")) >= 1 and len(smtp_sink.to("b@example.com")) >= 1,
+            timeout=30,
+        )  # b gets the other-platform event
         # e-mail: both parts, the headline, the highlighted diff, the unsubscribe link
         mail = smtp_sink.to("a@example.com")[0].message
         parts = {part.get_content_type(): part.get_content() for part in mail.iter_parts()}
@@ -152,7 +170,10 @@ async def test_alert_reaches_matching_subscribers_once(
         assert len(webhook_receiver.at("/pro")) == 1
         assert smtp_sink.to("free@example.com") == [] and smtp_sink.to("low@example.com") == []
         assert len(smtp_sink.to("b@example.com")) == 1 and len(webhook_receiver.at("/b")) == 1
-        assert {(d.channel, d.status) for d in await ledger(db, a)} == {("email", "sent"), ("webhook", "sent")}
+        assert {(d.channel, d.status) for d in await ledger(db, a)} == {
+            ("email", "sent"),
+            ("webhook", "sent"),
+        }
         assert await ledger(db, free) == [] and await ledger(db, low) == []
         assert b and pro
 
@@ -173,20 +194,30 @@ async def test_retries_outages_then_delivers_and_410_disables(
     sink = SmtpSink()  # not started yet: the SMTP server is down
     p = f"r-{uuid.uuid4().hex[:6]}"
     a, secret = await add(
-        db, tier="watcher", email="r@example.com", webhook_url=webhook_receiver.url("/flaky"),
+        db,
+        tier="watcher",
+        email="r@example.com",
+        webhook_url=webhook_receiver.url("/flaky"),
         subscriptions=[SubscriptionSpec(platform=p)],
     )
     webhook_receiver.secrets["/flaky"] = secret
     webhook_receiver.script["/flaky"] = [500, 500, 500]
-    g, g_secret = await add(db, tier="watcher", webhook_url=webhook_receiver.url("/gone"),
-                            subscriptions=[SubscriptionSpec(platform=p)])
+    g, g_secret = await add(
+        db,
+        tier="watcher",
+        webhook_url=webhook_receiver.url("/gone"),
+        subscriptions=[SubscriptionSpec(platform=p)],
+    )
     webhook_receiver.script["/gone"] = [410]
     app = await running(build_app(settings_for(kafka_bootstrap, pg_url, sink.port)))
     try:
         await publish(producer, CLASSIFIED, event_for(p))
 
         async def email_retrying() -> bool:
-            return any(d.channel == "email" and d.status == "retrying" and d.attempts >= 2 for d in await ledger(db, a))
+            return any(
+                d.channel == "email" and d.status == "retrying" and d.attempts >= 2
+                for d in await ledger(db, a)
+            )
 
         await wait_until(email_retrying, timeout=30)
         sink.start()  # the SMTP server is back

@@ -80,7 +80,7 @@ def test_up_starts_reports_readiness_and_stops_cleanly_on_sigterm(tmp_path: Path
             proc.kill()
             proc.wait(10)
     _wait_line(lines, r"\| stopped$", 2)
-    gone, alive = psutil.wait_procs(children, timeout=5)
+    _gone, alive = psutil.wait_procs(children, timeout=5)
     assert not alive, f"orphans left behind: {alive}"
     assert (tmp_path / "var" / "tansu.log").exists()
     if installed:

@@ -56,3 +56,21 @@ def test_provisions_lists_platforms_from_an_index_file(tmp_path: Path) -> None:
     assert "identified across 1 platform(s)" in res.output and "x/terms" in res.output
     bad = CliRunner().invoke(_app(), ["provisions", "nope", "--index", str(path)])
     assert bad.exit_code != 0
+
+
+def test_classify_text_file_keeps_short_passages_and_skips_headings(tmp_path: Path) -> None:
+    src = tmp_path / "policy.md"
+    src.write_text("# Privacy\n\nWe sell your data.\n\nHello.\n", encoding="utf-8")
+    res = CliRunner().invoke(_app(), ["classify", str(src), "--json"])
+    assert res.exit_code == 0, res.output
+    rows = [json.loads(line) for line in res.output.splitlines()]
+    assert [(r["passage"], r["text"]) for r in rows] == [(1, "We sell your data."), (2, "Hello.")]
+    assert "advertising" in {c["id"] for c in rows[0]["categories"]} and rows[0]["severity"] == "high"
+    assert rows[1]["categories"] == [] and "severity" not in rows[1]
+
+
+def test_classify_rejects_jsonl_without_text(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({"id": 1, "body": "x"}) + "\n", encoding="utf-8")
+    res = CliRunner().invoke(_app(), ["classify", str(src), "--json"])
+    assert res.exit_code != 0 and "text" in res.output

@@ -53,6 +53,7 @@ def test_classify_change_end_to_end(make_change) -> None:
     cp = {c.category: c for c in result.cross_platform}["ai_training"]
     assert cp.platform_count == 3
     assert [e.platform for e in cp.examples] == ["openai", "x"]  # never the platform itself
+    assert "identified across 3 platforms; 2 other platforms do the same (Openai, X)." in result.summary
     analysis = result.analysis
     assert analysis is not None
     assert analysis.regulatory_landscape and analysis.governance_exposure.startswith("High")
@@ -124,3 +125,17 @@ def test_provision_index_roundtrip_and_reindex() -> None:
     assert [e.platform for e in loaded.platforms_for("ai_training")] == ["midjourney", "openai"]
     empty = asyncio.run(ProvisionIndex.load(_MemStore()))
     assert empty.documents == {}
+
+
+def test_huge_rewrites_stay_under_the_message_limit(make_change) -> None:
+    from policywatch_shared.events import SectionChange, dump_event
+
+    filler = "This paragraph describes how the weather looks in the mountains on a sunny day. " * 18
+    sections = [
+        SectionChange(kind="added", heading_path=[f"S{i}"], anchor=f"s{i}", after=filler) for i in range(400)
+    ] + [AI_SECTION]
+    result = classify_change(make_change(sections))
+    assert result.severity == Severity.HIGH  # the tagged passage survives, with its evidence
+    assert sum(len(p.text) for p in result.passages) <= 150_000
+    assert len(result.passages) <= 400 and "401 passage(s) changed" in result.summary
+    assert len(dump_event(result)) - len(result.change.model_dump_json()) < 400_000

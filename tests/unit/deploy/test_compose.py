@@ -184,16 +184,35 @@ def test_ports_and_healthchecks(
         assert str(port) in " ".join(exposed).split(), f"{service} Dockerfile EXPOSE {exposed}"
 
 
-def test_notifier_api_port(compose: dict[str, Any], service_settings: dict[str, Any]) -> None:
-    ports = [str(p) for p in _services(compose)["notifier"].get("ports", [])]
+def test_notifier_api(compose: dict[str, Any], service_settings: dict[str, Any]) -> None:
+    """The management API runs as its own process (``serve-api``) from the notifier image."""
+    services = _services(compose)
+    api, notifier = services["notifier-api"], services["notifier"]
+    assert api["build"] == notifier["build"] and api["image"] == notifier["image"]
+    assert not notifier.get("ports"), "the notifier consumer serves no public port"
+    env = env_mapping(api)
+    assert env["NOTIFIER_API_HOST"] == "0.0.0.0", "bind all interfaces inside the container"
+    assert env["NOTIFIER_API_PORT"] == str(NOTIFIER_API_PORT)
+    ports = [str(p) for p in api.get("ports", [])]
     assert any(p.endswith(f":{NOTIFIER_API_PORT}") for p in ports), ports
+    test = " ".join(api["healthcheck"]["test"])
+    assert f"127.0.0.1:{NOTIFIER_API_PORT}/healthz" in test
+    command = api["command"]
+    assert command[:2] == ["python", "-c"] and "serve_api()" in command[2]
+    compile(command[2], "notifier-api command", "exec")
     cls = service_settings["notifier"]
     if cls is None:
         pytest.skip("policywatch_notifier.settings not written yet")
-    api_ports = [
-        f.default for name, f in cls.model_fields.items() if "api" in name and "port" in name
-    ]
-    assert NOTIFIER_API_PORT in api_ports, f"NotifierSettings has no api port field defaulting to {NOTIFIER_API_PORT}: {api_ports}"
+    assert cls.model_fields["api_port"].default == NOTIFIER_API_PORT
+    accepted = settings_env(cls)
+    unknown = sorted(var for var in env if not accepted.accepts(var))
+    assert not unknown, f"notifier-api: env vars not read by {cls.__name__}: {unknown}"
+    import inspect
+
+    from policywatch_notifier.cli import serve_api
+
+    required = [p for p in inspect.signature(serve_api).parameters.values() if p.default is p.empty]
+    assert not required, f"serve_api() is called without arguments; it requires {required}"
 
 
 def test_prometheus_targets_match_ports(repo: Path) -> None:

@@ -53,7 +53,7 @@ def test_kustomize_builds(repo: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     kinds = [d["kind"] for d in yaml.safe_load_all(result.stdout) if d]
-    assert kinds.count("Deployment") == 4 and kinds.count("Service") == 4
+    assert kinds.count("Deployment") == 5 and kinds.count("Service") == 5  # four services + notifier-api
 
 
 def _container(deployment: dict[str, Any]) -> dict[str, Any]:
@@ -98,14 +98,37 @@ def test_deployment_ports_and_probes(manifests: list[dict[str, Any]], service: s
     assert all(labels.get(k) == v for k, v in deployment["spec"]["selector"]["matchLabels"].items())
 
 
-def test_notifier_api_port(manifests: list[dict[str, Any]]) -> None:
-    container = _container(_find(manifests, "Deployment", "notifier"))
+def test_notifier_api(manifests: list[dict[str, Any]], service_settings: dict[str, Any]) -> None:
+    """The management API: the notifier image running serve-api, probed on its own port."""
+    deployment = _find(manifests, "Deployment", "notifier-api")
+    container = _container(deployment)
+    notifier = _container(_find(manifests, "Deployment", "notifier"))
+    assert container["image"] == notifier["image"]
+    assert "serve_api()" in container["command"][-1]
+    env = {e["name"]: e.get("value") for e in container.get("env", [])}
+    assert env["NOTIFIER_API_HOST"] == "0.0.0.0"
+    assert env["NOTIFIER_API_PORT"] == str(NOTIFIER_API_PORT)
     assert _port(container, "api") == NOTIFIER_API_PORT
-    svc = _find(manifests, "Service", "notifier")
+    for kind in ("livenessProbe", "readinessProbe", "startupProbe"):
+        probe = container[kind]["httpGet"]
+        assert probe["path"] == "/healthz" and _port(container, probe["port"]) == NOTIFIER_API_PORT
+    svc = _find(manifests, "Service", "notifier-api")
+    assert svc["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
     assert any(p["port"] == NOTIFIER_API_PORT for p in svc["spec"]["ports"])
+    assert not any(p["name"] == "api" for p in notifier["ports"]), "the consumer serves no API"
+    cls = service_settings["notifier"]
+    if cls is None:
+        pytest.skip("policywatch_notifier.settings not written yet")
+    names = set(env)
+    for source in container.get("envFrom", []):
+        names |= set(_find(manifests, "ConfigMap", source["configMapRef"]["name"])["data"])
+    accepted = settings_env(cls)
+    unknown = sorted(n for n in names if not accepted.accepts(n))
+    assert not unknown, f"notifier-api: env vars not read by {cls.__name__}: {unknown}"
+    assert cls.model_fields["api_port"].default == NOTIFIER_API_PORT
 
 
-@pytest.mark.parametrize("service", sorted(SERVICE_PORTS))
+@pytest.mark.parametrize("service", [*sorted(SERVICE_PORTS), "notifier-api"])
 def test_resources_and_security(manifests: list[dict[str, Any]], service: str) -> None:
     deployment = _find(manifests, "Deployment", service)
     container = _container(deployment)
@@ -136,16 +159,19 @@ def test_env_vars_are_settings_fields(
     assert not unknown, f"{service}: env vars not read by {cls.__name__}: {unknown}"
 
 
+SECRET_WORDS = ("SECRET", "PASSWORD", "ACCESS_KEY", "API_KEY", "TOKEN", "DATABASE_URL")
+
+
 def test_secrets_only_by_reference(manifests: list[dict[str, Any]]) -> None:
     assert not [d for d in manifests if d["kind"] == "Secret"], "the base references secrets, never ships them"
-    config = _find(manifests, "ConfigMap", "policywatch-config")["data"]
-    assert not [k for k in config if any(w in k for w in ("SECRET", "PASSWORD", "ACCESS_KEY", "DATABASE_URL"))]
+    for config in (d for d in manifests if d["kind"] == "ConfigMap"):
+        assert not [k for k in config["data"] if any(w in k for w in SECRET_WORDS)], config["metadata"]["name"]
     for doc in manifests:
         if doc["kind"] not in ("Deployment", "Job"):
             continue
         for container in doc["spec"]["template"]["spec"]["containers"]:
             for env in container.get("env", []):
-                if any(w in env["name"] for w in ("SECRET", "PASSWORD", "ACCESS_KEY", "DATABASE_URL")):
+                if any(w in env["name"] for w in SECRET_WORDS):
                     assert "valueFrom" in env and "value" not in env, f"{doc['metadata']['name']}: {env['name']}"
 
 

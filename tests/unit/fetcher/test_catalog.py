@@ -16,9 +16,33 @@ from policywatch_fetcher.catalog import (
 from policywatch_shared.events import DocumentType
 
 REPO = Path(__file__).resolve().parents[3]
-REQUIRED = ["midjourney", "ideogram", "openai", "anthropic", "google", "meta", "microsoft", "tiktok", "x",
-            "strava", "deepl", "supabase", "discord", "reddit", "linkedin", "snapchat", "pinterest", "spotify",
-            "perplexity", "mistral", "deepseek", "stability-ai", "runway", "adobe", "character-ai"]  # fmt: skip
+REQUIRED = [
+    "midjourney",
+    "ideogram",
+    "openai",
+    "anthropic",
+    "google",
+    "meta",
+    "microsoft",
+    "tiktok",
+    "x",
+    "strava",
+    "deepl",
+    "supabase",
+    "discord",
+    "reddit",
+    "linkedin",
+    "snapchat",
+    "pinterest",
+    "spotify",
+    "perplexity",
+    "mistral",
+    "deepseek",
+    "stability-ai",
+    "runway",
+    "adobe",
+    "character-ai",
+]
 
 GOOD = """
 platform: {id: acme, name: Acme, jurisdictions: [US], languages: [en]}
@@ -67,7 +91,10 @@ def test_load_resolves_defaults_and_ids(tmp_path: Path) -> None:
 
 
 def test_errors_name_file_document_and_field(tmp_path: Path) -> None:
-    write(tmp_path, "bad.yaml", """
+    write(
+        tmp_path,
+        "bad.yaml",
+        """
 platform: {id: bad, name: Bad}
 documents:
   - type: privacy_policy
@@ -80,13 +107,18 @@ documents:
   - type: cookie_policy
     urls: [https://bad.example/cookies]
     colour: blue
-""")  # fmt: skip
-    write(tmp_path, "dup.yaml", """
+""",
+    )
+    write(
+        tmp_path,
+        "dup.yaml",
+        """
 platform: {id: dup, name: Dup}
 documents:
   - {type: privacy_policy, urls: [https://dup.example/a]}
   - {type: privacy_policy, urls: [https://dup.example/b]}
-""")  # fmt: skip
+""",
+    )
     _, errors = validate_catalog(tmp_path)
     got = {(e.file, e.document, e.field): e.message for e in errors}
     assert "scheme" in got[("bad.yaml", "bad/privacy_policy", "urls")]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from policywatch.cli import app
 from typer.testing import CliRunner
+
+from policywatch.cli import app
 
 runner = CliRunner()
 
@@ -39,8 +40,14 @@ def test_catalog_dir_setting(tmp_path: Path, monkeypatch: object) -> None:
 
 def test_import_ota(tmp_path: Path) -> None:
     src = tmp_path / "Acme.json"
-    src.write_text(json.dumps({"name": "Acme", "terms": {
-        "Privacy Policy": {"fetch": "https://acme.example/privacy", "filter": ["x"]}}}))  # fmt: skip
+    src.write_text(
+        json.dumps(
+            {
+                "name": "Acme",
+                "terms": {"Privacy Policy": {"fetch": "https://acme.example/privacy", "filter": ["x"]}},
+            }
+        )
+    )
     out = tmp_path / "catalog"
     result = runner.invoke(app, ["catalog", "import-ota", str(src), "--out", str(out)])
     assert result.exit_code == 0, result.output

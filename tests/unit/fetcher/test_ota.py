@@ -11,19 +11,30 @@ from policywatch_fetcher.ota import import_ota, write_catalog
 DECL = {
     "name": "Example Service",
     "terms": {
-        "Privacy Policy": {"fetch": "https://example.com/privacy", "select": ".content", "remove": [".banner"],
-                           "executeClientScripts": True},
-        "Terms of Service": {"combine": [
-            {"fetch": "https://example.com/terms/1", "select": ["main"]},
-            {"fetch": "https://example.com/terms/2", "select": ["article"]},
-        ], "remove": "nav"},
-        "Trackers Policy": {"fetch": "https://example.com/cookies",
-                            "select": [{"startBefore": "#start", "endBefore": "#end"}],
-                            "filter": ["removeTrackingIds"]},
+        "Privacy Policy": {
+            "fetch": "https://example.com/privacy",
+            "select": ".content",
+            "remove": [".banner"],
+            "executeClientScripts": True,
+        },
+        "Terms of Service": {
+            "combine": [
+                {"fetch": "https://example.com/terms/1", "select": ["main"]},
+                {"fetch": "https://example.com/terms/2", "select": ["article"]},
+            ],
+            "remove": "nav",
+        },
+        "Trackers Policy": {
+            "fetch": "https://example.com/cookies",
+            "select": [{"startBefore": "#start", "endBefore": "#end"}],
+            "filter": ["removeTrackingIds"],
+        },
         "Imprint": {"fetch": "https://example.com/imprint"},
     },
-}  # fmt: skip
-HISTORY = {"Privacy Policy": [{"fetch": "https://example.com/old-privacy", "validUntil": "2024-01-01T00:00:00Z"}]}
+}
+HISTORY = {
+    "Privacy Policy": [{"fetch": "https://example.com/old-privacy", "validUntil": "2024-01-01T00:00:00Z"}]
+}
 
 
 def test_import_converts_and_reports(tmp_path: Path) -> None:

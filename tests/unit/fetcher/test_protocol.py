@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -95,7 +96,7 @@ async def test_host_limiter_spaces_requests_per_host() -> None:
     t0 = time.monotonic()
     await asyncio.gather(*(one("http://h.example/x") for _ in range(4)), one("http://other.example/"))
     same = sorted(starts["http://h.example/x"])
-    gaps = [b - a for a, b in zip(same, same[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(same)]
     assert len(same) == 4 and all(g >= 0.09 for g in gaps)
     assert starts["http://other.example/"][0] - t0 < 0.05  # another host does not wait
 

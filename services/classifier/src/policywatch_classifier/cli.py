@@ -11,7 +11,7 @@ from typing import Any, TextIO
 
 import typer
 
-from policywatch_classifier.text import split_passages
+from policywatch_classifier.text import clean_markdown, is_heading_block, iter_blocks
 
 CORPUS_DOCS = ("Privacy Policy", "Terms of Service", "Trackers Policy", "Law Enforcement Guidelines")
 
@@ -42,8 +42,16 @@ def iter_records(fh: TextIO, input_path: str | None) -> Iterator[dict[str, Any]]
                 raise typer.BadParameter(f"line {n}: expected a JSON object with a 'text' string")
             yield obj
         return
-    for i, p in enumerate(split_passages(data, min_chars=1, max_chars=100000)):
-        yield {"passage": i + 1, "text": p.text}
+    # Every non-empty paragraph is a passage, however short ("We sell your data."): the contract is
+    # one output line per passage. Only bare markdown headings are skipped.
+    n = 0
+    for start, end in iter_blocks(data):
+        block = data[start:end]
+        text = clean_markdown(block)
+        if not text or is_heading_block(block):
+            continue
+        n += 1
+        yield {"passage": n, "text": text}
 
 
 def classify_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -118,7 +118,8 @@ def template_headline(change: ChangeEvent, passages: list[PassageTag]) -> str:
     return f"{who} clarifies its terms on {name}"
 
 
-def template_summary(result: ClassifiedChange) -> str:
+def template_summary(result: ClassifiedChange, others: dict[str, int] | None = None) -> str:
+    """``others``: per category, how many platforms other than this one have such a provision."""
     change = result.change
     who = platform_label(change.platform)
     counts = {k: sum(1 for p in result.passages if p.change == k) for k in ("added", "removed", "reworded")}
@@ -145,7 +146,15 @@ def template_summary(result: ClassifiedChange) -> str:
         parts.append(f"Regulations: {regs}.")
     for cp in result.cross_platform[:1]:
         name = tax.get(cp.category).name if cp.category in tax else cp.category
-        parts.append(f"{name}: identified across {cp.platform_count} platform(s).")
+        n = cp.platform_count
+        line = f"{name}: identified across {n} platform{'s' if n != 1 else ''}"
+        # "Others" = the platforms other than this one (the index may or may not hold this one yet).
+        n_other = (others or {}).get(cp.category, len(cp.examples))
+        if n_other:
+            who_else = ", ".join(platform_label(e.platform) for e in cp.examples)
+            do = "does" if n_other == 1 else "do"
+            line += f"; {n_other} other platform{'s' if n_other != 1 else ''} {do} the same ({who_else})"
+        parts.append(line + ".")
     return " ".join(parts)
 
 

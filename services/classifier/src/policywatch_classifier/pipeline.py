@@ -34,8 +34,10 @@ from policywatch_classifier.text import clean_markdown, split_passages
 
 SEVERITY_RULES_VERSION = "1.0"
 PassageChange = Literal["added", "removed", "reworded"]
-MAX_PASSAGES = 400  # bound the work for near-total rewrites (the rest is summarised, not tagged)
+MAX_PASSAGES = 4000  # bound the work for near-total rewrites (~10 s of tagging on one core)
+MAX_EVENT_PASSAGES = 400  # passages carried by the event: all tagged ones first, then untagged
 MAX_PASSAGE_CHARS = 1500  # text kept per PassageTag: keeps events well under broker message limits
+MAX_TOTAL_PASSAGE_CHARS = 150_000  # whole event: the change itself also travels inside it
 MAX_CROSS_PLATFORM = 5
 TAGGED_KINDS = {ChangeKind.MODIFIED, ChangeKind.RESTORED, ChangeKind.REVERTED}
 
@@ -124,6 +126,22 @@ def _tag_raw(raws: list[_Raw], tagger: PassageTagger) -> list[PassageTag]:
     return out
 
 
+def _bound(result: ClassifiedChange, budget: int = MAX_TOTAL_PASSAGE_CHARS) -> None:
+    """Keep the event under the broker's message limit on near-total rewrites: untagged passages
+    beyond MAX_EVENT_PASSAGES are dropped, then untagged texts are cut, then tagged ones.
+    Tagged passages, categories and evidence are never dropped."""
+    untagged = [p for p in result.passages if not p.categories]
+    room = max(0, MAX_EVENT_PASSAGES - (len(result.passages) - len(untagged)))
+    drop = {id(p) for p in untagged[room:]}
+    result.passages = passages = [p for p in result.passages if id(p) not in drop]
+    for keep, only_untagged in ((200, True), (400, False)):
+        if sum(len(p.text) for p in passages) <= budget:
+            return
+        for p in passages:
+            if len(p.text) > keep and (not only_untagged or not p.categories):
+                p.text = p.text[: keep - 1] + "…"
+
+
 def classify_change(
     change: ChangeEvent,
     *,
@@ -148,6 +166,7 @@ def classify_change(
     jurisdictions = jurisdictions_of(regulations)
 
     cross = []
+    others: dict[str, int] = {}
     if index is not None:
         expanded = [
             c
@@ -158,6 +177,7 @@ def classify_change(
             cp = index.cross_platform(cat, exclude_platform=change.platform)
             if cp.platform_count:
                 cross.append(cp)
+                others[cat] = index.other_platforms(cat, change.platform)
 
     result = ClassifiedChange(
         event_id=make_event_id("classified", change.event_id, version),
@@ -187,6 +207,7 @@ def classify_change(
             jurisdictions=jurisdictions,
         )
     result.headline = template_headline(change, passages)
-    result.summary = template_summary(result)
+    result.summary = template_summary(result, others)
+    _bound(result)  # last: the rules above read every passage in full
     apply_summariser(result, summariser)
     return result

@@ -96,6 +96,10 @@ class ProvisionIndex:
         others = [e for e in found if e.platform != exclude_platform]
         return CrossPlatform(category=category, platform_count=len(found), examples=others[:limit])
 
+    def other_platforms(self, category: str, platform: str) -> int:
+        """How many platforms other than ``platform`` have a provision of ``category``."""
+        return sum(1 for e in self.platforms_for(category) if e.platform != platform)
+
     def categories(self) -> list[str]:
         cats: set[str] = set()
         for doc in self.documents.values():

@@ -50,7 +50,7 @@ class Passage:
     text: str  # cleaned
 
 
-def _is_heading_block(block: str) -> bool:
+def is_heading_block(block: str) -> bool:
     lines = [ln for ln in block.strip().splitlines() if ln.strip()]
     if not lines:
         return True
@@ -79,7 +79,7 @@ def split_passages(markdown: str, *, min_chars: int = 40, max_chars: int = 2000)
     out: list[Passage] = []
     for start, end in iter_blocks(markdown):
         raw = markdown[start:end]
-        if _is_heading_block(raw):
+        if is_heading_block(raw):
             continue
         cleaned = clean_markdown(raw)
         if len(cleaned) < min_chars or len(cleaned.split()) < 6:

@@ -28,6 +28,7 @@ from policywatch_classifier.taxonomy import get_taxonomy, load_data
 from policywatch_classifier.text import clean_markdown
 
 MODEL_VERSION = "1.1.0"
+MODEL_FILE_NAME = "classifier-model.joblib"
 SEED = 20261124
 DEFAULT_SHARED = Path(__file__).resolve().parents[4] / ".." / "shared"
 CLAUDETTE_NEGATIVES = 6000
@@ -179,13 +180,49 @@ def train(
     return model, digest
 
 
+def check(shared: Path, *, with_dev: bool = True) -> int:
+    """Retrain and compare with the shipped artefact: same vocabularies, counts and metadata, and
+    weights equal up to float16 rounding (BLAS builds may differ in the last bit)."""
+    import tempfile
+
+    from policywatch_classifier.model import load_model
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / MODEL_FILE_NAME
+        train(shared, out, with_dev=with_dev)
+        new, shipped = load_model(out), load_model(model_path())
+    if new is None or shipped is None:
+        print("check: model missing")
+        return 1
+    problems = []
+    if new.version != shipped.version or new.categories != shipped.categories:
+        problems.append("version or categories differ")
+    if new.word.vocabulary_ != shipped.word.vocabulary_ or new.char.vocabulary_ != shipped.char.vocabulary_:
+        problems.append("vocabularies differ")
+    if new.meta != shipped.meta:
+        problems.append("training metadata (counts, sources) differ")
+    dw = float(np.abs(new.weights.astype(np.float32) - shipped.weights.astype(np.float32)).max())
+    db = float(np.abs(new.bias - shipped.bias).max())
+    if dw > 1e-3 or db > 1e-3:
+        problems.append(f"weights differ (max |dw| {dw:.2g}, |db| {db:.2g})")
+    print(f"check: max |dw| {dw:.2g}, |db| {db:.2g}; " + ("; ".join(problems) or "same model as shipped"))
+    return 1 if problems else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--shared", default=None, help="shared data directory (default: ../shared)")
     ap.add_argument("--out", default=None, help="artefact path (default: inside the package)")
     ap.add_argument("--no-dev", action="store_true", help="do not add the eval set's dev split to training")
+    ap.add_argument(
+        "--check",
+        action="store_true",
+        help="retrain into a temp file, compare with the shipped model",
+    )
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
+    if args.check:
+        return check(shared_dir(args.shared), with_dev=not args.no_dev)
     out = Path(args.out) if args.out else model_path()
     model, digest = train(shared_dir(args.shared), out, with_dev=not args.no_dev)
     size = out.stat().st_size

@@ -142,24 +142,38 @@ def diff_docs(old: Doc, new: Doc) -> DiffResult:
                 moved_new.add(j)
                 paras.append(_Para("moved", i, j, heading=new.blocks[j].heading))
 
-    date_only = True
+    date_changes = 0
+    other_changes = 0
     for dels, ins in groups:
         dels = [i for i in dels if i not in moved_old]
         ins = [j for j in ins if j not in moved_new]
         for i, j in _pair(old, new, dels, ins):
             if i is not None and j is not None:
-                paras.append(_Para("reworded", i, j, heading=new.blocks[j].heading or old.blocks[i].heading))
-                if mask_dates(old.blocks[i].key) != mask_dates(new.blocks[j].key):
-                    date_only = False
-            elif i is not None:
-                paras.append(_Para("removed", i, None, heading=old.blocks[i].heading))
-                date_only = False
-            elif j is not None:
-                paras.append(_Para("added", None, j, heading=new.blocks[j].heading))
-                date_only = False
-    if all(p.kind == "moved" for p in paras):
-        date_only = False
+                heading = new.blocks[j].heading or old.blocks[i].heading
+                paras.append(_Para("reworded", i, j, heading=heading))
+                if mask_dates(old.blocks[i].key) == mask_dates(new.blocks[j].key):
+                    date_changes += 1
+                elif not heading:
+                    other_changes += 1
+            else:
+                b = old.blocks[i] if i is not None else new.blocks[j]  # type: ignore[index]
+                paras.append(_Para("removed" if i is not None else "added", i, j, heading=b.heading))
+                if _is_date_line(b.key):
+                    date_changes += 1
+                elif not b.heading:
+                    other_changes += 1
+    # Date-only: every wording difference is an absolute date (headings may have moved around it).
+    date_only = date_changes > 0 and other_changes == 0
     return _describe(old, new, paras, date_only)
+
+
+_DATE_LINE_MAX_WORDS = 5
+
+
+def _is_date_line(key: str) -> bool:
+    """A line that is only a date with a label ("effective date: 1 january 2025")."""
+    masked = mask_dates(key)
+    return "<date>" in masked and len(masked.replace("<date>", " ").split()) <= _DATE_LINE_MAX_WORDS
 
 
 def _pair(old: Doc, new: Doc, dels: list[int], ins: list[int]) -> list[tuple[int | None, int | None]]:
@@ -223,8 +237,9 @@ def _describe(old: Doc, new: Doc, paras: list[_Para], date_only: bool) -> DiffRe
         wa = wr = 0
         heading_change: _Para | None = None
         body_changes = 0
+        body_words = 0
         for p in ps:
-            if p.heading and heading_change is None and p.kind != "moved":
+            if p.heading and heading_change is None and p.kind == "reworded":
                 heading_change = p
             if p.kind == "moved":
                 continue
@@ -255,8 +270,10 @@ def _describe(old: Doc, new: Doc, paras: list[_Para], date_only: bool) -> DiffRe
                     paragraphs.append(ParagraphChange(kind="removed", before=_clip(before)))
             wa += a
             wr += r
+            if not p.heading:
+                body_words += a + r
         kind = _section_kind(old, new, side, sec.index, sec.anchor, ps, old_anchors, new_anchors, body_changes)
-        if kind in ("modified", "added", "removed", "renamed") and (wa or wr):
+        if body_words or kind == "renamed":
             wording += 1
         ch = SectionChange(
             kind=kind,  # type: ignore[arg-type]

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from collections.abc import Iterable
 
 # --------------------------------------------------------------------------- characters
@@ -37,7 +38,8 @@ _TRANSLATE = str.maketrans(
         "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"', "\u00ab": '"', "\u00bb": '"',
         "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2015": "-", "\u2212": "-",
         "\u00a0": " ", "\u2002": " ", "\u2003": " ", "\u2009": " ", "\u202f": " ", "\u3000": " ", "\t": " ",
-        "\u2026": "...",
+        "\u2026": "...", "\u3001": ". ", "\uff0c": ",", "\uff1a": ":", "\uff1b": ";", "\uff08": "(",
+        "\uff09": ")", "\uff0d": "-", "\u3002": ".", "\uff0e": ".",
     }
 )  # fmt: skip
 _TRANSLATE.update(_INVISIBLE)
@@ -109,7 +111,21 @@ COOKIE_LINE_MAX = 400
 
 #: Last line of a help-centre "quick answers" widget (rotating suggestions above it).
 WIDGET_END = frozenset({"i have a different question", "tenho uma pergunta diferente", "other ways to get help"})
+#: First line of such a widget (Meta's help centre): the suggestions follow it.
+WIDGET_START = frozenset({"copy link"})
 WIDGET_LINE_MAX = 90
+# en-GB and en-US variants of the same page alternate (personalised / personalized …).
+_SPELLING = [
+    (re.compile(r"\b(\w{2,})is(e|es|ed|ing|ation|ations|er|ers)\b"), r"\1iz\2"),
+    (re.compile(r"\b(\w{2,})ys(e|es|ed|ing|is)\b"), r"\1yz\2"),
+    (re.compile(r"\b(\w{3,})our(s|ed|ing|able|ite|ites)?\b"), r"\1or\2"),
+    (re.compile(r"\b(cent|theat|met|fib|lit)re(s)?\b"), r"\1er\2"),
+    (re.compile(r"\b(licen|defen|offen|pretence)ce(s)?\b"), r"\1se\2"),
+    (re.compile(r"\b(cancel|label|model|travel|signal|total|fuel|channel|level|counsel)l(ed|ing|er|ers)\b"), r"\1\2"),
+    (re.compile(r"\b(programme|catalogue|dialogue)(s)?\b"), lambda m: m.group(1).rstrip("me").rstrip("ue")),
+    (re.compile(r"\bjudgement"), "judgment"),
+    (re.compile(r"\b(enrol|fulfil|instal)(ment|s)?\b"), r"\1l\2"),
+]
 _LINK_ONLY = re.compile(r"^(?:[*+\-]\s+|\d{1,3}[.)]\s+)?\[[^\]]{0,120}\]\([^)]*\)$")
 _DANGLING_LINK = re.compile(r"\]\([^)\s]*\)")
 _COPYRIGHT_YEARS = re.compile(r"((?:©|\(c\)|copyright)\s*)\d{4}(?:\s*-\s*\d{4})?", re.I)
@@ -173,6 +189,13 @@ def normalise_line(line: str) -> str:
     if "[" in s or "(" in s:
         s = _EMPTY_BRACKETS.sub(" ", s)
     s = _SPACE.sub(" ", s).strip().casefold()
+    if not s.isascii():
+        s = unicodedata.normalize("NFKC", s)
+    for pattern, repl in _SPELLING:
+        s = pattern.sub(repl, s)  # type: ignore[arg-type]
+    # Serial-comma and comma-placement variants do not change the terms.
+    s = s.replace(",", " ")
+    s = _SPACE.sub(" ", s).strip()
     s = _SPACE_BEFORE_PUNCT.sub(r"\1", s)
     if not s or _PUNCT_ONLY.match(s):
         return ""
@@ -221,6 +244,7 @@ def line_keys(text: str, norm: LineNormaliser | None = None) -> list[tuple[str, 
     """
     n = norm or LineNormaliser()
     out: list[tuple[str, str]] = []
+    in_widget = False
     for line in text.splitlines():
         if not line.strip():
             continue
@@ -228,6 +252,13 @@ def line_keys(text: str, norm: LineNormaliser | None = None) -> list[tuple[str, 
         if k in WIDGET_END:
             _drop_widget(out)
             k = ""
+        elif in_widget:
+            if k and len(k) <= WIDGET_LINE_MAX and not k.endswith("."):
+                k = ""
+            else:
+                in_widget = False
+        if not k and line.strip().casefold() in WIDGET_START:
+            in_widget = True
         out.append((line, k))
     n.roll()
     return out

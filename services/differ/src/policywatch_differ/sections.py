@@ -66,6 +66,7 @@ class Section:
 class Doc:
     blocks: list[Block]
     sections: list[Section]
+    _words: int = -1
 
     def section_text(self, index: int) -> str:
         return "\n\n".join(
@@ -74,47 +75,48 @@ class Doc:
 
     @property
     def word_count(self) -> int:
-        return sum(len(b.key.split()) for b in self.blocks if b.key)
+        if self._words < 0:
+            self._words = sum(k.count(" ") + 1 for k in (b.key for b in self.blocks) if k)
+        return self._words
 
 
 def parse(text: str, norm: LineNormaliser | None = None) -> Doc:
-    pairs = line_keys(text, norm)
+    return parse_pairs(line_keys(text, norm))
+
+
+def parse_pairs(pairs: list[tuple[str, str]]) -> Doc:
+    """Build the section tree from ``(raw line, key)`` pairs (see :func:`normalise.line_keys`)."""
     blocks: list[Block] = []
     sections = [Section(0, 0, "", [], "top")]
-    stack: list[tuple[int, str]] = []  # (level, heading) of open sections
+    stack: list[tuple[int, str, str]] = []  # (level, heading, slug) of open sections
     n = len(pairs)
-    i = 0
-    while i < n:
+    for i in range(n):
         raw, key = pairs[i]
-        level = 0
-        m = _ATX.match(raw) if raw.lstrip().startswith("#") else None
-        if m:
-            level = len(m.group(1))
-        elif i + 1 < n and key and not _LIST.match(raw):
-            u = _SETEXT.match(pairs[i + 1][0])
-            if u:
-                level = 1 if u.group(1).startswith("=") else 2
-        if _SETEXT.match(raw) or _HR.match(raw):
-            i += 1
+        first = raw.lstrip()[:1]
+        if first in "=-*_" and (_SETEXT.match(raw) or _HR.match(raw)):
             continue  # underlines and rules carry no text
-        if level and key:
+        level = 0
+        if key:
+            if first == "#":
+                m = _ATX.match(raw)
+                if m:
+                    level = len(m.group(1))
+            elif i + 1 < n and pairs[i + 1][0].lstrip()[:1] in "=-" and not _LIST.match(raw):
+                u = _SETEXT.match(pairs[i + 1][0])
+                if u:
+                    level = 1 if u.group(1).startswith("=") else 2
+        if level:
             heading = display_text(raw)
             while stack and stack[-1][0] >= level:
                 stack.pop()
-            stack.append((level, heading))
-            path = [h for _, h in stack]
-            sec = Section(len(sections), level, heading, path, slug([_SLUG.sub(" ", k) for k in _keys(stack)]))
+            stack.append((level, heading, _SLUG.sub("-", key).strip("-")[:60] or "section"))
+            sec = Section(len(sections), level, heading, [h for _, h, _ in stack], "/".join(s for *_, s in stack))
             sections.append(sec)
         cur = sections[-1]
         cur.blocks.append(len(blocks))
-        blocks.append(Block(raw, key, cur.index, heading=bool(level and key)))
-        i += 1
+        blocks.append(Block(raw, key, cur.index, heading=bool(level)))
     _dedupe_anchors(sections)
     return Doc(blocks, sections)
-
-
-def _keys(stack: list[tuple[int, str]]) -> list[str]:
-    return [h.casefold() for _, h in stack]
 
 
 def _dedupe_anchors(sections: list[Section]) -> None:

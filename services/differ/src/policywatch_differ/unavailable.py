@@ -18,27 +18,40 @@ _EN = frozenset(
     "the of and to a in is that for you your we our or be are with this as on by may not it if any "
     "from at use have will can information which such these all other has their us".split()
 )
-SAMPLE_CHARS = 30_000
+SAMPLE_CHARS = 6_000
 #: The live version is English if at least this share of its words are English stopwords…
 EN_MIN = 0.25
 #: …and a capture whose share falls below this fraction of it is in another language.
 EN_DROP = 0.4
 
 
+#: Error phrases the shared page check does not know, trusted only on short texts.
+_EXTRA_ERRORS = re.compile(
+    r"no longer exists|failed to load|(article|page) you are looking for|back to home ?page|"
+    r"content (isn'?t|is not) available|we'?re sorry,? (but )?(this|the) page|refresh the page",
+    re.I,
+)
+EXTRA_SHORT = 3000
+
+
 def english_share(text: str) -> float:
-    words = _WORD.findall(text[:SAMPLE_CHARS].casefold())
+    # A sample from the middle: headers and menus at the top are often in the UI language.
+    mid = max(0, len(text) // 2 - SAMPLE_CHARS // 2)
+    words = _WORD.findall(text[mid : mid + SAMPLE_CHARS].casefold())
     if len(words) < 50:
         return 0.0
     return sum(1 for w in words if w in _EN) / len(words)
 
 
-def unavailable_reason(text: str, *, previous: str | None = None) -> str | None:
+def unavailable_reason(text: str, *, previous: str | None = None, previous_share: float | None = None) -> str | None:
     """Why ``text`` is not the document (``None`` when it is)."""
     verdict = check_page(text)
     if not verdict.ok:
         return f"{verdict.outcome}: {verdict.reason}"
-    if previous is not None:
-        before = english_share(previous)
+    if len(text) < EXTRA_SHORT and (m := _EXTRA_ERRORS.search(text)):
+        return f"error_page: error page ({m.group(0)!r})"
+    if previous is not None or previous_share is not None:
+        before = previous_share if previous_share is not None else english_share(previous or "")
         if before >= EN_MIN:
             now = english_share(text)
             if now < before * EN_DROP:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from faststream import FastStream
@@ -22,6 +23,7 @@ from policywatch_shared.events import CaptureEvent, FetchRequest
 from policywatch_shared.logs import log_context
 from policywatch_shared.storage import ObjectStore, make_store
 from policywatch_shared.topics import CAPTURES, FETCH_REQUESTS, OPERATOR_ALERTS
+from prometheus_client import Counter
 
 from policywatch_fetcher.capture import Capturer
 from policywatch_fetcher.catalog import Catalog, load_catalog
@@ -29,6 +31,9 @@ from policywatch_fetcher.schedule import Scheduler
 from policywatch_fetcher.settings import FetcherSettings
 
 log = logging.getLogger("policywatch.fetcher")
+STALE = Counter(
+    "policywatch_fetcher_stale_requests_total", "Fetch requests skipped because they were too old"
+)
 
 
 class FetcherService:
@@ -61,9 +66,12 @@ class FetcherService:
             return
         assert self.catalog is not None
         self.scheduler = Scheduler(
-            self.catalog, self.store, self._publish_request, prefix=self.settings.state_prefix,
+            self.catalog,
+            self.store,
+            self._publish_request,
+            prefix=self.settings.state_prefix,
             catchup_window_s=self.settings.catchup_window_s,
-        )  # fmt: skip
+        )
         self._stop.clear()
         self._task = asyncio.create_task(self.scheduler.run(self._stop, self.settings.scheduler_tick_s))
 
@@ -91,15 +99,22 @@ class FetcherService:
         if req.event_id in self.seen:
             return None  # redelivered in this process: the capture event is already out
         assert self.capturer is not None, "service not started"
+        age = (datetime.now(UTC) - req.due_at).total_seconds()
+        if age > self.settings.max_request_age_s:
+            STALE.inc()
+            log.warning("skipping stale fetch request for %s (due %.0fs ago)", req.document_id, age)
+            return None
         with log_context(document_id=req.document_id, trace_id=req.trace_id):
             result = await self.capturer.capture_request(req)
             await publish(self.broker, CAPTURES, result.event)
             if result.alert is not None:
                 await publish(self.broker, OPERATOR_ALERTS, result.alert)
             log.info(
-                "captured %s: %s", req.document_id, result.event.outcome.value,
+                "captured %s: %s",
+                req.document_id,
+                result.event.outcome.value,
                 extra={"outcome": result.event.outcome.value, "text_length": result.event.text_length},
-            )  # fmt: skip
+            )
         self.seen.add(req.event_id)
         return result.event
 
@@ -110,7 +125,9 @@ def build_app(
     broker = make_broker(settings, service="fetcher")
     service = FetcherService(settings, broker, store=store, catalog=catalog)
 
-    @durable_subscriber(broker, FETCH_REQUESTS, group_id=settings.group_id, max_workers=max(1, settings.concurrency))
+    @durable_subscriber(
+        broker, FETCH_REQUESTS, group_id=settings.group_id, max_workers=max(1, settings.concurrency)
+    )
     async def on_fetch_request(req: FetchRequest) -> None:
         await service.handle(req)
 

@@ -123,7 +123,9 @@ class BrowserPool:
                         await page.wait_for_selector(wait_for, timeout=self.opts.wait_timeout_s * 1000)
                     else:
                         try:
-                            await page.wait_for_load_state("networkidle", timeout=self.opts.wait_timeout_s * 1000)
+                            await page.wait_for_load_state(
+                                "networkidle", timeout=self.opts.wait_timeout_s * 1000
+                            )
                         except PlaywrightTimeout:
                             pass  # busy pages (analytics beacons) never go idle: take what we have
                     if self.opts.settle_ms:
@@ -133,8 +135,13 @@ class BrowserPool:
                         shot = await page.screenshot(full_page=True, type="png")
                 except PlaywrightTimeout as exc:
                     what = f"selector {wait_for!r} not found" if wait_for else "navigation timed out"
-                    return HttpResult(url, CaptureOutcome.TIMEOUT, page.url, error=f"{what}: {exc.message[:200]}",
-                                      elapsed_ms=_ms(started)), None  # fmt: skip
+                    return HttpResult(
+                        url,
+                        CaptureOutcome.TIMEOUT,
+                        page.url,
+                        error=f"{what}: {exc.message[:200]}",
+                        elapsed_ms=_ms(started),
+                    ), None
                 except PlaywrightError as exc:
                     msg = exc.message.split("\n", 1)[0][:300]
                     outcome = CaptureOutcome.HTTP_ERROR if "REDIRECT" in msg else CaptureOutcome.NETWORK_ERROR
@@ -148,8 +155,9 @@ class BrowserPool:
                     headers = {k.lower(): v for k, v in raw.items() if k.lower() in KEPT_HEADERS}
                 headers["content-type"] = "text/html; charset=utf-8"  # page.content() is serialised DOM
                 body = html.encode("utf-8")
-                result = HttpResult(url, CaptureOutcome.OK, page.url, status, headers, body,
-                                    elapsed_ms=_ms(started))  # fmt: skip
+                result = HttpResult(
+                    url, CaptureOutcome.OK, page.url, status, headers, body, elapsed_ms=_ms(started)
+                )
                 if len(body) > self.opts.max_bytes:
                     result.outcome = CaptureOutcome.TOO_LARGE
                     result.error = f"rendered page larger than limit {self.opts.max_bytes} bytes"

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from prometheus_client import Counter, Gauge, Histogram
 from policywatch_shared.events import (
     CapturedPage,
     CaptureEvent,
@@ -28,6 +27,7 @@ from policywatch_shared.events import (
 )
 from policywatch_shared.pagecheck import check_html, check_page
 from policywatch_shared.storage import ObjectStore
+from prometheus_client import Counter, Gauge, Histogram
 
 from policywatch_fetcher.browser import BrowserOptions, BrowserPool, BrowserUnavailable
 from policywatch_fetcher.catalog import Catalog
@@ -45,13 +45,19 @@ SCREENSHOTS_NAMESPACE = "screenshots"
 OK_OUTCOMES = {CaptureOutcome.OK, CaptureOutcome.NOT_MODIFIED}
 
 CAPTURES = Counter(
-    "policywatch_fetcher_captures_total", "Page capture attempts by outcome and fetcher", ["outcome", "fetcher"]
+    "policywatch_fetcher_captures_total",
+    "Page capture attempts by outcome and fetcher",
+    ["outcome", "fetcher"],
 )
-DOC_CAPTURES = Counter("policywatch_fetcher_documents_total", "Document capture attempts by outcome", ["outcome"])
+DOC_CAPTURES = Counter(
+    "policywatch_fetcher_documents_total", "Document capture attempts by outcome", ["outcome"]
+)
 CAPTURE_SECONDS = Histogram(
-    "policywatch_fetcher_capture_seconds", "Time to capture one page", ["fetcher"],
+    "policywatch_fetcher_capture_seconds",
+    "Time to capture one page",
+    ["fetcher"],
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120),
-)  # fmt: skip
+)
 FAILURES = Gauge(
     "policywatch_fetcher_consecutive_failures", "Failed captures in a row per document", ["document_id"]
 )
@@ -175,7 +181,9 @@ class Capturer:
         self.settings = settings
         self.store = store
         self.catalog = catalog
-        self.guard = AddressGuard(allow_private=settings.allow_private if allow_private is None else allow_private)
+        self.guard = AddressGuard(
+            allow_private=settings.allow_private if allow_private is None else allow_private
+        )
         self.http_opts = HttpOptions(
             user_agent=settings.user_agent,
             connect_timeout_s=settings.connect_timeout_s,
@@ -189,8 +197,12 @@ class Capturer:
             http2=settings.http2,
         )
         self.client = make_client(self.http_opts)
-        self.limiter = HostLimiter(concurrency=settings.per_host_concurrency, delay_s=settings.per_host_delay_s)
-        self.robots = RobotsCache(self._fetch_robots, user_agent=settings.user_agent, ttl_s=settings.robots_ttl_s)
+        self.limiter = HostLimiter(
+            concurrency=settings.per_host_concurrency, delay_s=settings.per_host_delay_s
+        )
+        self.robots = RobotsCache(
+            self._fetch_robots, user_agent=settings.user_agent, ttl_s=settings.robots_ttl_s
+        )
         self.browser = BrowserPool(
             BrowserOptions(
                 user_agent=settings.user_agent,
@@ -227,18 +239,26 @@ class Capturer:
     async def _http(self, url: str, prev: PageState | None) -> HttpResult:
         async with self.limiter.slot(url):
             return await fetch_http(
-                self.client, url, self.http_opts, self.guard,
-                etag=prev.etag if prev else None, last_modified=prev.last_modified if prev else None,
-            )  # fmt: skip
+                self.client,
+                url,
+                self.http_opts,
+                self.guard,
+                etag=prev.etag if prev else None,
+                last_modified=prev.last_modified if prev else None,
+            )
 
-    async def _browser(self, url: str, hints: ExtractionHints, screenshot: bool) -> tuple[HttpResult, bytes | None]:
+    async def _browser(
+        self, url: str, hints: ExtractionHints, screenshot: bool
+    ) -> tuple[HttpResult, bytes | None]:
         async with self.limiter.slot(url):
             try:
                 return await self.browser.capture(url, wait_for=hints.wait_for, screenshot=screenshot)
             except BrowserUnavailable as exc:
                 return HttpResult(url, CaptureOutcome.NETWORK_ERROR, error=str(exc)), None
 
-    def _judge(self, r: HttpResult, hints: ExtractionHints) -> tuple[CaptureOutcome, str | None, int | None, bool, bool]:
+    def _judge(
+        self, r: HttpResult, hints: ExtractionHints
+    ) -> tuple[CaptureOutcome, str | None, int | None, bool, bool]:
         """(outcome, error, text_length, script_shell, decode_errors) of a response with a body."""
         body = r.body or b""
         if r.outcome not in (CaptureOutcome.OK, CaptureOutcome.HTTP_ERROR) or r.body is None:
@@ -254,7 +274,13 @@ class Capturer:
             out = CaptureOutcome.BLOCKED if verdict.outcome == "blocked" else CaptureOutcome.HTTP_ERROR
             return out, verdict.reason or r.error, verdict.text_length, False, bad
         if verdict.outcome != "ok":
-            return CaptureOutcome(verdict.outcome), verdict.reason, verdict.text_length, verdict.script_shell, bad
+            return (
+                CaptureOutcome(verdict.outcome),
+                verdict.reason,
+                verdict.text_length,
+                verdict.script_shell,
+                bad,
+            )
         part, matched = selected_text(text, hints)
         if not matched:
             return CaptureOutcome.ERROR_PAGE, f"selector {hints.select} matched nothing", 0, True, bad
@@ -283,15 +309,18 @@ class Capturer:
         try:
             await self.guard.check(url)  # before robots.txt: a refused host is not even asked for it
         except AddressRefused as exc:
-            page = CapturedPage(url=url, outcome=CaptureOutcome.NETWORK_ERROR, fetcher=Fetcher.HTTP, error=str(exc))
+            page = CapturedPage(
+                url=url, outcome=CaptureOutcome.NETWORK_ERROR, fetcher=Fetcher.HTTP, error=str(exc)
+            )
             CAPTURES.labels(page.outcome.value, page.fetcher.value).inc()
             return PageCapture(page)
         if self.settings.respect_robots and not robots_override_reason:
             decision = await self.robots.check(url)
             self.limiter.set_crawl_delay(self.limiter.host_of(url), decision.crawl_delay)
             if not decision.allowed:
-                page = CapturedPage(url=url, outcome=CaptureOutcome.BLOCKED, fetcher=Fetcher.HTTP,
-                                    error=decision.reason)  # fmt: skip
+                page = CapturedPage(
+                    url=url, outcome=CaptureOutcome.BLOCKED, fetcher=Fetcher.HTTP, error=decision.reason
+                )
                 CAPTURES.labels(page.outcome.value, page.fetcher.value).inc()
                 return PageCapture(page)
 
@@ -340,13 +369,19 @@ class Capturer:
             if document_id:
                 meta["document_id"] = document_id
             obj = await self.store.put_bytes(
-                r.body, namespace=CAPTURES_NAMESPACE,
-                content_type=r.content_type or "application/octet-stream", metadata=meta,
-            )  # fmt: skip
+                r.body,
+                namespace=CAPTURES_NAMESPACE,
+                content_type=r.content_type or "application/octet-stream",
+                metadata=meta,
+            )
             page.sha256, page.storage_key, page.size = obj.sha256, obj.key, obj.size
         if shot:
-            sobj = await self.store.put_bytes(shot, namespace=SCREENSHOTS_NAMESPACE, content_type="image/png",
-                                              metadata={"requested_url": url})  # fmt: skip
+            sobj = await self.store.put_bytes(
+                shot,
+                namespace=SCREENSHOTS_NAMESPACE,
+                content_type="image/png",
+                metadata={"requested_url": url},
+            )
             page.screenshot_key = sobj.key
         CAPTURES.labels(outcome.value, fetcher.value).inc()
         return PageCapture(page, text_length, shell, bad)
@@ -363,16 +398,28 @@ class Capturer:
                 refused = "URLs are not those of this catalog document (refused)"
         captures: list[PageCapture] = []
         if refused:
-            captures = [PageCapture(CapturedPage(url=u, outcome=CaptureOutcome.NETWORK_ERROR, fetcher=Fetcher.HTTP,
-                                                 error=refused)) for u in req.urls]  # fmt: skip
+            captures = [
+                PageCapture(
+                    CapturedPage(
+                        url=u, outcome=CaptureOutcome.NETWORK_ERROR, fetcher=Fetcher.HTTP, error=refused
+                    )
+                )
+                for u in req.urls
+            ]
         else:
+            doc = self.catalog.get(req.document_id) if self.catalog is not None else None
+            shot = bool(doc and doc.hints.screenshot) or None
             for url in req.urls:
                 # Pages are combined in order and each is a request to the same host: sequential.
                 captures.append(
                     await self.capture_page(
-                        url, hints, prev=state.pages.get(url),
-                        robots_override_reason=req.robots_override_reason, document_id=req.document_id,
-                    )  # fmt: skip
+                        url,
+                        hints,
+                        prev=state.pages.get(url),
+                        robots_override_reason=req.robots_override_reason,
+                        document_id=req.document_id,
+                        screenshot=shot,
+                    )
                 )
         outcome = document_outcome([c.page.outcome for c in captures])
         ok = outcome in OK_OUTCOMES
@@ -380,10 +427,15 @@ class Capturer:
             if c.page.outcome == CaptureOutcome.OK:
                 state.pages[c.page.url] = PageState(
                     etag=c.page.headers.get("etag") if c.page.fetcher == Fetcher.HTTP else None,
-                    last_modified=c.page.headers.get("last-modified") if c.page.fetcher == Fetcher.HTTP else None,
-                    sha256=c.page.sha256, storage_key=c.page.storage_key, content_type=c.page.content_type,
-                    size=c.page.size, fetcher=c.page.fetcher.value,
-                )  # fmt: skip
+                    last_modified=c.page.headers.get("last-modified")
+                    if c.page.fetcher == Fetcher.HTTP
+                    else None,
+                    sha256=c.page.sha256,
+                    storage_key=c.page.storage_key,
+                    content_type=c.page.content_type,
+                    size=c.page.size,
+                    fetcher=c.page.fetcher.value,
+                )
         state.last_attempt_at = attempted_at
         state.last_outcome = outcome.value
         if ok:
@@ -429,7 +481,9 @@ class Capturer:
         state.alerted_for = state.failing_since
         hours = (now - since).total_seconds() / 3600
         return OperatorAlert(
-            event_id=make_event_id("operator_alert", "document_failing", req.document_id, state.failing_since),
+            event_id=make_event_id(
+                "operator_alert", "document_failing", req.document_id, state.failing_since
+            ),
             trace_id=req.trace_id,
             platform=req.platform,
             document_type=req.document_type,
@@ -438,9 +492,11 @@ class Capturer:
             since=since,
             consecutive_failures=state.consecutive_failures,
             last_outcome=outcome.value,
-            message=(f"{req.document_id} has not been captured successfully for {hours:.1f} h "
-                     f"({state.consecutive_failures} failed attempts, last: {outcome.value})"),
-        )  # fmt: skip
+            message=(
+                f"{req.document_id} has not been captured successfully for {hours:.1f} h "
+                f"({state.consecutive_failures} failed attempts, last: {outcome.value})"
+            ),
+        )
 
 
 async def capture(

@@ -37,8 +37,8 @@ from urllib.parse import urlsplit
 
 import yaml
 from croniter import croniter
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from policywatch_shared.events import DocumentType, ExtractionHints
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 DOC_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*/[a-z0-9][a-z0-9_.-]*$")
@@ -81,8 +81,9 @@ class Hints(_Strict):
         return [v] if isinstance(v, str) else v
 
     def to_contract(self) -> ExtractionHints:
-        return ExtractionHints(select=self.select, remove=self.remove, execute_js=self.execute_js,
-                               wait_for=self.wait_for)  # fmt: skip
+        return ExtractionHints(
+            select=self.select, remove=self.remove, execute_js=self.execute_js, wait_for=self.wait_for
+        )
 
 
 class Schedule(_Strict):
@@ -329,7 +330,8 @@ def _parse_file(path: Path, rel: str) -> tuple[CatalogFile | None, list[CatalogE
         return CatalogFile.model_validate(raw), []
     except ValidationError as exc:
         platform = raw.get("platform", {}).get("id") if isinstance(raw.get("platform"), dict) else None
-        docs = raw.get("documents") if isinstance(raw.get("documents"), list) else []
+        raw_docs = raw.get("documents")
+        docs: list[Any] = raw_docs if isinstance(raw_docs, list) else []
         errors = []
         for err in exc.errors():
             loc = tuple(err["loc"])
@@ -342,7 +344,8 @@ def _parse_file(path: Path, rel: str) -> tuple[CatalogFile | None, list[CatalogE
             if err["type"] == "extra_forbidden":
                 msg = "unknown key"
             elif err["type"] == "enum":
-                msg = f"unknown document type {err.get('input')!r} (known: {', '.join(t.value for t in DocumentType)})"
+                known = ", ".join(t.value for t in DocumentType)
+                msg = f"unknown document type {err.get('input')!r} (known: {known})"
             errors.append(CatalogError(rel, document, _loc(field_loc) or None, msg))
         return None, errors
 
@@ -396,16 +399,23 @@ def validate_catalog(path: Path | str) -> tuple[Catalog, list[CatalogError]]:
             continue
         pid = cf.platform.id
         if pid in platform_files:
-            errors.append(CatalogError(rel, None, "platform.id", f"duplicate platform id {pid!r} "
-                                       f"(also in {platform_files[pid]})"))  # fmt: skip
+            errors.append(
+                CatalogError(
+                    rel, None, "platform.id", f"duplicate platform id {pid!r} (also in {platform_files[pid]})"
+                )
+            )
             continue
         platform_files[pid] = rel
         platforms[pid] = cf.platform
         for i, d in enumerate(_resolve(cf, f)):
             if d.id in docs:
                 errors.append(
-                    CatalogError(rel, d.id, f"documents[{i}].id",
-                                 f"duplicate document id (also in {docs[d.id].source.name})")  # fmt: skip
+                    CatalogError(
+                        rel,
+                        d.id,
+                        f"documents[{i}].id",
+                        f"duplicate document id (also in {docs[d.id].source.name})",
+                    )
                 )
                 continue
             if not d.id.startswith(pid + "/"):

@@ -49,9 +49,19 @@ def catalog_list(
     docs = catalog.for_platform(platform) if platform else list(catalog)
     for d in docs:
         if as_json:
-            typer.echo(json.dumps({"id": d.id, "platform": d.platform, "type": d.type.value, "title": d.title,
-                                   "urls": list(d.urls), "execute_js": d.hints.execute_js,
-                                   "period_s": d.schedule.period}))  # fmt: skip
+            typer.echo(
+                json.dumps(
+                    {
+                        "id": d.id,
+                        "platform": d.platform,
+                        "type": d.type.value,
+                        "title": d.title,
+                        "urls": list(d.urls),
+                        "execute_js": d.hints.execute_js,
+                        "period_s": d.schedule.period,
+                    }
+                )
+            )
         else:
             js = " [js]" if d.hints.execute_js else ""
             typer.echo(f"{d.id:45} {d.type.value:24} {d.urls[0]}{js}")
@@ -60,7 +70,9 @@ def catalog_list(
 @catalog_app.command("import-ota")
 def catalog_import_ota(
     source: Path = typer.Argument(..., help="An OTA declaration (.json) or a directory of them."),
-    out: Path | None = typer.Option(None, "--out", "-o", help="Where to write YAML (default: the catalog dir)."),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Where to write YAML (default: the catalog dir)."
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing platform files."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Report only; write nothing."),
 ) -> None:
@@ -76,8 +88,10 @@ def catalog_import_ota(
     written = [] if dry_run else write_catalog(result, target, overwrite=overwrite)
     for issue in result.issues:
         typer.echo(f"warning: {issue}", err=True)
-    typer.echo(f"imported {result.documents} document(s) of {len(result.files)} platform(s); "
-               f"wrote {len(written)} file(s) to {target}")  # fmt: skip
+    typer.echo(
+        f"imported {result.documents} document(s) of {len(result.files)} platform(s); "
+        f"wrote {len(written)} file(s) to {target}"
+    )
     errors = []
     for f in written:
         errors.extend(validate_catalog(f)[1])
@@ -154,8 +168,14 @@ def capture_cmd(
     settings = _settings()
     hints = ExtractionHints(execute_js=js, select=list(select or []))
     result = asyncio.run(
-        capture(url, settings=settings, js=js, allow_private=allow_private or None, hints=hints,
-                screenshot=screenshot or None)  # fmt: skip
+        capture(
+            url,
+            settings=settings,
+            js=js,
+            allow_private=allow_private or None,
+            hints=hints,
+            screenshot=screenshot or None,
+        )
     )
     data = result.to_json()
     if as_json:
@@ -191,8 +211,15 @@ def schedule_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
     rows = sorted(state.documents.items(), key=lambda kv: kv[1].next_due)
     for doc_id, e in rows:
         if as_json:
-            typer.echo(json.dumps({"document_id": doc_id, "next_due": e.next_due.isoformat(),
-                                   "last_slot": e.last_slot.isoformat() if e.last_slot else None}))  # fmt: skip
+            typer.echo(
+                json.dumps(
+                    {
+                        "document_id": doc_id,
+                        "next_due": e.next_due.isoformat(),
+                        "last_slot": e.last_slot.isoformat() if e.last_slot else None,
+                    }
+                )
+            )
         else:
             typer.echo(f"{doc_id:45} next {e.next_due.isoformat(timespec='seconds')}")
 

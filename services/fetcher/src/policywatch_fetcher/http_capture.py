@@ -18,9 +18,18 @@ from policywatch_shared.events import CaptureOutcome
 from policywatch_fetcher.guard import AddressGuard, AddressRefused
 
 KEPT_HEADERS = (
-    "content-type", "content-length", "content-language", "etag", "last-modified", "cache-control",
-    "retry-after", "server", "location", "x-robots-tag", "content-encoding",
-)  # fmt: skip
+    "content-type",
+    "content-length",
+    "content-language",
+    "etag",
+    "last-modified",
+    "cache-control",
+    "retry-after",
+    "server",
+    "location",
+    "x-robots-tag",
+    "content-encoding",
+)
 REDIRECTS = {301, 302, 303, 307, 308}
 
 
@@ -62,8 +71,11 @@ def make_client(opts: HttpOptions) -> httpx.AsyncClient:
         http2=opts.http2,
         follow_redirects=False,  # we follow by hand: every hop goes through the address guard
         timeout=timeout,
-        headers={"User-Agent": opts.user_agent, "Accept": "text/html,application/xhtml+xml,application/pdf;"
-                 "q=0.9,*/*;q=0.8", "Accept-Language": "en-US,en;q=0.8"},  # fmt: skip
+        headers={
+            "User-Agent": opts.user_agent,
+            "Accept": "text/html,application/xhtml+xml,application/pdf;q=0.9,*/*;q=0.8",
+            "Accept-Language": "en-US,en;q=0.8",
+        },
         trust_env=False,
     )
 
@@ -114,12 +126,24 @@ async def _once(
                         seen.add(current)
                         if hops > opts.max_redirects:
                             reason = "redirect loop" if looped else "too many redirects"
-                            return HttpResult(url, CaptureOutcome.HTTP_ERROR, current, resp.status_code, kept,
-                                              error=f"{reason} (> {opts.max_redirects})")  # fmt: skip
+                            return HttpResult(
+                                url,
+                                CaptureOutcome.HTTP_ERROR,
+                                current,
+                                resp.status_code,
+                                kept,
+                                error=f"{reason} (> {opts.max_redirects})",
+                            )
                         current = nxt
                         continue
-                    result = HttpResult(url, CaptureOutcome.OK, str(resp.url), resp.status_code, kept,
-                                        http_version=resp.http_version)  # fmt: skip
+                    result = HttpResult(
+                        url,
+                        CaptureOutcome.OK,
+                        str(resp.url),
+                        resp.status_code,
+                        kept,
+                        http_version=resp.http_version,
+                    )
                     if resp.status_code == 304:
                         result.outcome = CaptureOutcome.NOT_MODIFIED
                         return result
@@ -143,9 +167,13 @@ async def _once(
                         result.error = f"HTTP {resp.status_code}"
                     return result
     except TimeoutError:
-        return HttpResult(url, CaptureOutcome.TIMEOUT, current, error=f"no complete response in {opts.total_timeout_s}s")
+        return HttpResult(
+            url, CaptureOutcome.TIMEOUT, current, error=f"no complete response in {opts.total_timeout_s}s"
+        )
     except httpx.TimeoutException as exc:
-        return HttpResult(url, CaptureOutcome.TIMEOUT, current, error=f"{type(exc).__name__}: {exc}".rstrip(": "))
+        return HttpResult(
+            url, CaptureOutcome.TIMEOUT, current, error=f"{type(exc).__name__}: {exc}".rstrip(": ")
+        )
     except AddressRefused as exc:
         return HttpResult(url, CaptureOutcome.NETWORK_ERROR, current, error=str(exc))
     except httpx.TooManyRedirects as exc:  # pragma: no cover - we follow redirects ourselves

@@ -82,7 +82,9 @@ def _selectors(value: Any, what: str, issue: Any) -> list[str]:
     return out
 
 
-def convert_declaration(decl: dict[str, Any], *, source: str, history: dict[str, Any] | None = None) -> OtaImport:
+def convert_declaration(
+    decl: dict[str, Any], *, source: str, history: dict[str, Any] | None = None
+) -> OtaImport:
     out = OtaImport()
     name = str(decl.get("name") or Path(source).stem)
     pid = slug(name)
@@ -100,12 +102,16 @@ def convert_declaration(decl: dict[str, Any], *, source: str, history: dict[str,
         if not isinstance(spec, dict):
             issue("declaration is not an object (skipped)")
             continue
-        pages = spec.get("combine") if isinstance(spec.get("combine"), list) else [spec]
+        combine = spec.get("combine")
+        pages: list[Any] = combine if isinstance(combine, list) else [spec]
         urls: list[str] = []
         selects: list[list[str]] = []
         removes: list[str] = []
         js = bool(spec.get("executeClientScripts"))
         for page in pages:
+            if not isinstance(page, dict):
+                issue("'combine' entry is not an object (skipped)")
+                continue
             merged = {**{k: v for k, v in spec.items() if k != "combine"}, **page}
             url = merged.get("fetch")
             if not isinstance(url, str):
@@ -150,9 +156,15 @@ def convert_declaration(decl: dict[str, Any], *, source: str, history: dict[str,
     for terms_type, entries in (history or {}).items():
         if isinstance(entries, list) and entries:
             until = [e.get("validUntil") for e in entries if isinstance(e, dict)]
-            out.issues.append(OtaIssue(name, terms_type, f"{len(entries)} historical declaration(s) "
-                                       f"(validUntil {', '.join(str(u) for u in until)}) not imported: "
-                                       "only the current declaration is monitored"))  # fmt: skip
+            out.issues.append(
+                OtaIssue(
+                    name,
+                    terms_type,
+                    f"{len(entries)} historical declaration(s) "
+                    f"(validUntil {', '.join(str(u) for u in until)}) not imported: "
+                    "only the current declaration is monitored",
+                )
+            )
     out.files[pid] = {"platform": {"id": pid, "name": name, "languages": ["en"]}, "documents": docs}
     return out
 
@@ -183,7 +195,9 @@ def import_ota(path: Path | str) -> OtaImport:
         one = convert_declaration(decl, source=str(f), history=history)
         for pid, data in one.files.items():
             if pid in result.files:
-                result.issues.append(OtaIssue(f.name, None, f"platform id {pid!r} already imported (skipped)"))
+                result.issues.append(
+                    OtaIssue(f.name, None, f"platform id {pid!r} already imported (skipped)")
+                )
                 continue
             result.files[pid] = data
         result.issues.extend(one.issues)

@@ -20,9 +20,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
-from pydantic import BaseModel, Field
 from policywatch_shared.events import FetchReason, FetchRequest, make_event_id
 from policywatch_shared.storage import ObjectStore
+from pydantic import BaseModel, Field
 
 from policywatch_fetcher.catalog import Catalog, Document
 

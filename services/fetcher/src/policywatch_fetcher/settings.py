@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from policywatch_shared.settings import ServiceSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
-from policywatch_shared.settings import ServiceSettings
 
 DEFAULT_USER_AGENT = "policywatch/0.1 (+https://github.com/policywatch/policywatch; policy change monitor)"
 
@@ -24,15 +24,22 @@ class FetcherSettings(ServiceSettings):
     group_id: str = Field(default="policywatch-fetcher", description="Consumer group of the fetch workers.")
 
     # --- catalog and scheduling
-    catalog_dir: Path = Field(default_factory=_default_catalog_dir, description="Directory of catalog YAML files.")
+    catalog_dir: Path = Field(
+        default_factory=_default_catalog_dir, description="Directory of catalog YAML files."
+    )
     scheduler_enabled: bool = Field(default=True, description="Run the scheduler in this process.")
-    scheduler_tick_s: float = Field(default=5.0, description="How often the scheduler looks for due documents.")
+    scheduler_tick_s: float = Field(
+        default=5.0, description="How often the scheduler looks for due documents."
+    )
     catchup_window_s: float = Field(
         default=300.0, description="After a restart, overdue documents are spread over this window."
     )
-    state_prefix: str = Field(default="fetcher", description="Object-store prefix of the fetcher's JSON state.")
+    state_prefix: str = Field(
+        default="fetcher", description="Object-store prefix of the fetcher's JSON state."
+    )
     enforce_catalog: bool = Field(
-        default=True, description="Refuse fetch requests whose URLs are not those of a catalog document (SSRF)."
+        default=True,
+        description="Refuse fetch requests whose URLs are not those of a catalog document (SSRF).",
     )
 
     # --- HTTP client
@@ -66,6 +73,11 @@ class FetcherSettings(ServiceSettings):
     screenshots: bool = Field(default=False, description="Store a full-page screenshot of browser captures.")
 
     # --- workers and failures
+    max_request_age_s: float = Field(
+        default=12 * 3600.0,
+        description="Fetch requests older than this (due_at) are skipped: a new worker group or a long "
+        "outage must not replay days of requests; the scheduler issues fresh ones.",
+    )
     concurrency: int = Field(default=4, description="Fetch requests processed concurrently by one worker.")
     alert_after_s: float = Field(
         default=24 * 3600.0, description="Operator alert when a document has not been captured for this long."

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
 from policywatch_shared.storage import ObjectStore
+from pydantic import BaseModel, Field
 
 
 class PageState(BaseModel):
@@ -30,7 +30,9 @@ class DocumentState(BaseModel):
     last_ok_at: datetime | None = None
     last_outcome: str | None = None
     last_attempt_at: datetime | None = None
-    alerted_for: datetime | None = Field(default=None, description="failing_since of the streak already alerted")
+    alerted_for: datetime | None = Field(
+        default=None, description="failing_since of the streak already alerted"
+    )
 
 
 class StateStore:

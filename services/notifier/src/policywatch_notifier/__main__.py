@@ -1,6 +1,12 @@
-"""``python -m policywatch_notifier``: run the notifier service."""
+"""``python -m policywatch_notifier``: run the notifier service.
+
+``python -m policywatch_notifier api`` serves the management HTTP API instead (same as
+``policywatch serve-api``), so one image runs both.
+"""
 
 from __future__ import annotations
+
+import sys
 
 from policywatch_shared.runtime import run_service
 
@@ -9,6 +15,11 @@ from policywatch_notifier.settings import NotifierSettings
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["api"]:
+        from policywatch_notifier.cli import serve_api
+
+        serve_api(host=None, port=None)
+        return
     settings = NotifierSettings()
     run_service(build_app, settings, service="notifier", ready_checks=ready_checks)
 

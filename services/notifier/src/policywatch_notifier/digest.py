@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from policywatch_notifier import metrics
 from policywatch_notifier.ledger import channels_of, delivery_id, existing_keys, new_delivery, unique_latest
-from policywatch_notifier.models import DigestRun, StoredChange, Subscriber, Subscription, as_utc
+from policywatch_notifier.models import DigestRun, StoredChange, Subscriber, Subscription, as_utc, utcnow
 from policywatch_notifier.subscription import any_match
 from policywatch_notifier.tier import Tiers
 
@@ -89,7 +89,8 @@ async def decide_digest(
         did = delivery_id(sub.id, key, ch)
         if did in seen:
             continue
-        d, o = new_delivery(sub, event_key=key, channel=ch, kind="digest", payload_ids=ids, now=now)
+        # due at once (real time: ``now`` is the schedule clock, frozen in tests)
+        d, o = new_delivery(sub, event_key=key, channel=ch, kind="digest", payload_ids=ids, now=utcnow())
         session.add(d)
         await session.flush()
         session.add(o)

@@ -126,5 +126,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("digest_runs", "delivery_outbox", "deliveries", "classified_changes", "subscriptions", "subscribers"):
+    for table in (
+        "digest_runs",
+        "delivery_outbox",
+        "deliveries",
+        "classified_changes",
+        "subscriptions",
+        "subscribers",
+    ):
         op.drop_table(table)

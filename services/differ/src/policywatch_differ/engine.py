@@ -1,0 +1,344 @@
+"""What a capture means for a document: the differ's decision, shared by service and replay.
+
+``Differ.observe`` takes the clean text of one capture and the document's history and
+returns the outcome: ``unchanged`` or one of the change kinds, with the change event.
+
+* not the document (error page, bot wall, near-empty, other language) → ``unavailable``
+  once, never a version;
+* same comparison key as the live version → ``unchanged`` (or ``restored`` after an
+  outage), no version;
+* same key as an *earlier* version → ``reverted`` to it (flapping alerts at most once);
+* re-extraction (hints changed) → ``technical``; only an absolute date → ``date_only``;
+* otherwise ``modified``, substantive unless only moves / headings changed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
+
+from policywatch_shared.events import ChangeEvent, ChangeKind, ChangeStats, make_event_id
+
+from policywatch_differ.change import DiffResult, diff_docs
+from policywatch_differ.history import DocumentHistory, HistoryStore, TimelineEntry, VersionRecord
+from policywatch_differ.normalise import LineNormaliser, key_of_lines, line_keys
+from policywatch_differ.sections import Doc, parse, parse_pairs
+from policywatch_differ.unavailable import english_share, unavailable_reason
+
+UNCHANGED = "unchanged"
+#: Change kinds a same-day subscriber is alerted about (when substantive).
+ALERT_KINDS = {ChangeKind.MODIFIED}
+
+
+@dataclass
+class Observation:
+    outcome: str  # a ChangeKind value or "unchanged"
+    event: ChangeEvent | None = None
+    alert: bool = False
+    history: DocumentHistory | None = None
+
+
+@dataclass
+class DocumentInfo:
+    document_id: str
+    platform: str
+    document_type: str
+
+
+_DOC_TYPES = [
+    (r"child", "children_privacy_policy"),
+    (r"privacy|data (policy|protection)", "privacy_policy"),
+    (r"cookie|tracker", "cookie_policy"),
+    (r"community|guideline|content (policy|monetis|moderation)", "community_guidelines"),
+    (r"acceptable use|restricted use|prohibited", "acceptable_use_policy"),
+    (r"\bai\b|artificial intelligence|generative", "ai_terms"),
+    (r"data process|dpa|processor", "data_processing_agreement"),
+    (r"copyright|intellectual property|trademark", "copyright_policy"),
+    (r"developer|api", "developer_terms"),
+    (r"commercial|seller|merchant|advertis|business|affiliate|sale", "commercial_terms"),
+    (r"terms|conditions|agreement", "terms_of_service"),
+    (r"law enforcement|transparency|trust|safety", "trust_and_safety"),
+]
+
+
+def guess_document_type(name: str) -> str:
+    low = name.casefold()
+    for pattern, kind in _DOC_TYPES:
+        if re.search(pattern, low):
+            return kind
+    return "other"
+
+
+class _LRU(OrderedDict[str, Doc]):
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def put(self, key: str, value: Doc) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > self.size:
+            self.popitem(last=False)
+
+
+class Differ:
+    """Decides outcomes and keeps histories in the object store.
+
+    ``cache_histories`` keeps histories in memory (offline replay: one writer); the
+    service reloads each history from the store, which is the source of truth when
+    partitions move between instances.
+    """
+
+    def __init__(self, histories: HistoryStore, *, cache_histories: bool = False, doc_cache: int = 256) -> None:
+        self.histories = histories
+        self.cache_histories = cache_histories
+        self._hist: dict[str, DocumentHistory] = {}
+        self._docs = _LRU(doc_cache)  # storage key → parsed version
+        self._norms: dict[str, LineNormaliser] = {}
+        self._english: dict[str, float] = {}  # storage key → English share of the version
+        self.persist = True
+
+    # ------------------------------------------------------------------ state
+
+    async def history(self, info: DocumentInfo) -> DocumentHistory:
+        h = self._hist.get(info.document_id) if self.cache_histories else None
+        if h is None:
+            h = await self.histories.load(info.document_id)
+        if h is None:
+            h = DocumentHistory(
+                document_id=info.document_id, platform=info.platform, document_type=info.document_type
+            )
+        if self.cache_histories:
+            self._hist[info.document_id] = h
+        return h
+
+    def _norm(self, document_id: str) -> LineNormaliser:
+        n = self._norms.get(document_id)
+        if n is None:
+            if len(self._norms) > 4096:
+                self._norms.clear()
+            n = self._norms[document_id] = LineNormaliser()
+        return n
+
+    async def _doc(self, v: VersionRecord, document_id: str) -> tuple[Doc, str]:
+        text = await self.histories.get_text(v.storage_key)
+        doc = self._docs.get(v.storage_key)
+        if doc is None:
+            doc = parse(text)
+            self._docs.put(v.storage_key, doc)
+        return doc, text
+
+    # ------------------------------------------------------------------ decision
+
+    async def observe(
+        self,
+        info: DocumentInfo,
+        text: str | None,
+        *,
+        capture_id: str,
+        at: datetime,
+        technical: bool = False,
+        unavailable: str | None = None,
+        raw_keys: list[str] | None = None,
+        hints_fingerprint: str | None = None,
+        trace_id: str | None = None,
+    ) -> Observation:
+        """Outcome of one capture. ``text`` None with ``unavailable`` set: the capture failed."""
+        h = await self.history(info)
+        seen, event = h.remembered(capture_id)
+        if seen:  # redelivery: same answer, same event id
+            return Observation(event.kind.value if event else UNCHANGED, event, _alert(event), h)
+        obs = await self._decide(h, info, text, capture_id, at, technical, unavailable, raw_keys, trace_id)
+        if hints_fingerprint is not None and not technical:
+            h.hints_fingerprint = h.hints_fingerprint or hints_fingerprint
+        if obs.event is not None:
+            h.timeline.append(
+                TimelineEntry(
+                    at=at,
+                    kind=obs.event.kind.value,
+                    capture_id=capture_id,
+                    version=(obs.event.to_version.number if obs.event.to_version else None),
+                    substantive=obs.event.substantive,
+                    summary=obs.event.summary,
+                )
+            )
+        h.remember(capture_id, obs.event)
+        if self.persist:
+            await self.histories.save(h)
+        obs.history = h
+        return obs
+
+    async def _decide(
+        self,
+        h: DocumentHistory,
+        info: DocumentInfo,
+        text: str | None,
+        capture_id: str,
+        at: datetime,
+        technical: bool,
+        unavailable: str | None,
+        raw_keys: list[str] | None,
+        trace_id: str | None,
+    ) -> Observation:
+        cur = h.current_version
+        if text is not None and unavailable is None:
+            share: float | None = None
+            if cur is not None:
+                share = self._english.get(cur.storage_key)
+                if share is None:
+                    _, cur_text = await self._doc(cur, info.document_id)
+                    share = self._english[cur.storage_key] = english_share(cur_text)
+            unavailable = unavailable_reason(text, previous_share=share)
+        if unavailable is not None or text is None:
+            if h.state == "unavailable":
+                return Observation(UNCHANGED)
+            h.state = "unavailable"
+            h.unavailable_since = at
+            h.unavailable_reason = unavailable or "capture failed"
+            ev = self._event(
+                h, info, capture_id, at, ChangeKind.UNAVAILABLE, trace_id,
+                summary=f"The document is unavailable ({h.unavailable_reason}).",
+                from_version=cur, reason=h.unavailable_reason,
+            )  # fmt: skip
+            return Observation(ChangeKind.UNAVAILABLE.value, ev)
+
+        was_unavailable = h.state == "unavailable"
+        h.state = "available"
+        h.unavailable_since = None
+        h.unavailable_reason = None
+        if raw_keys:
+            h.last_raw_keys = list(raw_keys)
+        pairs = line_keys(text, self._norm(info.document_id))
+        key = key_of_lines(k for _, k in pairs if k)
+
+        if cur is None:
+            new_doc = parse_pairs(pairs)
+            v = await self._new_version(h, info, text, key, capture_id, at, raw_keys, "first_version", new_doc)
+            ev = self._event(
+                h, info, capture_id, at, ChangeKind.FIRST_VERSION, trace_id,
+                summary=f"First version recorded ({new_doc.word_count} words).", to_version=v,
+            )  # fmt: skip
+            return Observation(ChangeKind.FIRST_VERSION.value, ev)
+
+        if key == cur.version_id:
+            cur.seen(capture_id, at)
+            if was_unavailable:
+                ev = self._event(
+                    h, info, capture_id, at, ChangeKind.RESTORED, trace_id,
+                    summary="The document is available again, unchanged.",
+                    from_version=cur, to_version=cur, reason="restored unchanged",
+                )  # fmt: skip
+                return Observation(ChangeKind.RESTORED.value, ev)
+            return Observation(UNCHANGED)
+
+        earlier = h.by_id(key)
+        old_doc, _ = await self._doc(cur, info.document_id)
+        if earlier is not None and not technical:
+            earlier.seen(capture_id, at)
+            h.current = earlier.number
+            back_doc, _ = await self._doc(earlier, info.document_id)
+            d = diff_docs(old_doc, back_doc)
+            ev = self._event(
+                h, info, capture_id, at, ChangeKind.REVERTED, trace_id,
+                summary=f"Reverted to version {earlier.number}: {d.summary}",
+                from_version=cur, to_version=earlier, reverted_to=earlier, diff=d,
+                reason="identical to an earlier version (flapping)",
+            )  # fmt: skip
+            return Observation(ChangeKind.REVERTED.value, ev)
+
+        new_doc = parse_pairs(pairs)
+        d = diff_docs(old_doc, new_doc)
+        if technical:
+            kind, substantive, reason = ChangeKind.TECHNICAL, False, "re-extraction (extraction rules changed)"
+        elif d.date_only:
+            kind, substantive, reason = ChangeKind.DATE_ONLY, False, "only an absolute date changed"
+        else:
+            kind, substantive = ChangeKind.MODIFIED, d.substantive
+            reason = "restored with changes" if was_unavailable else None
+            if d.structure_only:
+                reason = "structure only (moves / headings)"
+        if earlier is not None:  # technical re-extraction back to an earlier text
+            earlier.seen(capture_id, at)
+            h.current = earlier.number
+            v = earlier
+        else:
+            v = await self._new_version(h, info, text, key, capture_id, at, raw_keys, kind.value, new_doc)
+        ev = self._event(
+            h, info, capture_id, at, kind, trace_id, summary=d.summary, from_version=cur, to_version=v,
+            diff=d, substantive=substantive, reason=reason,
+        )  # fmt: skip
+        return Observation(kind.value, ev, alert=_alert(ev))
+
+    async def _new_version(
+        self,
+        h: DocumentHistory,
+        info: DocumentInfo,
+        text: str,
+        key: str,
+        capture_id: str,
+        at: datetime,
+        raw_keys: list[str] | None,
+        kind: str,
+        doc: Doc,
+    ) -> VersionRecord:
+        storage_key, sha, size = await self.histories.put_text(text, document_id=info.document_id)
+        v = VersionRecord(
+            version_id=key,
+            number=len(h.versions) + 1,
+            sha256=sha,
+            storage_key=storage_key,
+            first_seen=at,
+            last_seen=at,
+            capture_ids=[capture_id],
+            raw_keys=list(raw_keys or []),
+            kind=kind,
+            size=size,
+        )
+        h.versions.append(v)
+        h.current = v.number
+        self._docs.put(storage_key, doc)
+        return v
+
+    def _event(
+        self,
+        h: DocumentHistory,
+        info: DocumentInfo,
+        capture_id: str,
+        at: datetime,
+        kind: ChangeKind,
+        trace_id: str | None,
+        *,
+        summary: str,
+        from_version: VersionRecord | None = None,
+        to_version: VersionRecord | None = None,
+        reverted_to: VersionRecord | None = None,
+        diff: DiffResult | None = None,
+        substantive: bool = False,
+        reason: str | None = None,
+    ) -> ChangeEvent:
+        extra = {"trace_id": trace_id} if trace_id else {}
+        return ChangeEvent(
+            event_id=make_event_id("change", info.document_id, capture_id, kind.value),
+            platform=info.platform,
+            document_type=info.document_type,
+            document_id=info.document_id,
+            capture_id=capture_id,
+            kind=kind,
+            substantive=substantive,
+            significance=diff.significance if diff else 0.0,
+            summary=summary,
+            detected_at=at,
+            from_version=from_version.ref() if from_version else None,
+            to_version=to_version.ref() if to_version else None,
+            reverted_to=reverted_to.ref() if reverted_to else None,
+            sections=diff.sections if diff else [],
+            stats=diff.stats if diff else ChangeStats(),
+            reason=reason,
+            **extra,
+        )
+
+
+def _alert(event: ChangeEvent | None) -> bool:
+    return bool(event and event.kind in ALERT_KINDS and event.substantive)
