@@ -22,12 +22,12 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from policywatch_fetcher.capture import Capturer  # noqa: E402
-from policywatch_fetcher.settings import FetcherSettings  # noqa: E402
-from policywatch_shared.events import CaptureOutcome, ExtractionHints  # noqa: E402
-from policywatch_shared.storage import LocalStore  # noqa: E402
+from policywatch_fetcher.capture import Capturer
+from policywatch_fetcher.settings import FetcherSettings
+from policywatch_shared.events import CaptureOutcome, ExtractionHints
+from policywatch_shared.storage import LocalStore
 
-from tests.integration.fetcher.site import FixtureSite  # noqa: E402
+from tests.integration.fetcher.site import FixtureSite
 
 
 class PeakPss:

@@ -79,11 +79,22 @@ async def main(n_subs: int, n_events: int) -> None:
         engine, db = await open_db(f"sqlite+aiosqlite:///{d}/bench.db")
         async with db() as s, s.begin():
             for i in range(n_subs):
-                await create_subscriber(s, tiers, tier="watcher", email=f"s{i}@example.com", webhook_url=hook,
-                                        subscriptions=[SubscriptionSpec(platform="openai")])
+                await create_subscriber(
+                    s,
+                    tiers,
+                    tier="watcher",
+                    email=f"s{i}@example.com",
+                    webhook_url=hook,
+                    subscriptions=[SubscriptionSpec(platform="openai")],
+                )
             for i in range(n_subs):  # as many that do not match
-                await create_subscriber(s, tiers, tier="watcher", email=f"o{i}@example.com",
-                                        subscriptions=[SubscriptionSpec(platform=f"other{i % 10}")])
+                await create_subscriber(
+                    s,
+                    tiers,
+                    tier="watcher",
+                    email=f"o{i}@example.com",
+                    subscriptions=[SubscriptionSpec(platform=f"other{i % 10}")],
+                )
         events = [sample_classified(n=n) for n in range(n_events)]
 
         t0 = time.perf_counter()
@@ -100,8 +111,14 @@ async def main(n_subs: int, n_events: int) -> None:
 
         # baseline: the same sends without any bookkeeping
         sample = events[0]
-        r = Recipient(id="x", tier="watcher", email="x@example.com", webhook_url=hook,
-                      signing_secret="whsec_" + "A" * 43 + "=", unsubscribe_token="t")
+        r = Recipient(
+            id="x",
+            tier="watcher",
+            email="x@example.com",
+            webhook_url=hook,
+            signing_secret="whsec_" + "A" * 43 + "=",
+            unsubscribe_token="t",
+        )
         msg = renderer.alert(r, tiers["watcher"], sample, delivery_id="d")
         sem = asyncio.Semaphore(8)
 
@@ -113,8 +130,14 @@ async def main(n_subs: int, n_events: int) -> None:
         await asyncio.gather(*(raw(email if i % 2 else webhook, i) for i in range(created)))
         base_send = time.perf_counter() - t0
 
-        disp = Dispatcher(db, tiers=tiers, channels={"email": email, "webhook": webhook}, renderer=renderer,
-                          batch=50, concurrency=8)
+        disp = Dispatcher(
+            db,
+            tiers=tiers,
+            channels={"email": email, "webhook": webhook},
+            renderer=renderer,
+            batch=50,
+            concurrency=8,
+        )
         t0 = time.perf_counter()
         sent = 0
         while (n := await disp.run_once()) > 0:
@@ -122,13 +145,19 @@ async def main(n_subs: int, n_events: int) -> None:
         dispatch_s = time.perf_counter() - t0
         await engine.dispose()
     await webhook.close()
+    received = hits[0] + sink.count
+    assert received == 2 * created, f"receivers got {received}, expected {2 * created}"  # nothing lost
     smtp.stop()
     srv.shutdown()
     print(f"subscribers: {n_subs} matching + {n_subs} not, events: {n_events}, deliveries: {created}")
-    print(f"decision per event: {decide_s * 1000:.1f} ms "
-          f"(candidate query alone {base_decide * 1000:.1f} ms; ratio {decide_s / base_decide:.1f}x)")
-    print(f"dispatch: {sent} deliveries in {dispatch_s:.2f} s = {sent / dispatch_s:.0f}/s "
-          f"(raw sends {created / base_send:.0f}/s; ratio {dispatch_s / base_send:.2f}x)")
+    print(
+        f"decision per event: {decide_s * 1000:.1f} ms "
+        f"(candidate query alone {base_decide * 1000:.1f} ms; ratio {decide_s / base_decide:.1f}x)"
+    )
+    print(
+        f"dispatch: {sent} deliveries in {dispatch_s:.2f} s = {sent / dispatch_s:.0f}/s "
+        f"(raw sends {created / base_send:.0f}/s; ratio {dispatch_s / base_send:.2f}x)"
+    )
 
 
 if __name__ == "__main__":

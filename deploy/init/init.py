@@ -119,7 +119,9 @@ def migrate(settings: ServiceSettings) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--attempts", type=int, default=10, help="tries per step while a dependency starts")
     parser.add_argument("--delay", type=float, default=3.0, help="seconds between tries")
     parser.add_argument("--topic-timeout", type=float, default=30.0, help="seconds one topic step may take")

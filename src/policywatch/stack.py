@@ -22,6 +22,7 @@ import importlib
 import importlib.util
 import os
 import signal
+import socket
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,6 +112,7 @@ class Stack:
     stable_after: float = 30.0
     stop_timeout: float = 10.0
     broker_log: Path | None = None
+    broker_port: int | None = None  # embedded broker port (None: any free port)
     broker: Any = None  # the TansuBroker when embedded
     supervisor: Supervisor | None = None
     skipped: list[str] = field(default_factory=list)  # requested but not installed
@@ -144,10 +146,14 @@ class Stack:
             from policywatch_shared.tansu import TansuBroker
 
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            self.broker = TansuBroker(log_file=self.broker_log or self.data_dir / "tansu.log")
+            self.broker = TansuBroker(
+                self.broker_port, log_file=self.broker_log or self.data_dir / "tansu.log"
+            )
             await asyncio.to_thread(self.broker.start)
             self.bootstrap = str(self.broker.bootstrap)
             self.log.note(f"broker: embedded Tansu on {self.bootstrap} (in memory)")
+            if self.broker_port is None and "KAFKA_BOOTSTRAP_SERVERS" not in os.environ:
+                self.log.note(f"other commands: export KAFKA_BOOTSTRAP_SERVERS={self.bootstrap}")
         else:
             self.log.note(f"broker: {self.bootstrap} (KAFKA_BOOTSTRAP_SERVERS)")
         await create_topics(self.bootstrap)
@@ -230,8 +236,24 @@ def up(
         return not quiet or level.upper() in ("WARNING", "ERROR", "CRITICAL")
 
     sink = LogSink(raw=raw_logs, level_filter=level_ok)
-    code = asyncio.run(_up(Stack(services=names, data_dir=data_dir, sink=sink), ready_timeout))
+    # The embedded broker takes Kafka's usual port when it is free, so that the other
+    # verbs (status, dlq, fetch …) find it without configuration.
+    port = DEFAULT_BROKER_PORT if port_free(DEFAULT_BROKER_PORT) else None
+    stack = Stack(services=names, data_dir=data_dir, sink=sink, broker_port=port)
+    code = asyncio.run(_up(stack, ready_timeout))
     raise typer.Exit(code)
+
+
+DEFAULT_BROKER_PORT = 9092
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 async def _up(stack: Stack, ready_timeout: float) -> int:

@@ -174,7 +174,9 @@ def _compare(
         old_by = {_kind(v): v for v in old_vars}
         new_by = {_kind(v): v for v in new_vars}
         if set(old_by) != set(new_by):
-            out.append(f"{path}: type changed from {' | '.join(sorted(old_by))} to {' | '.join(sorted(new_by))}")
+            out.append(
+                f"{path}: type changed from {' | '.join(sorted(old_by))} to {' | '.join(sorted(new_by))}"
+            )
             return
         for kind, old_v in old_by.items():
             _compare(old_v, new_by[kind], old_root, new_root, path, out, stack)
@@ -313,7 +315,9 @@ def service_brokers(services: Iterable[str] = PIPELINE) -> tuple[list[Any], dict
                 app = app_module.build_app(_service_settings(service, Path(tmp)))
                 app_brokers = _app_brokers(app)
                 if not app_brokers:
-                    raise RuntimeError(f"policywatch_{service}.app.build_app returned an app without a broker")
+                    raise RuntimeError(
+                        f"policywatch_{service}.app.build_app returned an app without a broker"
+                    )
                 broker = app_brokers[0]
                 sources[service] = f"policywatch_{service}.app.build_app"
             else:
@@ -421,14 +425,18 @@ def check(out: Path, files: Mapping[str, str]) -> list[str]:
                 continue
         problems.append(f"{path}: stale (compatible change); regenerate it")
     stale = sorted(p.name for p in out.glob("*.schema.json") if p.name not in files)
-    problems.extend(f"{out / name}: no event model any more (removing an event is breaking)" for name in stale)
+    problems.extend(
+        f"{out / name}: no event model any more (removing an event is breaking)" for name in stale
+    )
     return problems
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m policywatch_shared.schema_export", description=__doc__)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default docs/events)")
-    parser.add_argument("--check", action="store_true", help="compare with the committed files, write nothing")
+    parser.add_argument(
+        "--check", action="store_true", help="compare with the committed files, write nothing"
+    )
     parser.add_argument("--no-asyncapi", action="store_true", help="only the JSON Schemas")
     args = parser.parse_args(argv)
 

@@ -144,14 +144,18 @@ def rows(classes: dict[str, type[ServiceSettings]] | None = None) -> list[Row]:
             if var.startswith("POLICYWATCH_"):
                 continue  # per-service fields: listed under each service with its prefix
             shared[var] = default_text(field)
-            out.append(Row(var, SHARED, type_name(field.annotation), shared[var], _cell(field.description or "")))
+            out.append(
+                Row(var, SHARED, type_name(field.annotation), shared[var], _cell(field.description or ""))
+            )
     for service, cls in classes.items():
         for name, field in cls.model_fields.items():
             default = default_text(field)
             for var in env_names(cls, name, field):
                 if shared.get(var) == default:
                     continue
-                out.append(Row(var, service, type_name(field.annotation), default, _cell(field.description or "")))
+                out.append(
+                    Row(var, service, type_name(field.annotation), default, _cell(field.description or ""))
+                )
     return out
 
 
@@ -199,8 +203,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{args.check}: no {START} ... {END} block", file=sys.stderr)
             return 1
         if block != table.strip():
-            print(f"{args.check}: settings table is stale; run python -m {__spec__.name} --write {args.check}",
-                  file=sys.stderr)
+            print(
+                f"{args.check}: settings table is stale; run python -m {__spec__.name} --write {args.check}",
+                file=sys.stderr,
+            )
             return 1
         print(f"{args.check}: settings table up to date")
         return 0

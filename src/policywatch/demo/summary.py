@@ -29,6 +29,7 @@ class DemoSummary:
     substantive: int
     classified: Counter[str]
     alerts: Counter[tuple[str, str]]  # (tier, channel) -> sent alerts
+    changes_alerted: int  # distinct changes at least one subscriber was alerted of
     failed_deliveries: int
     operator_alerts: int
     dead_letters: int
@@ -63,6 +64,7 @@ class DemoSummary:
             "changes": dict(self.changes),
             "substantive_changes": self.substantive,
             "noise_suppressed": self.noise_suppressed,
+            "changes_alerted": self.changes_alerted,
             "classified_by_severity": dict(self.classified),
             "alerts": {f"{t}/{c}": n for (t, c), n in sorted(self.alerts.items())},
             "failed_deliveries": self.failed_deliveries,
@@ -94,9 +96,8 @@ def summarise(
         return document_ids is None or e.document_id in document_ids
 
     changes = [c for c in watcher.changes if ours(c)]
-    alerts: Counter[tuple[str, str]] = Counter(
-        (d.tier, d.channel) for d in watcher.delivered(kind="alert") if ours(d)
-    )
+    sent = [d for d in watcher.delivered(kind="alert") if ours(d)]
+    alerts: Counter[tuple[str, str]] = Counter((d.tier, d.channel) for d in sent)
     per_doc: dict[str, dict[str, Any]] = {}
     for c in changes:
         row = per_doc.setdefault(c.document_id, {"document": c.document_id, "kinds": Counter(), "alerted": 0})
@@ -114,6 +115,7 @@ def summarise(
         substantive=sum(1 for c in changes if c.substantive and c.kind.value != "first_version"),
         classified=Counter(c.severity.value for c in watcher.classified if ours(c)),
         alerts=alerts,
+        changes_alerted=len({d.change_event_id or d.classified_event_id for d in sent}),
         failed_deliveries=sum(
             1 for d in watcher.deliveries if ours(d) and d.status.value in ("failed", "dead_lettered")
         ),
@@ -149,11 +151,16 @@ def render(summary: DemoSummary, console: Console) -> None:
         str(sum(summary.changes.values())),
         ", ".join(f"{k} {v}" for k, v in summary.changes.most_common()),
     )
-    main.add_row("substantive changes (alerted)", str(summary.substantive), "")
+    main.add_row("substantive changes", str(summary.substantive), "what the differ judged worth an alert")
+    main.add_row(
+        "changes alerted",
+        str(summary.changes_alerted),
+        "sent to at least one subscriber (subscriptions, tiers and severity decide)",
+    )
     main.add_row(
         "noise suppressed",
         str(summary.noise_suppressed),
-        f"of {summary.version_changes} recorded changes, not alerted (tracking ids, dates, flapping, …)",
+        f"of {summary.version_changes} recorded changes: not substantive (tracking ids, dates, flapping, …)",
     )
     main.add_row(
         "classified",

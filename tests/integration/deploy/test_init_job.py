@@ -22,7 +22,11 @@ INIT = REPO / "deploy/init/init.py"
 def _run_init(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, str(INIT), "--attempts", "3", "--delay", "1"],
-        env=env, capture_output=True, text=True, timeout=180, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
     )
 
 
@@ -32,7 +36,7 @@ async def _partitions(bootstrap: str) -> dict[str, int]:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
     await consumer.start()
     try:
-        await asyncio.wait_for(consumer._client.force_metadata_update(), 15)  # noqa: SLF001 - fresh metadata
+        await asyncio.wait_for(consumer._client.force_metadata_update(), 15)
         topics = await asyncio.wait_for(consumer.topics(), 15)
         return {t: len(consumer.partitions_for_topic(t) or ()) for t in topics}
     finally:
@@ -61,11 +65,17 @@ def test_init_creates_topics_bucket_and_schema(s3_server: Any, pg_url: str) -> N
     from policywatch_shared.tansu import TansuBroker
 
     bucket = "policywatch-init-test"
-    client = Minio(s3_server.endpoint, access_key=s3_server.access_key, secret_key=s3_server.secret_key, secure=False)
+    client = Minio(
+        s3_server.endpoint, access_key=s3_server.access_key, secret_key=s3_server.secret_key, secure=False
+    )
     assert not client.bucket_exists(bucket)
     with TansuBroker(free_port()) as broker:  # a fresh broker: the init job must create every topic
         env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "S3_", "STORAGE_", "DATABASE_"))},
+            **{
+                k: v
+                for k, v in os.environ.items()
+                if not k.startswith(("KAFKA_", "S3_", "STORAGE_", "DATABASE_"))
+            },
             "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
             "STORAGE_BACKEND": "s3",
             "S3_ENDPOINT": s3_server.endpoint,
@@ -99,14 +109,22 @@ def test_init_creates_topics_bucket_and_schema(s3_server: Any, pg_url: str) -> N
 
 def test_init_fails_loudly_when_the_broker_is_unreachable(tmp_path: Path) -> None:
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "S3_", "STORAGE_", "DATABASE_"))},
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("KAFKA_", "S3_", "STORAGE_", "DATABASE_"))
+        },
         "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
         "STORAGE_BACKEND": "local",
         "STORAGE_DIR": str(tmp_path),
     }
     result = subprocess.run(
         [sys.executable, str(INIT), "--attempts", "2", "--delay", "0.2", "--topic-timeout", "2"],
-        env=env, capture_output=True, text=True, timeout=180, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
     )
     assert result.returncode != 0
     assert "topics:" in result.stdout and "retrying" in result.stdout

@@ -243,3 +243,21 @@ async def test_only_catalog_urls_are_fetched(site: FixtureSite, s3_server: Any, 
         ev = (await c.capture_request(request(site, "fixture/unknown", "/static/privacy"))).event
     assert ev.outcome == CaptureOutcome.NETWORK_ERROR and "not those of this catalog" in (ev.error or "")
     assert ev.pages[0].storage_key is None
+
+
+async def test_browser_capture_can_store_a_screenshot(
+    site: FixtureSite, capturer: Capturer, store: ObjectStore
+) -> None:
+    hints = ExtractionHints(execute_js=True, wait_for="#app h2")
+    r = await capturer.capture_page(site.url("/js/terms"), hints, screenshot=True)
+    assert r.page.outcome == CaptureOutcome.OK and r.page.screenshot_key
+    png = await store.get_bytes(r.page.screenshot_key)
+    assert png.startswith(b"\x89PNG")
+
+
+async def test_connection_refused_is_a_network_error(s3_server: Any, store: ObjectStore) -> None:
+    from tests.helpers import free_port
+
+    settings = fetcher_settings(s3_server, retries=1, retry_base_s=0.01)
+    page = await capture(f"http://127.0.0.1:{free_port()}/privacy", settings=settings, store=store)
+    assert page.page.outcome == CaptureOutcome.NETWORK_ERROR and "Connect" in (page.page.error or "")

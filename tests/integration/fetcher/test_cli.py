@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from policywatch.cli import app
 from policywatch_shared.events import FetchRequest
 from policywatch_shared.topics import FETCH_REQUESTS
 from typer.testing import CliRunner
 
+from policywatch.cli import app
 from tests.helpers import read_topic, run_async
 from tests.integration.fetcher.site import FixtureSite
 

@@ -7,6 +7,7 @@ due documents by itself, and its due times are in the store.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -141,6 +142,19 @@ async def test_scheduler_publishes_due_documents_and_persists_due_times(
         events = await captures_for(kafka_bootstrap, {f"{pid}/privacy_policy", f"{pid}/terms_of_service"})
         scheduler = service_of(app).scheduler
         assert scheduler is not None
+        before = scheduler.next_due()
+    # A restart (same store): the slots are kept and nothing is published again before them.
+    restarted = build_app(settings)
+    async with restarted:
+        await asyncio.sleep(1.5)  # several scheduler ticks
+        again = service_of(restarted).scheduler
+        assert again is not None and again.next_due() == before
+    requests = [
+        FetchRequest.model_validate_json(r.value)
+        for r in await read_topic(kafka_bootstrap, FETCH_REQUESTS, min_count=1, timeout=3)
+    ]
+    mine = [r for r in requests if r.platform == pid]
+    assert len(mine) == 3 and all(r.reason.value == "scheduled" for r in mine)  # one per document, once
     assert all(e.outcome == CaptureOutcome.OK for e in events if e.document_id.endswith("privacy_policy"))
     store = make_store(settings)
     try:

@@ -41,6 +41,12 @@ class SmtpSink:
         self._lock = threading.Lock()
         self.controller: Controller | None = None
 
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        if address.startswith("reject-"):  # a mailbox that does not exist: permanent failure
+            return "550 5.1.1 no such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.delay_s:
             await asyncio.sleep(self.delay_s)

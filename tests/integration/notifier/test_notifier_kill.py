@@ -158,6 +158,16 @@ async def test_kill_9_mid_dispatch_loses_nothing_and_sends_nothing_twice(
             kills += 1
             proc = start_notifier(env, log)
             await wait_until(lambda: delivered() >= total, timeout=60, interval=0.1)
+
+            async def all_recorded() -> bool:
+                async with db() as s:
+                    sids = [sid for sid, _, _ in subs]
+                    statuses = (
+                        await s.scalars(select(Delivery.status).where(Delivery.subscriber_id.in_(sids)))
+                    ).all()
+                    return len(statuses) == total and set(statuses) == {"sent"}
+
+            await wait_until(all_recorded, timeout=20, interval=0.2)
             await asyncio.sleep(1.0)  # anything sent twice would show up now
         finally:
             if proc.poll() is None:

@@ -23,7 +23,7 @@ from policywatch_notifier.settings import NotifierSettings
 from policywatch_notifier.tier import Tiers
 from policywatch_shared.broker import make_broker, publish
 from policywatch_shared.events import ClassifiedChange
-from policywatch_shared.topics import CLASSIFIED, DELIVERIES
+from policywatch_shared.topics import CLASSIFIED, DELIVERIES, OPERATOR_ALERTS
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -202,6 +202,9 @@ async def test_retries_outages_then_delivers_and_410_disables(
     )
     webhook_receiver.secrets["/flaky"] = secret
     webhook_receiver.script["/flaky"] = [500, 500, 500]
+    bad, _ = await add(
+        db, tier="watcher", email="reject-me@example.com", subscriptions=[SubscriptionSpec(platform=p)]
+    )
     g, g_secret = await add(
         db,
         tier="watcher",
@@ -223,6 +226,11 @@ async def test_retries_outages_then_delivers_and_410_disables(
         sink.start()  # the SMTP server is back
         await wait_until(lambda: len(sink.to("r@example.com")) == 1, timeout=30)
         await wait_until(lambda: len(webhook_receiver.at("/flaky")) == 1, timeout=30)
+
+        async def webhook_sent() -> bool:
+            return any(d.channel == "webhook" and d.status == "sent" for d in await ledger(db, a))
+
+        await wait_until(webhook_sent, timeout=10)  # the receiver records before it answers
         rows = {d.channel: d for d in await ledger(db, a)}
         assert rows["webhook"].status == "sent" and rows["webhook"].attempts == 4  # 500 ×3, then 200
         assert rows["webhook"].last_error is None and webhook_receiver.at("/flaky")[0].verified
@@ -234,6 +242,15 @@ async def test_retries_outages_then_delivers_and_410_disables(
 
         await wait_until(gone_disabled, timeout=30)
         assert [d.status for d in await ledger(db, g)] == ["disabled"]
+
+        async def bad_dead_lettered() -> bool:
+            return [(d.status, d.last_error) for d in await ledger(db, bad)] == [
+                ("dead_lettered", "smtp recipient refused (550)")
+            ]
+
+        await wait_until(bad_dead_lettered, timeout=30)
+        alerts = await read_topic(kafka_bootstrap, OPERATOR_ALERTS, min_count=1, timeout=20)
+        assert any(bad in json.loads(r.value)["message"] for r in alerts)  # the operator is told, by id
         await publish(producer, CLASSIFIED, event_for(p, n=2))
         await wait_until(lambda: len(sink.to("r@example.com")) == 2, timeout=30)
         assert [d.status for d in await ledger(db, g)] == ["disabled"]  # nothing more for a gone endpoint

@@ -49,9 +49,9 @@ def test_committed_asyncapi_up_to_date(repo: Path, generated: dict[str, Any]) ->
     text = (repo / "docs/events" / schema_export.ASYNCAPI_FILE).read_text(encoding="utf-8")
     if text != schema_export.dumps(generated):
         old = json.loads(text)
-        changed = sorted(
-            set(old.get("channels", {})) ^ set(generated["channels"])
-        ) or sorted(k for k in generated if old.get(k) != generated[k])
+        changed = sorted(set(old.get("channels", {})) ^ set(generated["channels"])) or sorted(
+            k for k in generated if old.get(k) != generated[k]
+        )
         pytest.fail(f"docs/events/asyncapi.json is stale (differs in {changed[:8]}); {REGENERATE}")
 
 
@@ -90,12 +90,16 @@ def test_channels_carry_their_topic_model(generated: dict[str, Any]) -> None:
         seen[operation["action"]].add(topic)
     # every public topic is produced by someone; every consumed topic of the pipeline is subscribed
     assert seen["send"] == set(schema_export.EVENT_TOPICS.values())
-    consumed = {schema_export.EVENT_TOPICS[e] for flow in schema_export.PIPELINE.values() for e in flow.consumes}
+    consumed = {
+        schema_export.EVENT_TOPICS[e] for flow in schema_export.PIPELINE.values() for e in flow.consumes
+    }
     assert consumed <= seen["receive"]
 
 
 @pytest.mark.parametrize("service", sorted(schema_export.PIPELINE))
-def test_apps_subscribe_to_the_documented_topics(built: tuple[list[Any], dict[str, str]], service: str) -> None:
+def test_apps_subscribe_to_the_documented_topics(
+    built: tuple[list[Any], dict[str, str]], service: str
+) -> None:
     """docs/events.md's pipeline (schema_export.PIPELINE) is what the service's app really consumes."""
     brokers, sources = built
     if not sources[service].endswith("build_app"):

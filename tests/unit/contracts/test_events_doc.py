@@ -46,7 +46,9 @@ def test_topics_table_matches_topics_py(doc: str) -> None:
         assert spec.name in rows, f"{spec.name} missing from the topics table of {DOC}"
         cells = rows[spec.name]
         partitions, retention = cells[-2], cells[-1]
-        assert partitions == str(spec.partitions), f"{spec.name}: partitions {partitions} != {spec.partitions}"
+        assert partitions == str(spec.partitions), (
+            f"{spec.name}: partitions {partitions} != {spec.partitions}"
+        )
         assert retention.startswith(_retention_text(spec.retention_ms)), f"{spec.name}: retention {retention}"
     dlq_row = rows.get("<topic>.dlq")
     dlqs = [t for t in topics.TOPICS if t.name.endswith(topics.DLQ_SUFFIX)]
@@ -68,9 +70,13 @@ def test_pipeline_in_table_matches_schema_export(doc: str) -> None:
     rows = _table_rows(doc)
     for service, flow in schema_export.PIPELINE.items():
         for event_type in flow.consumes:
-            assert service in rows[schema_export.EVENT_TOPICS[event_type]][3], f"{service} consumes {event_type}"
+            assert service in rows[schema_export.EVENT_TOPICS[event_type]][3], (
+                f"{service} consumes {event_type}"
+            )
         for event_type in flow.produces:
-            assert service in rows[schema_export.EVENT_TOPICS[event_type]][2], f"{service} produces {event_type}"
+            assert service in rows[schema_export.EVENT_TOPICS[event_type]][2], (
+                f"{service} produces {event_type}"
+            )
     for topic, cells in rows.items():
         event_type = next((e for e, t in schema_export.EVENT_TOPICS.items() if t == topic), None)
         if event_type is None:
@@ -95,7 +101,9 @@ def test_one_valid_example_per_event(doc: str) -> None:
         raw = json.loads(text)
         event = model.model_validate_json(text)
         # As on the wire: every field present, nothing the model does not know.
-        assert set(raw) == set(model.model_fields), f"{event_type}: fields {set(raw) ^ set(model.model_fields)}"
+        assert set(raw) == set(model.model_fields), (
+            f"{event_type}: fields {set(raw) ^ set(model.model_fields)}"
+        )
         assert json.loads(event.model_dump_json()).keys() == raw.keys()
         assert raw["schema_version"] == event.schema_version
 
@@ -135,3 +143,15 @@ def test_headers_documented(doc: str) -> None:
     sample = FetchRequest.model_validate_json(_examples(doc)["fetch_request"])
     for header in event_headers(sample):
         assert f"`{header}`" in doc, f"header {header} not documented"
+
+
+def test_dead_letter_headers_documented(doc: str) -> None:
+    """The x-dlq-* headers the retry/DLQ middleware adds (policywatch_shared.broker) are listed."""
+    import inspect
+
+    from policywatch_shared import broker
+
+    headers = set(re.findall(r'"(x-dlq-[a-z-]+)"', inspect.getsource(broker)))
+    assert headers, "the DLQ middleware adds no x-dlq-* header any more: update this test and the doc"
+    missing = sorted(h for h in headers if f"`{h}`" not in doc)
+    assert not missing, f"{DOC} does not document DLQ headers {missing}"

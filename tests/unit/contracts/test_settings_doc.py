@@ -21,14 +21,18 @@ REGENERATE = "run: python -m policywatch_shared.settings_doc --write README.md"
 def test_readme_table_matches_settings(repo: Path) -> None:
     readme = (repo / "README.md").read_text(encoding="utf-8")
     block = settings_doc.extract_block(readme)
-    assert block is not None, f"README.md has no {settings_doc.START} ... {settings_doc.END} block; {REGENERATE}"
+    assert block is not None, (
+        f"README.md has no {settings_doc.START} ... {settings_doc.END} block; {REGENERATE}"
+    )
     expected = settings_doc.render().strip()
     if block != expected:
         have = set(block.splitlines())
         want = set(expected.splitlines())
         missing = sorted(want - have)[:10]
         extra = sorted(have - want)[:10]
-        pytest.fail(f"README settings table is stale; {REGENERATE}\nmissing rows: {missing}\nextra rows: {extra}")
+        pytest.fail(
+            f"README settings table is stale; {REGENERATE}\nmissing rows: {missing}\nextra rows: {extra}"
+        )
 
 
 def test_every_field_of_every_service_is_documented() -> None:
@@ -55,7 +59,9 @@ class _DemoSettings(ServiceSettings):
     token: str | None = Field(default=None, description="Optional secret.")
     hosts: list[str] = Field(default_factory=list, description="Computed default.")
     aliased: int = Field(default=1, validation_alias=AliasChoices("DEMO_ALIAS", "OTHER_NAME"))
-    database_url: str = Field(default="postgresql://x", validation_alias="DATABASE_URL", description="Overridden.")
+    database_url: str = Field(
+        default="postgresql://x", validation_alias="DATABASE_URL", description="Overridden."
+    )
 
 
 def test_rows_of_a_settings_class() -> None:
@@ -88,12 +94,14 @@ def test_write_and_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     readme = tmp_path / "README.md"
     readme.write_text("# x\n\ntext\n", encoding="utf-8")
     assert settings_doc.main(["--check", str(readme)]) == 1
-    readme.write_text(f"# x\n\n{settings_doc.START}\nold\n{settings_doc.END}\n\nafter\n", encoding="utf-8")
+    readme.write_text(
+        f"# x\n\n{settings_doc.START}\nSTALE-TABLE\n{settings_doc.END}\n\nafter\n", encoding="utf-8"
+    )
     assert settings_doc.main(["--check", str(readme)]) == 1
     assert settings_doc.main(["--write", str(readme)]) == 0
     assert settings_doc.main(["--check", str(readme)]) == 0
     text = readme.read_text(encoding="utf-8")
     assert text.startswith("# x\n\n") and text.endswith(f"{settings_doc.END}\n\nafter\n")
-    assert "old" not in text
+    assert "STALE-TABLE" not in text
     assert settings_doc.main([]) == 0
     assert capsys.readouterr().out.endswith(settings_doc.render())

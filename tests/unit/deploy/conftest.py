@@ -192,28 +192,90 @@ def code_metrics() -> dict[str, set[str]]:
     except Exception:
         pass
     registered: set[str] = set()
-    for collector_names in [REGISTRY._names_to_collectors]:  # noqa: SLF001 - no public listing
+    for collector_names in [REGISTRY._names_to_collectors]:
         registered |= set(collector_names)
     owners["registry"] = registered
     return owners
 
 
 _PROMQL_FUNCS = {
-    "abs", "absent", "absent_over_time", "avg_over_time", "ceil", "changes", "clamp", "clamp_max",
-    "clamp_min", "count_over_time", "day_of_week", "delta", "deriv", "exp", "floor",
-    "histogram_quantile", "holt_winters", "idelta", "increase", "irate", "label_join", "label_replace",
-    "last_over_time", "ln", "log2", "log10", "max_over_time", "min_over_time", "predict_linear",
-    "present_over_time", "quantile_over_time", "rate", "resets", "round", "scalar", "sgn", "sort",
-    "sort_desc", "sqrt", "stddev_over_time", "stdvar_over_time", "sum_over_time", "time",
-    "timestamp", "vector", "double_exponential_smoothing",
+    "abs",
+    "absent",
+    "absent_over_time",
+    "avg_over_time",
+    "ceil",
+    "changes",
+    "clamp",
+    "clamp_max",
+    "clamp_min",
+    "count_over_time",
+    "day_of_week",
+    "delta",
+    "deriv",
+    "exp",
+    "floor",
+    "histogram_quantile",
+    "holt_winters",
+    "idelta",
+    "increase",
+    "irate",
+    "label_join",
+    "label_replace",
+    "last_over_time",
+    "ln",
+    "log2",
+    "log10",
+    "max_over_time",
+    "min_over_time",
+    "predict_linear",
+    "present_over_time",
+    "quantile_over_time",
+    "rate",
+    "resets",
+    "round",
+    "scalar",
+    "sgn",
+    "sort",
+    "sort_desc",
+    "sqrt",
+    "stddev_over_time",
+    "stdvar_over_time",
+    "sum_over_time",
+    "time",
+    "timestamp",
+    "vector",
+    "double_exponential_smoothing",
 }
 _PROMQL_AGGS = {
-    "sum", "min", "max", "avg", "group", "stddev", "stdvar", "count", "count_values", "bottomk",
-    "topk", "quantile", "limitk", "limit_ratio",
+    "sum",
+    "min",
+    "max",
+    "avg",
+    "group",
+    "stddev",
+    "stdvar",
+    "count",
+    "count_values",
+    "bottomk",
+    "topk",
+    "quantile",
+    "limitk",
+    "limit_ratio",
 }
 _PROMQL_KEYWORDS = {
-    "by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or", "unless",
-    "offset", "inf", "nan",
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "bool",
+    "and",
+    "or",
+    "unless",
+    "offset",
+    "inf",
+    "nan",
 }
 
 
@@ -263,9 +325,7 @@ def promql_metrics(expr: str) -> set[str]:
     no_ranges = re.sub(r"\[[^\]]*\]", "", stripped)
     no_matchers = re.sub(r"\{[^{}]*\}", "", no_ranges)
     # label lists after by/without/on/ignoring/group_left/group_right are labels, not metrics
-    no_labels = re.sub(
-        r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^()]*\)", r"\1", no_matchers
-    )
+    no_labels = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^()]*\)", r"\1", no_matchers)
     names: set[str] = set()
     for match in re.finditer(r"[a-zA-Z_:][a-zA-Z0-9_:]*", no_labels):
         word = match.group(0)

@@ -254,9 +254,9 @@ def test_named_volumes_declared(compose: dict[str, Any]) -> None:
             used.add(source)
     assert declared == used, f"declared but unused volumes: {sorted(declared - used)}"
     for stateful in ("kafka", "minio", "postgres", "prometheus", "grafana"):
-        assert any(
-            not str(v).startswith(".") for v in _services(compose)[stateful].get("volumes", [])
-        ), f"{stateful} keeps its data in a named volume"
+        assert any(not str(v).startswith(".") for v in _services(compose)[stateful].get("volumes", [])), (
+            f"{stateful} keeps its data in a named volume"
+        )
 
 
 def test_bind_mounts_exist(compose: dict[str, Any], repo: Path) -> None:

@@ -111,7 +111,9 @@ def dockerignore(repo: Path) -> list[str]:
 def ignored(source: str, patterns: list[str]) -> bool:
     source = source.rstrip("/")
     return any(
-        fnmatch.fnmatch(source, p) or source.startswith(p + "/") or fnmatch.fnmatch(source, p.removeprefix("**/"))
+        fnmatch.fnmatch(source, p)
+        or source.startswith(p + "/")
+        or fnmatch.fnmatch(source, p.removeprefix("**/"))
         for p in patterns
         if not p.startswith("!")
     )
@@ -147,7 +149,9 @@ def test_copy_sources_exist_and_are_not_ignored(
 
 
 @pytest.mark.parametrize("image", ALL_IMAGES)
-def test_uv_sync_sees_the_whole_workspace(dockerfiles: dict[str, list[Stage]], repo: Path, image: str) -> None:
+def test_uv_sync_sees_the_whole_workspace(
+    dockerfiles: dict[str, list[Stage]], repo: Path, image: str
+) -> None:
     """uv reads every workspace member's pyproject.toml, even for one package: copy them first."""
     build = dockerfiles[image][0]
     copied: set[str] = set()
@@ -171,10 +175,17 @@ def test_uv_sync_sees_the_whole_workspace(dockerfiles: dict[str, list[Stage]], r
 
 
 @pytest.mark.parametrize("service", sorted(SERVICE_PORTS))
-def test_service_image_installs_its_package(dockerfiles: dict[str, list[Stage]], repo: Path, service: str) -> None:
+def test_service_image_installs_its_package(
+    dockerfiles: dict[str, list[Stage]], repo: Path, service: str
+) -> None:
     project = tomllib.loads((repo / "services" / service / "pyproject.toml").read_text(encoding="utf-8"))
     name = project["project"]["name"]
-    syncs = [args for stage in dockerfiles[service] for kw, args in stage.instructions if kw == "RUN" and "uv sync" in args]
+    syncs = [
+        args
+        for stage in dockerfiles[service]
+        for kw, args in stage.instructions
+        if kw == "RUN" and "uv sync" in args
+    ]
     assert syncs and all(f"--package {name}" in s for s in syncs), f"{service}: uv sync --package {name}"
     final = dockerfiles[service][-1]
     assert any(a.startswith("--from=build") and "/app/.venv" in a for a in final.all("COPY"))
@@ -216,7 +227,9 @@ def test_service_main_module_exists(service: str) -> None:
     if importlib.util.find_spec(f"policywatch_{service}") is None:
         pytest.skip(f"policywatch_{service} not installed")
     if importlib.util.find_spec(f"policywatch_{service}.__main__") is None:
-        pytest.skip(f"policywatch_{service}.__main__ not written yet (the image runs python -m policywatch_{service})")
+        pytest.skip(
+            f"policywatch_{service}.__main__ not written yet (the image runs python -m policywatch_{service})"
+        )
 
 
 @pytest.mark.parametrize("service", sorted(SERVICE_PORTS))

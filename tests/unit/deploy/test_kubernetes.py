@@ -79,7 +79,9 @@ def test_deployment_ports_and_probes(manifests: list[dict[str, Any]], service: s
     assert env[f"{service.upper()}_HTTP_PORT"] == str(port)
     assert _port(container, "http") == port
 
-    probes = {kind: container[kind]["httpGet"] for kind in ("livenessProbe", "readinessProbe", "startupProbe")}
+    probes = {
+        kind: container[kind]["httpGet"] for kind in ("livenessProbe", "readinessProbe", "startupProbe")
+    }
     assert probes["livenessProbe"]["path"] == "/healthz"
     assert probes["startupProbe"]["path"] == "/healthz"
     assert probes["readinessProbe"]["path"] == "/readyz"
@@ -163,16 +165,22 @@ SECRET_WORDS = ("SECRET", "PASSWORD", "ACCESS_KEY", "API_KEY", "TOKEN", "DATABAS
 
 
 def test_secrets_only_by_reference(manifests: list[dict[str, Any]]) -> None:
-    assert not [d for d in manifests if d["kind"] == "Secret"], "the base references secrets, never ships them"
+    assert not [d for d in manifests if d["kind"] == "Secret"], (
+        "the base references secrets, never ships them"
+    )
     for config in (d for d in manifests if d["kind"] == "ConfigMap"):
-        assert not [k for k in config["data"] if any(w in k for w in SECRET_WORDS)], config["metadata"]["name"]
+        assert not [k for k in config["data"] if any(w in k for w in SECRET_WORDS)], config["metadata"][
+            "name"
+        ]
     for doc in manifests:
         if doc["kind"] not in ("Deployment", "Job"):
             continue
         for container in doc["spec"]["template"]["spec"]["containers"]:
             for env in container.get("env", []):
                 if any(w in env["name"] for w in SECRET_WORDS):
-                    assert "valueFrom" in env and "value" not in env, f"{doc['metadata']['name']}: {env['name']}"
+                    assert "valueFrom" in env and "value" not in env, (
+                        f"{doc['metadata']['name']}: {env['name']}"
+                    )
 
 
 def test_images_match_kustomization(manifests: list[dict[str, Any]], kustomization: dict[str, Any]) -> None:

@@ -67,8 +67,7 @@ def test_scrape_config(repo: Path) -> None:
     jobs = {job["job_name"]: job for job in prom["scrape_configs"]}
     assert len(jobs) == len(prom["scrape_configs"]), "job names are unique"
     services = {
-        static["labels"]["service"]: static["targets"]
-        for static in jobs["policywatch"]["static_configs"]
+        static["labels"]["service"]: static["targets"] for static in jobs["policywatch"]["static_configs"]
     }
     assert services == {svc: [f"{svc}:{port}"] for svc, port in SERVICE_PORTS.items()}
     assert jobs["policywatch"].get("metrics_path", "/metrics") == "/metrics"
@@ -136,9 +135,50 @@ def _anchor(heading: str) -> str:
 def test_promtool_check_rules(repo: Path) -> None:
     result = subprocess.run(
         ["promtool", "check", "rules", str(repo / PROM / "alerts.yml")],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed")
+def test_promtool_rule_unit_tests(repo: Path) -> None:
+    """deploy/prometheus/alerts.test.yml: the alerts fire on synthetic series, and only then."""
+    result = subprocess.run(
+        ["promtool", "test", "rules", "alerts.test.yml"],
+        cwd=repo / PROM,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed")
+def test_promtool_check_config(repo: Path, tmp_path: Path) -> None:
+    text = (repo / PROM / "prometheus.yml").read_text(encoding="utf-8")
+    # the rule file is mounted at /etc/prometheus in the container: point at the repository copy
+    config = tmp_path / "prometheus.yml"
+    config.write_text(
+        text.replace("/etc/prometheus/alerts.yml", str(repo / PROM / "alerts.yml")), encoding="utf-8"
+    )
+    result = subprocess.run(
+        ["promtool", "check", "config", str(config)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_alert_has_a_rule_unit_test_or_is_listed(repo: Path, rules: list[dict[str, Any]]) -> None:
+    tests = yaml.safe_load((repo / PROM / "alerts.test.yml").read_text(encoding="utf-8"))
+    assert tests["rule_files"] == ["alerts.yml"]
+    tested = {case["alertname"] for test in tests["tests"] for case in test.get("alert_rule_test", [])}
+    assert tested <= {r["alert"] for r in rules}, "alerts.test.yml tests an alert that does not exist"
+    assert set(REQUIRED_ALERTS) - {"PolicywatchDocumentUnavailable"} <= tested, (
+        "every required alert (issue 2: service down, lag, dead letters) has a promtool unit test"
+    )
 
 
 # --------------------------------------------------------------------------- PromQL checker
@@ -198,9 +238,7 @@ def test_grafana_provisioning(repo: Path, compose: dict[str, Any]) -> None:
         assert (repo / source).is_dir() and list((repo / source).glob("*.json"))
 
 
-def test_dashboard_queries(
-    dashboard: dict[str, Any], repo: Path, known_metrics: MetricCheck
-) -> None:
+def test_dashboard_queries(dashboard: dict[str, Any], repo: Path, known_metrics: MetricCheck) -> None:
     datasources = yaml.safe_load(
         (repo / GRAFANA / "provisioning/datasources/prometheus.yml").read_text(encoding="utf-8")
     )["datasources"]

@@ -111,3 +111,11 @@ async def test_address_guard() -> None:
     with pytest.raises(AddressRefused):
         await guard.check("file:///etc/passwd")
     await AddressGuard(allow_private=True).check("http://127.0.0.1:8080/")
+
+
+async def test_unreachable_host_is_not_a_robots_decision() -> None:
+    async def fetch(url: str) -> tuple[int, bytes] | str:
+        return "ConnectError: connection refused"
+
+    d = await RobotsCache(fetch, user_agent="policywatch/0.1").check("https://down.example/terms")
+    assert not d.allowed and d.unreachable and "connection refused" in (d.reason or "")

@@ -60,8 +60,12 @@ def test_keys_scope_and_limits(client: TestClient) -> None:
 def test_unsubscribe_link_and_openapi(client: TestClient) -> None:
     a = client.post("/v1/subscribers", headers=ADMIN, json={"tier": "free", "email": "a@example.com"}).json()
     token = client.get(f"/v1/subscribers/{a['subscriber']['id']}", headers=ADMIN).json()["unsubscribe_token"]
-    assert client.get(f"/unsubscribe/{token}").status_code == 200
+    page = client.get(f"/unsubscribe/{token}")
+    assert page.status_code == 200 and 'method="post"' in page.text
+    assert client.get(f"/v1/subscribers/{a['subscriber']['id']}", headers=ADMIN).json()["active"] is True
+    assert client.post(f"/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"}).status_code == 200
     assert client.get(f"/v1/subscribers/{a['subscriber']['id']}", headers=ADMIN).json()["active"] is False
+    assert client.get("/unsubscribe/not-a-token").status_code == 404
     assert client.post("/unsubscribe/not-a-token").status_code == 404
     spec = client.get("/openapi.json").json()
     assert "/v1/subscribers" in spec["paths"] and "APIKeyHeader" in spec["components"]["securitySchemes"]

@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from policywatch_notifier import metrics
 from policywatch_notifier.channels import DeliveryError
 from policywatch_notifier.delivery import Dispatcher
 from policywatch_notifier.ledger import decide
@@ -75,11 +76,13 @@ async def test_sends_once_and_records(
     await setup(sessions, tiers, email="a@example.com", webhook_url="http://127.0.0.1:9/h")
     clock, outcomes = Clock(), list[DeliveryOutcome]()
     d = dispatcher(sessions, tiers, fake_channels, clock, outcomes)
+    sent_before = metrics.SENT.labels("email", "watcher", "alert")._value.get()
     assert await d.run_once() == 2
     assert await d.run_once() == 0
     assert len(fake_channels["email"].sent) == 1 and len(fake_channels["webhook"].sent) == 1
     assert await statuses(sessions) == [("email", "sent", 1), ("webhook", "sent", 1)]
     assert sorted(o.status.value for o in outcomes) == ["sent", "sent"]
+    assert metrics.SENT.labels("email", "watcher", "alert")._value.get() == sent_before + 1
     assert all("@" not in o.model_dump_json() for o in outcomes)  # no address in outcome events
     async with sessions() as s:
         assert (await s.scalars(select(OutboxItem))).all() == []

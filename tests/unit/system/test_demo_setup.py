@@ -128,4 +128,4 @@ def test_summary_counts_noise_and_alerts_by_tier():
     assert s.changes == Counter({"first_version": 1, "modified": 1, "date_only": 1})
     assert s.substantive == 1 and s.version_changes == 3 and s.noise_suppressed == 2
     assert s.alerts == Counter({("watcher", "email"): 1, ("watcher", "webhook"): 1})
-    assert s.failed_deliveries == 1
+    assert s.failed_deliveries == 1 and s.changes_alerted == 1

@@ -369,7 +369,7 @@ def summarise(sections: list[SectionChange], *, date_only: bool = False, total: 
         where = _q(s.heading_path)
         if s.kind == "added":
             n = max(1, n - 1) if s.new_heading else n  # the heading is not a paragraph
-            phrases.append(f"Added section {where} ({n} paragraph{'s' if n != 1 else ''})")
+            phrases.append(f"added section {where} ({n} paragraph{'s' if n != 1 else ''})")
         elif s.kind == "removed":
             phrases.append(f"removed {where}")
         elif s.kind == "moved":

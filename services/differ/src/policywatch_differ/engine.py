@@ -152,7 +152,7 @@ class Differ:
             return Observation(event.kind.value if event else UNCHANGED, event, _alert(event), h)
         obs = await self._decide(h, info, text, capture_id, at, technical, unavailable, raw_keys, trace_id)
         if hints_fingerprint is not None and not technical:
-            h.hints_fingerprint = h.hints_fingerprint or hints_fingerprint
+            h.hints_fingerprint = hints_fingerprint
         if obs.event is not None:
             h.timeline.append(
                 TimelineEntry(

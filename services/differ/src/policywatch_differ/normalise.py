@@ -22,6 +22,7 @@ re-normalising an almost identical capture nearly free):
 from __future__ import annotations
 
 import hashlib
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -77,6 +78,7 @@ _ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>])")
 _PUNCT_ONLY = re.compile(r"^[\W_]*$")
 _TABLE_RULE = re.compile(r"^\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?$")
 _SPACE = re.compile(r"\s+")
+_PUNCT = re.compile(r"[,;:!?\"()\[\]{}]|\.(?!\d)|(?<!\w)-|-(?!\w)")
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.;:!?)\]])")
 _EMPTY_BRACKETS = re.compile(r"\[\s*\]|\(\s*\)")
 
@@ -96,7 +98,7 @@ UI_STRINGS = frozenset(
         "got it", "ok", "dismiss", "english", "english (us)", "english (uk)", "select language", "language",
         "home", "help center", "help centre", "help", "feedback", "send feedback", "more", "less",
         "\u2715", "\u00d7", "opens in a new window", "opens in a new tab", "(opens in a new tab)",
-        "listen", "play", "pause", "stop",
+        "listen", "play", "pause", "stop", "was it helpful?", "was it helpful", "yesno", "yes no",
     }
 )  # fmt: skip
 _COOKIE_BANNER = re.compile(
@@ -115,17 +117,39 @@ WIDGET_END = frozenset({"i have a different question", "tenho uma pergunta difer
 WIDGET_START = frozenset({"copy link"})
 WIDGET_LINE_MAX = 90
 # en-GB and en-US variants of the same page alternate (personalised / personalized …).
-_SPELLING = [
-    (re.compile(r"\b(\w{2,})is(e|es|ed|ing|ation|ations|er|ers)\b"), r"\1iz\2"),
-    (re.compile(r"\b(\w{2,})ys(e|es|ed|ing|is)\b"), r"\1yz\2"),
-    (re.compile(r"\b(\w{3,})our(s|ed|ing|able|ite|ites)?\b"), r"\1or\2"),
-    (re.compile(r"\b(cent|theat|met|fib|lit)re(s)?\b"), r"\1er\2"),
-    (re.compile(r"\b(licen|defen|offen|pretence)ce(s)?\b"), r"\1se\2"),
-    (re.compile(r"\b(cancel|label|model|travel|signal|total|fuel|channel|level|counsel)l(ed|ing|er|ers)\b"), r"\1\2"),
-    (re.compile(r"\b(programme|catalogue|dialogue)(s)?\b"), lambda m: m.group(1).rstrip("me").rstrip("ue")),
-    (re.compile(r"\bjudgement"), "judgment"),
-    (re.compile(r"\b(enrol|fulfil|instal)(ment|s)?\b"), r"\1l\2"),
-]
+_SPELL_SUFFIX = [
+    ("isations", "izations"), ("isation", "ization"), ("ising", "izing"), ("ised", "ized"), ("ises", "izes"),
+    ("iser", "izer"), ("isers", "izers"), ("ise", "ize"), ("yse", "yze"), ("ysed", "yzed"), ("ysing", "yzing"),
+    ("our", "or"), ("ours", "ors"), ("oured", "ored"), ("ouring", "oring"), ("ourable", "orable"),
+    ("ourite", "orite"),
+]  # fmt: skip
+_SPELL_WORDS = {
+    "centre": "center", "centres": "centers", "licence": "license", "licences": "licenses",
+    "defence": "defense", "offence": "offense", "programme": "program", "programmes": "programs",
+    "catalogue": "catalog", "dialogue": "dialog", "judgement": "judgment", "enrolment": "enrollment",
+    "enrol": "enroll", "fulfil": "fulfill", "fulfilment": "fulfillment", "instalment": "installment",
+    "cancelled": "canceled", "cancelling": "canceling", "labelled": "labeled", "labelling": "labeling",
+    "modelling": "modeling", "travelled": "traveled", "travelling": "traveling", "totalled": "totaled",
+    "counselling": "counseling", "fuelled": "fueled", "signalled": "signaled",
+}  # fmt: skip
+_SPELL_SORTED = sorted(_SPELL_SUFFIX, key=lambda p: -len(p[0]))
+_ALPHA_WORD = re.compile(r"[a-z]{5,}")
+
+
+@functools.lru_cache(maxsize=65536)
+def _american(word: str) -> str:
+    got = _SPELL_WORDS.get(word)
+    if got:
+        return got
+    for suffix, repl in _SPELL_SORTED:
+        # A stem of at least 3 letters: "your", "four", "rise", "wise" stay as they are.
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)] + repl
+    return word
+
+
+def _spell(m: re.Match[str]) -> str:
+    return _american(m.group(0))
 _LINK_ONLY = re.compile(r"^(?:[*+\-]\s+|\d{1,3}[.)]\s+)?\[[^\]]{0,120}\]\([^)]*\)$")
 _DANGLING_LINK = re.compile(r"\]\([^)\s]*\)")
 _COPYRIGHT_YEARS = re.compile(r"((?:©|\(c\)|copyright)\s*)\d{4}(?:\s*-\s*\d{4})?", re.I)
@@ -191,10 +215,10 @@ def normalise_line(line: str) -> str:
     s = _SPACE.sub(" ", s).strip().casefold()
     if not s.isascii():
         s = unicodedata.normalize("NFKC", s)
-    for pattern, repl in _SPELLING:
-        s = pattern.sub(repl, s)  # type: ignore[arg-type]
-    # Serial-comma and comma-placement variants do not change the terms.
-    s = s.replace(",", " ")
+    s = _ALPHA_WORD.sub(_spell, s)
+    # Punctuation placement (serial commas, "privacy)." / "privacy.)", quotes, a missing space
+    # after a full stop) does not change the terms: the key keeps words and numbers only.
+    s = _PUNCT.sub(" ", s.replace("'", ""))
     s = _SPACE.sub(" ", s).strip()
     s = _SPACE_BEFORE_PUNCT.sub(r"\1", s)
     if not s or _PUNCT_ONLY.match(s):

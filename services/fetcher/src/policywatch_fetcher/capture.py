@@ -228,12 +228,12 @@ class Capturer:
         await self.close()
 
     # ------------------------------------------------------------------ pieces
-    async def _fetch_robots(self, url: str) -> tuple[int, bytes] | None:
+    async def _fetch_robots(self, url: str) -> tuple[int, bytes] | str:
         opts = HttpOptions(**{**self.http_opts.__dict__, "retries": 0, "max_bytes": 512 * 1024})
         async with self.limiter.slot(url):
             r = await fetch_http(self.client, url, opts, self.guard)
         if r.status is None:
-            return None
+            return r.error or r.outcome.value
         return r.status, r.body or b""
 
     async def _http(self, url: str, prev: PageState | None) -> HttpResult:
@@ -318,9 +318,11 @@ class Capturer:
             decision = await self.robots.check(url)
             self.limiter.set_crawl_delay(self.limiter.host_of(url), decision.crawl_delay)
             if not decision.allowed:
-                page = CapturedPage(
-                    url=url, outcome=CaptureOutcome.BLOCKED, fetcher=Fetcher.HTTP, error=decision.reason
-                )
+                outcome = CaptureOutcome.BLOCKED
+                if decision.unreachable:  # the host did not answer: not a robots decision
+                    timed_out = "timeout" in (decision.reason or "").lower()
+                    outcome = CaptureOutcome.TIMEOUT if timed_out else CaptureOutcome.NETWORK_ERROR
+                page = CapturedPage(url=url, outcome=outcome, fetcher=Fetcher.HTTP, error=decision.reason)
                 CAPTURES.labels(page.outcome.value, page.fetcher.value).inc()
                 return PageCapture(page)
 

@@ -13,10 +13,11 @@ from urllib.parse import urlsplit
 
 from protego import Protego
 
-#: (status, body) of GET /robots.txt, or None when the server was unreachable.
-RobotsFetch = Callable[[str], Awaitable[tuple[int, bytes] | None]]
+#: (status, body) of GET /robots.txt, or the error (str) when the server did not answer.
+RobotsFetch = Callable[[str], Awaitable[tuple[int, bytes] | str]]
 
 _FAILURE_TTL_S = 300.0
+_UNREACHABLE_TTL_S = 30.0
 
 
 @dataclass
@@ -24,6 +25,7 @@ class _Entry:
     parser: Protego | None  # None = allow all
     disallow_all: bool
     expires: float
+    unreachable: str | None = None
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,8 @@ class RobotsDecision:
     allowed: bool
     reason: str | None = None
     crawl_delay: float | None = None
+    #: The host did not answer at all: the page fetch would fail the same way (a network error).
+    unreachable: bool = False
 
 
 class RobotsCache:
@@ -52,8 +56,8 @@ class RobotsCache:
         if entry is not None and entry.expires > now:
             return entry
         result = await self._fetch(key)
-        if result is None:
-            entry = _Entry(None, True, now + _FAILURE_TTL_S)
+        if isinstance(result, str):
+            entry = _Entry(None, True, now + _UNREACHABLE_TTL_S, unreachable=result)
         else:
             status, body = result
             if status >= 500:
@@ -70,6 +74,8 @@ class RobotsCache:
 
     async def check(self, url: str) -> RobotsDecision:
         entry = await self._entry(url)
+        if entry.unreachable:
+            return RobotsDecision(False, f"host unreachable: {entry.unreachable}", unreachable=True)
         if entry.disallow_all:
             return RobotsDecision(False, "robots.txt unreachable (5xx): disallowed for now")
         if entry.parser is None:

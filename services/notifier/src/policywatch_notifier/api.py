@@ -9,7 +9,6 @@ Tier limits answer 422 with the limit's name, the tier and what it allows. The u
 every alert (``/unsubscribe/{token}``) needs no key; POST supports RFC 8058 one-click unsubscribe.
 """
 
-
 import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -209,22 +208,27 @@ def build_api(settings: NotifierSettings, *, tiers: Tiers | None = None) -> Fast
         await registry.update_subscriber(s, tiers, subscriber_id, remove=[subscription_id])
         return Response(status_code=204)
 
+    def page(text: str, status: int = 200, *, form: str = "") -> HTMLResponse:
+        body = f"<!doctype html><meta charset=utf-8><title>policywatch</title><p>{text}</p>{form}"
+        return HTMLResponse(body, status_code=status)
+
     @app.get("/unsubscribe/{token}", response_class=HTMLResponse, tags=["unsubscribe"])
     async def unsubscribe_page(token: str, s: Session) -> HTMLResponse:
-        """The link in every e-mail: stops all alerts and digests of this subscriber."""
-        ok = await registry.unsubscribe(s, token)
-        text = (
-            "You are unsubscribed from policywatch alerts." if ok else "This unsubscribe link is not valid."
+        """The link in every e-mail: a confirmation page (GET changes nothing: mail scanners follow links)."""
+        if not await registry.token_exists(s, token):
+            return page("This unsubscribe link is not valid.", 404)
+        button = (
+            '<form method="post"><button type="submit">Unsubscribe from all policywatch alerts</button>'
+            "</form>"
         )
-        return HTMLResponse(
-            f"<!doctype html><title>policywatch</title><p>{text}</p>", status_code=200 if ok else 404
-        )
+        return page("Stop all policywatch alerts and digests to you?", form=button)
 
-    @app.post("/unsubscribe/{token}", tags=["unsubscribe"])
-    async def unsubscribe_one_click(token: str, s: Session) -> JSONResponse:
-        """RFC 8058 one-click unsubscribe (List-Unsubscribe-Post)."""
-        ok = await registry.unsubscribe(s, token)
-        return JSONResponse({"unsubscribed": ok}, status_code=200 if ok else 404)
+    @app.post("/unsubscribe/{token}", response_class=HTMLResponse, tags=["unsubscribe"])
+    async def unsubscribe_now(token: str, s: Session) -> HTMLResponse:
+        """Unsubscribe: the confirmation form and RFC 8058 one-click (List-Unsubscribe-Post) POST here."""
+        if await registry.unsubscribe(s, token):
+            return page("You are unsubscribed from policywatch alerts.")
+        return page("This unsubscribe link is not valid.", 404)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, bool]:

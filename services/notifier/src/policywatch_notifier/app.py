@@ -13,9 +13,15 @@ from typing import Any
 
 from faststream import FastStream
 from policywatch_shared.broker import durable_subscriber, make_broker, publish
-from policywatch_shared.events import ClassifiedChange, DeliveryOutcome
+from policywatch_shared.events import (
+    ClassifiedChange,
+    DeliveryOutcome,
+    DeliveryStatus,
+    OperatorAlert,
+    make_event_id,
+)
 from policywatch_shared.logs import log_context
-from policywatch_shared.topics import CLASSIFIED, DELIVERIES
+from policywatch_shared.topics import CLASSIFIED, DELIVERIES, OPERATOR_ALERTS
 
 from policywatch_notifier.channels import Channel
 from policywatch_notifier.service import NotifierService
@@ -32,6 +38,20 @@ def build_app(
 
     async def on_outcome(event: DeliveryOutcome) -> None:
         await publish(broker, DELIVERIES, event)
+        if event.status is DeliveryStatus.DEAD_LETTERED:  # an operator should look at it
+            alert = OperatorAlert(
+                event_id=make_event_id("notifier_dead_letter", event.event_id),
+                platform=event.platform,
+                document_type=event.document_type,
+                document_id=event.document_id,
+                alert="dead_letter",
+                last_outcome=event.status.value,
+                message=(
+                    f"{event.kind} delivery to subscriber {event.subscriber_id} via {event.channel} "
+                    f"dead-lettered after {event.attempts} attempt(s): {event.error}"
+                ),
+            )
+            await publish(broker, OPERATOR_ALERTS, alert)
 
     service = NotifierService(settings, tiers=tiers, channels=channels, on_outcome=on_outcome)
 

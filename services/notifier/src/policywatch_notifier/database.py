@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from policywatch_shared.db import make_engine, session_factory, upgrade
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -9,6 +11,7 @@ from policywatch_notifier.migrations import SCRIPT_LOCATION
 
 
 async def migrate(url: str) -> None:
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # a dozen INFO lines per start otherwise
     await upgrade(url, SCRIPT_LOCATION)
 
 

@@ -106,7 +106,10 @@ class Dispatcher:
         async with self.sessions() as session, session.begin():
             claimed = await claim(session, now=self.clock(), lease_s=self.lease_s, limit=self.batch)
         if claimed:
-            await asyncio.gather(*(self._one(c) for c in claimed))
+            results = await asyncio.gather(*(self._one(c) for c in claimed), return_exceptions=True)
+            for c, r in zip(claimed, results, strict=True):
+                if isinstance(r, BaseException):  # e.g. database gone: the lease expires, it is retried
+                    log.warning("delivery %s not recorded: %s", c.delivery_id, type(r).__name__)
         return len(claimed)
 
     async def _load(self, c: Claimed) -> tuple[Subscriber | None, list[ClassifiedChange]]:

@@ -140,6 +140,7 @@ async def decide(session: AsyncSession, event: ClassifiedChange, tiers: Tiers) -
     key = event.change.event_id
     seen = await existing_keys(session, [delivery_id(s.id, key, ch) for s, ch in planned])
     created: list[str] = []
+    outbox: list[OutboxItem] = []
     for sub, ch in planned:
         did = delivery_id(sub.id, key, ch)
         if did in seen:
@@ -154,9 +155,10 @@ async def decide(session: AsyncSession, event: ClassifiedChange, tiers: Tiers) -
             classified_event_id=event.event_id,
         )
         session.add(d)
-        await session.flush()  # ledger row first: the outbox row references it
-        session.add(o)
+        outbox.append(o)
         created.append(did)
+    await session.flush()  # ledger rows first: the outbox rows reference them
+    session.add_all(outbox)
     await session.flush()
     return Decision(stored=True, deliveries=created, matched_subscribers=matched)
 

@@ -354,6 +354,11 @@ async def by_api_key(session: AsyncSession, api_key: str) -> Subscriber | None:
     ).first()
 
 
+async def token_exists(session: AsyncSession, token: str) -> bool:
+    q = select(Subscriber.id).where(Subscriber.unsubscribe_token == token)
+    return (await session.scalars(q)).first() is not None
+
+
 async def unsubscribe(session: AsyncSession, token: str) -> bool:
     sub = (await session.scalars(select(Subscriber).where(Subscriber.unsubscribe_token == token))).first()
     if sub is None:

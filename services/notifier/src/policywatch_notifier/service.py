@@ -8,6 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from policywatch_shared.events import ClassifiedChange, DeliveryOutcome
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from policywatch_notifier import metrics
@@ -126,12 +127,10 @@ class NotifierService:
         assert self.sessions is not None
         async with self.sessions() as session, session.begin():
             decision = await decide(session, event, self.tiers)
-            channels = []
+            channels: list[str] = []
             if decision.deliveries:
                 rows = await session.scalars(
-                    Delivery.__table__.select()
-                    .with_only_columns(Delivery.channel)
-                    .where(Delivery.id.in_(decision.deliveries))
+                    select(Delivery.channel).where(Delivery.id.in_(decision.deliveries))
                 )
                 channels = list(rows.all())
         for ch in channels:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import apprise
-
 from policywatch_notifier.channels import DeliveryError
 from policywatch_notifier.render import Recipient, Rendered
 
@@ -12,6 +10,8 @@ class AppriseChannel:
     name = "apprise"
 
     async def send(self, recipient: Recipient, message: Rendered, *, delivery_id: str) -> None:
+        import apprise  # imported on first use: it loads many plug-ins (~0.5 s at start-up)
+
         if not recipient.apprise_urls:
             raise DeliveryError("subscriber has no apprise URL", permanent=True)
         ap = apprise.Apprise()

@@ -1,0 +1,108 @@
+"""The differ's handling of one capture event (broker-independent, so the CLI reuses it)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from policywatch_shared.events import CaptureEvent, CaptureOutcome, ChangeEvent, ExtractionHints
+from policywatch_shared.storage import ObjectStore
+
+from policywatch_differ.engine import Differ, DocumentInfo, Observation
+from policywatch_differ.extract import ExtractionError, combine, extract
+from policywatch_differ.history import DocumentHistory, HistoryStore
+
+log = logging.getLogger("policywatch.differ")
+
+#: Capture outcomes that mean "something else was served instead of the document".
+UNAVAILABLE_OUTCOMES = {CaptureOutcome.BLOCKED, CaptureOutcome.ERROR_PAGE}
+#: HTTP statuses that mean the document is gone (5xx and timeouts are transient: no event).
+GONE_STATUSES = {404, 410, 451}
+
+
+class DifferService:
+    def __init__(self, store: ObjectStore) -> None:
+        self.store = store
+        self.histories = HistoryStore(store)
+        self.differ = Differ(self.histories)
+
+    async def _extract_keys(self, keys: list[str], hints: ExtractionHints, urls: list[str | None]) -> str:
+        parts = []
+        for key, url in zip(keys, urls + [None] * (len(keys) - len(urls)), strict=False):
+            body = await self.store.get_bytes(key)
+            stat = await self.store.stat(key)
+            parts.append(extract(body, content_type=stat.content_type if stat else None, url=url, hints=hints))
+        return combine(parts)
+
+    async def handle(self, capture: CaptureEvent) -> list[ChangeEvent]:
+        """Change events for one capture (empty when nothing happened to the document)."""
+        info = DocumentInfo(capture.document_id, capture.platform, capture.document_type)
+        at = capture.attempted_at
+        events: list[ChangeEvent] = []
+        status = max((p.status or 0 for p in capture.pages), default=0)
+
+        if capture.outcome == CaptureOutcome.OK:
+            keys = [p.storage_key for p in capture.pages if p.storage_key]
+            if len(keys) != len(capture.pages):
+                log.warning("capture %s: page without storage key", capture.event_id)
+                return []
+            history = await self.differ.history(info)
+            fp = capture.hints.fingerprint()
+            technical = await self._reextract_if_hints_changed(history, info, capture, fp)
+            if technical is not None:
+                events.append(technical)
+            try:
+                text = await self._extract_keys(keys, capture.hints, [p.final_url or p.url for p in capture.pages])
+                obs = await self.differ.observe(
+                    info, text, capture_id=capture.event_id, at=at, raw_keys=keys,
+                    hints_fingerprint=fp, trace_id=capture.trace_id,
+                )  # fmt: skip
+            except ExtractionError as exc:
+                obs = await self.differ.observe(
+                    info, None, capture_id=capture.event_id, at=at, unavailable=str(exc), trace_id=capture.trace_id
+                )
+        elif capture.outcome in UNAVAILABLE_OUTCOMES or (
+            capture.outcome == CaptureOutcome.HTTP_ERROR and status in GONE_STATUSES
+        ):
+            reason = f"{capture.outcome.value}: {capture.error or (f'HTTP {status}' if status else 'no document')}"
+            obs = await self.differ.observe(
+                info, None, capture_id=capture.event_id, at=at, unavailable=reason, trace_id=capture.trace_id
+            )
+        else:
+            return events  # not modified, timeouts, network errors, 5xx: the document did not change
+        if obs.event is not None:
+            events.append(obs.event)
+        return events
+
+    async def _reextract_if_hints_changed(
+        self, history: DocumentHistory, info: DocumentInfo, capture: CaptureEvent, fp: str
+    ) -> ChangeEvent | None:
+        if history.hints_fingerprint is None or history.hints_fingerprint == fp:
+            return None
+        obs = await self.reextract(history, info, capture.hints, at=capture.attempted_at, trace_id=capture.trace_id)
+        return obs.event if obs else None
+
+    async def reextract(
+        self,
+        history: DocumentHistory,
+        info: DocumentInfo,
+        hints: ExtractionHints,
+        *,
+        at: datetime | None = None,
+        trace_id: str | None = None,
+    ) -> Observation | None:
+        """Re-extract the live version's raw capture with ``hints``: the difference is ``technical``."""
+        cur = history.current_version
+        fp = hints.fingerprint()
+        history.hints_fingerprint = fp
+        if cur is None or not cur.raw_keys:
+            return None
+        text = await self._extract_keys(cur.raw_keys, hints, [])
+        obs = await self.differ.observe(
+            info, text, capture_id=f"reextract:{cur.version_id[:16]}:{fp[:16]}", at=at or datetime.now(UTC),
+            technical=True, raw_keys=cur.raw_keys, trace_id=trace_id,
+        )  # fmt: skip
+        if obs.history is not None:
+            obs.history.hints_fingerprint = fp
+            await self.histories.save(obs.history)
+        return obs
