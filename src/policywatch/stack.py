@@ -367,9 +367,11 @@ async def _topic_sizes(bootstrap: str) -> dict[str, tuple[int, int]]:
 
     from policywatch.ops import true_end_offsets
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, request_timeout_ms=10000
+    )
     try:
+        await consumer.start()
         existing = await consumer.topics()
         out: dict[str, tuple[int, int]] = {}
         tps: dict[str, list[TopicPartition]] = {}

@@ -20,9 +20,9 @@ from policywatch_differ.history import HistoryStore
 from policywatch_differ.settings import DifferSettings
 from policywatch_shared.broker import make_broker, publish
 from policywatch_shared.events import (
+    CapturedPage,
     CaptureEvent,
     CaptureOutcome,
-    CapturedPage,
     ChangeEvent,
     ChangeKind,
     Fetcher,
@@ -57,7 +57,9 @@ ERROR_PAGE = """<html><head><title>Example</title></head><body><main>
 </main></body></html>"""
 
 
-def _page(*, rel: str = "3 days ago", token: str = "a1b2c3d4e5f60718293a", banner: str = "", extra: str = "") -> bytes:
+def _page(
+    *, rel: str = "3 days ago", token: str = "a1b2c3d4e5f60718293a", banner: str = "", extra: str = ""
+) -> bytes:
     return PAGE.format(rel=rel, token=token, banner=banner, extra=extra).encode()
 
 
@@ -99,7 +101,10 @@ async def _changes(bootstrap: str, doc: str, want: int, timeout_s: float = 40.0)
 
 async def test_captures_become_change_events(kafka_bootstrap: str, s3_server: object) -> None:
     settings = make_settings(
-        DifferSettings, kafka_bootstrap=kafka_bootstrap, s3=s3_server, group_id=f"differ-it-{uuid.uuid4().hex[:8]}"
+        DifferSettings,
+        kafka_bootstrap=kafka_bootstrap,
+        s3=s3_server,
+        group_id=f"differ-it-{uuid.uuid4().hex[:8]}",
     )
     store = make_store(settings)
     doc = f"example-{uuid.uuid4().hex[:8]}/privacy_policy"

@@ -43,14 +43,14 @@ def fetcher_settings(s3: Any, **overrides: Any) -> FetcherSettings:
     return make_settings(FetcherSettings, s3=s3, **base)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 async def store(s3_server: Any) -> AsyncIterator[ObjectStore]:
     st = make_store(fetcher_settings(s3_server))
     yield st
     await st.close()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 async def capturer(s3_server: Any, store: ObjectStore) -> AsyncIterator[Capturer]:
     async with Capturer(fetcher_settings(s3_server), store) as c:
         yield c
@@ -261,3 +261,33 @@ async def test_connection_refused_is_a_network_error(s3_server: Any, store: Obje
     settings = fetcher_settings(s3_server, retries=1, retry_base_s=0.01)
     page = await capture(f"http://127.0.0.1:{free_port()}/privacy", settings=settings, store=store)
     assert page.page.outcome == CaptureOutcome.NETWORK_ERROR and "Connect" in (page.page.error or "")
+
+
+async def test_validators_expire(site: FixtureSite, s3_server: Any, store: ObjectStore) -> None:
+    doc = f"fixture/reval-{uuid.uuid4().hex[:6]}"
+    async with Capturer(fetcher_settings(s3_server, revalidate_after_s=0.0), store) as c:
+        a = (await c.capture_request(request(site, doc, "/static/privacy"))).event
+        b = (await c.capture_request(request(site, doc, "/static/privacy"))).event
+    # The last full body is "too old": no If-None-Match, so a full 200 instead of a 304.
+    assert a.outcome == b.outcome == CaptureOutcome.OK and b.pages[0].status == 200
+
+
+async def test_browser_is_relaunched_after_a_crash(site: FixtureSite, capturer: Capturer) -> None:
+    hints = ExtractionHints(execute_js=True, wait_for="#app h2")
+    assert (await capturer.capture_page(site.url("/js/terms"), hints)).page.outcome == CaptureOutcome.OK
+    await capturer.browser._browser.close()  # Chromium gone (crash, OOM kill)
+    r = await capturer.capture_page(site.url("/js/terms"), hints)
+    assert r.page.outcome == CaptureOutcome.OK and r.page.fetcher == Fetcher.BROWSER
+
+
+async def test_browser_wait_for_timeout_and_bot_wall(site: FixtureSite, capturer: Capturer) -> None:
+    capturer.browser.opts.wait_timeout_s = 1.0
+    try:
+        r = await capturer.capture_page(
+            site.url("/js/terms"), ExtractionHints(execute_js=True, wait_for="#never")
+        )
+    finally:
+        capturer.browser.opts.wait_timeout_s = 5.0
+    assert r.page.outcome == CaptureOutcome.TIMEOUT and "#never" in (r.page.error or "")
+    wall = await capturer.capture_page(site.url("/bot-wall"), ExtractionHints(execute_js=True))
+    assert wall.page.outcome == CaptureOutcome.BLOCKED and wall.page.fetcher == Fetcher.BROWSER

@@ -151,3 +151,47 @@ async def test_apprise_url_delivery(pg_url: str, smtp_sink: Any, webhook_receive
         assert event.headline in body["title"] and "[HIGH]" in body["message"]
     finally:
         await engine.dispose()
+
+
+async def test_two_dispatchers_share_the_outbox_without_double_sends(
+    pg_url: str, smtp_sink: Any, webhook_receiver: Any
+) -> None:
+    """Two notifier instances on one PostgreSQL outbox (FOR UPDATE SKIP LOCKED + leases)."""
+    import asyncio
+    from collections import Counter
+
+    tiers = Tiers.load()
+    engine, db = await open_db(pg_url)
+    platform = f"two-{uuid.uuid4().hex[:6]}"
+    try:
+        async with db() as s, s.begin():
+            for i in range(5):
+                await create_subscriber(
+                    s,
+                    tiers,
+                    tier="watcher",
+                    webhook_url=webhook_receiver.url(f"/two{i}"),
+                    subscriptions=[SubscriptionSpec(platform=platform)],
+                )
+        expected = 0
+        for n in range(6):
+            async with db() as s, s.begin():
+                expected += len(
+                    (await decide(s, sample_classified(platform=platform, n=n), tiers)).deliveries
+                )
+        assert expected == 30
+        first, second = dispatcher(db, smtp_sink.port), dispatcher(db, smtp_sink.port)
+        first.batch = second.batch = 4
+
+        async def drain(d: Dispatcher) -> int:
+            done = 0
+            while (n := await d.run_once()) > 0:
+                done += n
+            return done
+
+        counts = await asyncio.gather(drain(first), drain(second))
+        hooks = Counter(h.webhook_id for h in webhook_receiver.received if h.path.startswith("/two"))
+        assert len(hooks) == expected and set(hooks.values()) == {1}  # each sent exactly once
+        assert sum(counts) == expected and min(counts) > 0  # both did part of the work
+    finally:
+        await engine.dispose()

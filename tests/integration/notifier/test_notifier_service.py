@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -134,7 +135,12 @@ async def test_alert_reaches_matching_subscribers_once(
     app = await running(build_app(settings_for(kafka_bootstrap, pg_url, smtp_sink.port)))
     try:
         event = event_for(p, severity="high", categories=(cat,))
+        t0 = time.monotonic()
         await publish(producer, CLASSIFIED, event)
+        await wait_until(lambda: len(webhook_receiver.at("/a")) >= 1, timeout=60)
+        latency = time.monotonic() - t0
+        print(f"\nsame-day alert: classified event published -> signed webhook received in {latency:.2f} s")
+        assert latency < 60  # "within a minute"; bounded by the wait above
         low_event = event_for(other, severity="medium", categories=(cat,), n=2)  # below pro's filter: nothing
         await publish(producer, CLASSIFIED, low_event)
 
@@ -258,3 +264,23 @@ async def test_retries_outages_then_delivers_and_410_disables(
     finally:
         await app.stop()
         sink.stop()
+
+
+async def test_postgres_schema_matches_the_models(pg_url: str, db: Sessions) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from policywatch_notifier.models import Base
+
+    async with db() as s:
+        conn = await s.connection()
+
+        def diff(sync_conn: Any) -> list[Any]:
+            opts = {"compare_type": True, "version_table": "alembic_version_notifier"}
+            ctx = MigrationContext.configure(sync_conn, opts=opts)
+            ours = {t for t in Base.metadata.tables}
+            # other areas may share the test database: compare our tables only
+            return [
+                d for d in compare_metadata(ctx, Base.metadata) if d[0] != "remove_table" or d[1].name in ours
+            ]
+
+        assert await conn.run_sync(diff) == []

@@ -111,3 +111,31 @@ def test_apps_subscribe_to_the_documented_topics(
         f"{service} subscribes to {sorted(subscribed)}; schema_export.PIPELINE and docs/events.md say "
         f"{sorted(expected)}"
     )
+
+
+def test_stand_in_for_a_service_without_app(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A service whose package is not written yet is described from PIPELINE, and marked so."""
+    flow = schema_export.ServiceFlow(("change",), ("classified_change",))
+    monkeypatch.setitem(schema_export.PIPELINE, "ghost", flow)
+    assert schema_export._app_unavailable("ghost") == "app not available: No module named 'policywatch_ghost'"
+    brokers, sources = schema_export.service_brokers(["ghost"])
+    assert sources["ghost"].startswith("stand-in from schema_export.PIPELINE")
+    assert schema_export._declared_topics(brokers[0], "subscribers") == {topics.CHANGES}
+    assert schema_export._declared_topics(brokers[0], "publishers") == {topics.CLASSIFIED}
+    doc = schema_export.build_asyncapi(built=(brokers, sources))
+    assert doc["info"]["x-policywatch-sources"] == sources
+    assert any(c["address"] == topics.CHANGES for c in doc["channels"].values())
+
+
+def test_build_app_errors_are_not_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bug inside build_app fails the export instead of silently using a stand-in."""
+    import importlib
+
+    app_module = importlib.import_module("policywatch_classifier.app")
+
+    def broken(settings: Any) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(app_module, "build_app", broken)
+    with pytest.raises(RuntimeError, match="boom"):
+        schema_export.service_brokers(["classifier"])

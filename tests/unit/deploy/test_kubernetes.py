@@ -196,3 +196,17 @@ def test_init_job_runs_the_init_script(manifests: list[dict[str, Any]], repo: Pa
     command = " ".join(_container(job)["command"])
     assert command == "python /app/deploy/init/init.py"
     assert (repo / "deploy/init/init.py").is_file()
+
+
+def test_init_job_env_vars_are_settings_fields(manifests: list[dict[str, Any]]) -> None:
+    """deploy/init/init.py reads ServiceSettings: the Job must set nothing else."""
+    from policywatch_shared.settings import ServiceSettings
+
+    container = _container(_find(manifests, "Job", "policywatch-init"))
+    names = {e["name"] for e in container.get("env", [])}
+    for source in container.get("envFrom", []):
+        names |= set(_find(manifests, "ConfigMap", source["configMapRef"]["name"])["data"])
+    accepted = settings_env(ServiceSettings)
+    unknown = sorted(n for n in names if not accepted.accepts(n))
+    assert not unknown, f"policywatch-init: env vars ServiceSettings does not read: {unknown}"
+    assert {"KAFKA_BOOTSTRAP_SERVERS", "S3_ACCESS_KEY", "S3_SECRET_KEY", "DATABASE_URL"} <= names

@@ -19,7 +19,9 @@ async def test_migrations_match_the_models(tmp_path: Path) -> None:
         async with engine.connect() as conn:
 
             def diff(sync_conn: Any) -> list[Any]:
-                ctx = MigrationContext.configure(sync_conn, opts={"compare_type": True})
+                ctx = MigrationContext.configure(
+                    sync_conn, opts={"compare_type": True, "version_table": "alembic_version_notifier"}
+                )
                 return list(compare_metadata(ctx, Base.metadata))
 
             changes = await conn.run_sync(diff)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from typing import cast
 
 from policywatch_shared.events import ChangeStats, DiffOp, ParagraphChange, SectionChange
 from rapidfuzz.distance import Indel
@@ -37,6 +38,11 @@ MAX_SECTIONS = 200
 MAX_PARAGRAPHS = 60
 
 _WORDS = re.compile(r"\S+\s*")
+Opcode = tuple[str, int, int, int, int]
+
+
+def _opcodes(a: list[str] | list[int], b: list[str] | list[int]) -> list[Opcode]:
+    return cast(list[Opcode], Indel.opcodes(a, b).as_list())
 
 
 @dataclass
@@ -66,7 +72,7 @@ def word_diff(before: str, after: str) -> list[DiffOp]:
     ka = [w.strip().casefold() for w in a]
     kb = [w.strip().casefold() for w in b]
     ops: list[DiffOp] = []
-    for tag, i1, i2, j1, j2 in Indel.opcodes(ka, kb).as_list():
+    for tag, i1, i2, j1, j2 in _opcodes(ka, kb):
         if tag == "equal":
             _push(ops, "equal", "".join(b[j1:j2]))
             continue
@@ -110,7 +116,7 @@ def diff_docs(old: Doc, new: Doc) -> DiffResult:
     paras: list[_Para] = []
     groups: list[tuple[list[int], list[int]]] = []
     pending: tuple[list[int], list[int]] | None = None
-    for tag, i1, i2, j1, j2 in Indel.opcodes(oh, nh).as_list():
+    for tag, i1, i2, j1, j2 in _opcodes(oh, nh):
         # Indel yields separate delete/insert runs; adjacent ones form one replaced run.
         if tag == "equal":
             if pending:
@@ -147,17 +153,21 @@ def diff_docs(old: Doc, new: Doc) -> DiffResult:
     for dels, ins in groups:
         dels = [i for i in dels if i not in moved_old]
         ins = [j for j in ins if j not in moved_new]
-        for i, j in _pair(old, new, dels, ins):
-            if i is not None and j is not None:
-                heading = new.blocks[j].heading or old.blocks[i].heading
-                paras.append(_Para("reworded", i, j, heading=heading))
-                if mask_dates(old.blocks[i].key) == mask_dates(new.blocks[j].key):
+        if dels and ins and _words(old, dels) == _words(new, ins):
+            # The same words re-flowed into other blocks (inline list → bullets): not a change.
+            continue
+        for oi, nj in _pair(old, new, dels, ins):
+            if oi is not None and nj is not None:
+                heading = new.blocks[nj].heading or old.blocks[oi].heading
+                paras.append(_Para("reworded", oi, nj, heading=heading))
+                ko, kn = old.blocks[oi].key, new.blocks[nj].key
+                if mask_dates(ko) == mask_dates(kn) or (_is_date_line(ko) and _is_date_line(kn)):
                     date_changes += 1
                 elif not heading:
                     other_changes += 1
             else:
-                b = old.blocks[i] if i is not None else new.blocks[j]  # type: ignore[index]
-                paras.append(_Para("removed" if i is not None else "added", i, j, heading=b.heading))
+                b = old.blocks[oi] if oi is not None else new.blocks[nj]  # type: ignore[index]
+                paras.append(_Para("removed" if oi is not None else "added", oi, nj, heading=b.heading))
                 if _is_date_line(b.key):
                     date_changes += 1
                 elif not b.heading:
@@ -170,10 +180,23 @@ def diff_docs(old: Doc, new: Doc) -> DiffResult:
 _DATE_LINE_MAX_WORDS = 5
 
 
+def _words(doc: Doc, blocks: list[int]) -> list[str]:
+    return " ".join(doc.blocks[i].key for i in blocks).split()
+
+
+_DATE_WORDS = frozenset(
+    "effective date dated last updated update modified revised revision version as of on from since this page "
+    "was were is these terms policy notice in force valid published posted".split()
+)
+
+
 def _is_date_line(key: str) -> bool:
     """A line that is only a date with a label ("effective date: 1 january 2025")."""
     masked = mask_dates(key)
-    return "<date>" in masked and len(masked.replace("<date>", " ").split()) <= _DATE_LINE_MAX_WORDS
+    if "<date>" not in masked:
+        return False
+    words = masked.replace("<date>", " ").split()
+    return len(words) <= _DATE_LINE_MAX_WORDS and all(w in _DATE_WORDS for w in words)
 
 
 def _pair(old: Doc, new: Doc, dels: list[int], ins: list[int]) -> list[tuple[int | None, int | None]]:
@@ -254,7 +277,9 @@ def _describe(old: Doc, new: Doc, paras: list[_Para], date_only: bool) -> DiffRe
                 r = sum(_count(o.text) for o in ops if o.op == "delete")
                 if len(paragraphs) < MAX_PARAGRAPHS:
                     paragraphs.append(
-                        ParagraphChange(kind="reworded", before=_clip(before), after=_clip(after), word_diff=ops)
+                        ParagraphChange(
+                            kind="reworded", before=_clip(before), after=_clip(after), word_diff=ops
+                        )
                     )
             elif p.kind == "added":
                 assert p.new is not None
@@ -272,7 +297,9 @@ def _describe(old: Doc, new: Doc, paras: list[_Para], date_only: bool) -> DiffRe
             wr += r
             if not p.heading:
                 body_words += a + r
-        kind = _section_kind(old, new, side, sec.index, sec.anchor, ps, old_anchors, new_anchors, body_changes)
+        kind = _section_kind(
+            old, new, side, sec.index, sec.anchor, ps, old_anchors, new_anchors, body_changes
+        )
         if body_words or kind == "renamed":
             wording += 1
         ch = SectionChange(

@@ -14,6 +14,7 @@ returns the outcome: ``unchanged`` or one of the change kinds, with the change e
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -63,10 +64,14 @@ _DOC_TYPES = [
 ]
 
 
+_DOC_TYPE_RES = [(re.compile(p), k) for p, k in _DOC_TYPES]
+
+
+@functools.lru_cache(maxsize=1024)
 def guess_document_type(name: str) -> str:
     low = name.casefold()
-    for pattern, kind in _DOC_TYPES:
-        if re.search(pattern, low):
+    for pattern, kind in _DOC_TYPE_RES:
+        if pattern.search(low):
             return kind
     return "other"
 
@@ -91,7 +96,9 @@ class Differ:
     partitions move between instances.
     """
 
-    def __init__(self, histories: HistoryStore, *, cache_histories: bool = False, doc_cache: int = 256) -> None:
+    def __init__(
+        self, histories: HistoryStore, *, cache_histories: bool = False, doc_cache: int = 256
+    ) -> None:
         self.histories = histories
         self.cache_histories = cache_histories
         self._hist: dict[str, DocumentHistory] = {}
@@ -144,13 +151,15 @@ class Differ:
         raw_keys: list[str] | None = None,
         hints_fingerprint: str | None = None,
         trace_id: str | None = None,
+        check_available: bool = True,
     ) -> Observation:
         """Outcome of one capture. ``text`` None with ``unavailable`` set: the capture failed."""
         h = await self.history(info)
         seen, event = h.remembered(capture_id)
         if seen:  # redelivery: same answer, same event id
             return Observation(event.kind.value if event else UNCHANGED, event, _alert(event), h)
-        obs = await self._decide(h, info, text, capture_id, at, technical, unavailable, raw_keys, trace_id)
+        obs = await self._decide(h, info, text, capture_id, at, technical, unavailable, raw_keys, trace_id,
+                                 skip_check=not check_available)  # fmt: skip
         if hints_fingerprint is not None and not technical:
             h.hints_fingerprint = hints_fingerprint
         if obs.event is not None:
@@ -181,9 +190,11 @@ class Differ:
         unavailable: str | None,
         raw_keys: list[str] | None,
         trace_id: str | None,
+        *,
+        skip_check: bool = False,
     ) -> Observation:
         cur = h.current_version
-        if text is not None and unavailable is None:
+        if text is not None and unavailable is None and not skip_check:
             share: float | None = None
             if cur is not None:
                 share = self._english.get(cur.storage_key)
@@ -215,7 +226,9 @@ class Differ:
 
         if cur is None:
             new_doc = parse_pairs(pairs)
-            v = await self._new_version(h, info, text, key, capture_id, at, raw_keys, "first_version", new_doc)
+            v = await self._new_version(
+                h, info, text, key, capture_id, at, raw_keys, "first_version", new_doc
+            )
             ev = self._event(
                 h, info, capture_id, at, ChangeKind.FIRST_VERSION, trace_id,
                 summary=f"First version recorded ({new_doc.word_count} words).", to_version=v,
@@ -250,8 +263,13 @@ class Differ:
 
         new_doc = parse_pairs(pairs)
         d = diff_docs(old_doc, new_doc)
+        reason: str | None
         if technical:
-            kind, substantive, reason = ChangeKind.TECHNICAL, False, "re-extraction (extraction rules changed)"
+            kind, substantive, reason = (
+                ChangeKind.TECHNICAL,
+                False,
+                "re-extraction (extraction rules changed)",
+            )
         elif d.date_only:
             kind, substantive, reason = ChangeKind.DATE_ONLY, False, "only an absolute date changed"
         else:

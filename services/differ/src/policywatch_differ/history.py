@@ -74,7 +74,9 @@ class DocumentHistory(BaseModel):
     last_raw_keys: list[str] = Field(default_factory=list, description="Raw bodies of the last ok capture.")
     versions: list[VersionRecord] = Field(default_factory=list)
     timeline: list[TimelineEntry] = Field(default_factory=list)
-    events: dict[str, dict[str, Any]] = Field(default_factory=dict, description="capture id → event (recent).")
+    events: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="capture id → event (recent)."
+    )
 
     @property
     def current_version(self) -> VersionRecord | None:

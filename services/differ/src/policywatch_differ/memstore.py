@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -37,4 +38,4 @@ class MemoryStore(ObjectStore):
         self._data[key] = (data, obj)
 
     async def _put_file(self, key: str, path: Path, obj: StoredObject) -> None:
-        self._data[key] = (path.read_bytes(), obj)
+        self._data[key] = (await asyncio.to_thread(path.read_bytes), obj)

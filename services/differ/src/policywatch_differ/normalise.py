@@ -21,8 +21,8 @@ re-normalising an almost identical capture nearly free):
 
 from __future__ import annotations
 
-import hashlib
 import functools
+import hashlib
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -30,20 +30,23 @@ from collections.abc import Iterable
 # --------------------------------------------------------------------------- characters
 
 _INVISIBLE = dict.fromkeys(
-    map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2061\u2062\u2063"),
+    map(
+        ord,
+        "\u200b\u200c\u200d\u2060\ufeff\u00ad\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2061\u2062\u2063",
+    ),
     None,
 )
 _TRANSLATE = str.maketrans(
     {
         "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "\u00b4": "'", "`": "'",
-        "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"', "\u00ab": '"', "\u00bb": '"',
-        "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2015": "-", "\u2212": "-",
+        "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"', "\u00ab": '"', "\u00bb": '"',  # noqa: E501
+        "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2015": "-", "\u2212": "-",  # noqa: E501
         "\u00a0": " ", "\u2002": " ", "\u2003": " ", "\u2009": " ", "\u202f": " ", "\u3000": " ", "\t": " ",
         "\u2026": "...", "\u3001": ". ", "\uff0c": ",", "\uff1a": ":", "\uff1b": ";", "\uff08": "(",
         "\uff09": ")", "\uff0d": "-", "\u3002": ".", "\uff0e": ".",
     }
 )  # fmt: skip
-_TRANSLATE.update(_INVISIBLE)
+_TRANSLATE.update(_INVISIBLE)  # type: ignore[arg-type]
 
 # --------------------------------------------------------------------------- patterns
 
@@ -66,7 +69,7 @@ _MONTHS = (
     r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
 )
 _ABSDATE = re.compile(
-    rf"\b(?:{_MONTHS}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTHS},?\s+\d{{4}}"
+    rf"\b(?:{_MONTHS}\s+\d{{1,2}}(?:\s?(?:st|nd|rd|th))?,?\s+\d{{4}}|\d{{1,2}}(?:\s?(?:st|nd|rd|th))?\s+(?:of\s+)?{_MONTHS},?\s+\d{{4}}"
     rf"|{_MONTHS},?\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}}|\d{{1,2}}[/.]\d{{1,2}}[/.]\d{{2,4}})\b"
     r"(?:\s+(?:pdt|pst|edt|est|cet|cest|utc|gmt))?",
     re.I,
@@ -78,9 +81,6 @@ _ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>])")
 _PUNCT_ONLY = re.compile(r"^[\W_]*$")
 _TABLE_RULE = re.compile(r"^\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?$")
 _SPACE = re.compile(r"\s+")
-_PUNCT = re.compile(r"[,;:!?\"()\[\]{}]|\.(?!\d)|(?<!\w)-|-(?!\w)")
-_SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.;:!?)\]])")
-_EMPTY_BRACKETS = re.compile(r"\[\s*\]|\(\s*\)")
 
 #: UI strings that are never part of a document (compared after normalisation).
 UI_STRINGS = frozenset(
@@ -91,7 +91,7 @@ UI_STRINGS = frozenset(
         "download pdf", "download", "previous", "next", "read more", "show more", "show less", "see more",
         "expand all", "collapse all", "expand", "collapse", "was this helpful?", "was this page helpful?",
         "yes", "no", "helpful", "not helpful", "thanks for your feedback", "thank you for your feedback",
-        "table of contents", "popular articles", "related topics", "more resources", "contents", "on this page", "in this article", "related articles",
+        "table of contents", "popular articles", "related topics", "more resources", "contents", "on this page", "in this article", "related articles",  # noqa: E501
         "loading", "loading...", "sign in", "log in", "sign up", "accept", "accept all", "reject all",
         "accept cookies", "accept all cookies", "reject", "decline", "manage cookies", "cookie settings",
         "manage preferences", "save preferences", "allow all", "allow all cookies", "only necessary",
@@ -102,24 +102,29 @@ UI_STRINGS = frozenset(
     }
 )  # fmt: skip
 _COOKIE_BANNER = re.compile(
-    r"(we (and our partners )?use cookies|this (web)?site uses cookies|by (clicking|continuing|using)[^.]{0,80}"
+    r"(we (and our partners )?use cookies|this (web)?site uses cookies|by (clicking|continuing|using)[^.]{0,80}"  # noqa: E501
     r"(accept|agree)[^.]{0,40}cookies|accept (all )?cookies|cookie (settings|preferences|consent)|"
     r"manage (your )?(cookie )?preferences)",
     re.I,
 )
+_PUNCT = re.compile(r"[,;:!?\"()\[\]{}]|\.(?!\d)|(?<!\w)-|-(?!\w)")
+_DIGIT_LETTER = re.compile(r"(?<=\d)(?=[^\W\d_])")
+_UI_KEYS = frozenset(" ".join(_PUNCT.sub(" ", u.replace("'", "")).split()) for u in UI_STRINGS)
 #: Banner-like lines are only dropped when short: a cookie policy discusses cookies at length.
 COOKIE_LINE_MAX = 400
 
 
 #: Last line of a help-centre "quick answers" widget (rotating suggestions above it).
-WIDGET_END = frozenset({"i have a different question", "tenho uma pergunta diferente", "other ways to get help"})
+WIDGET_END = frozenset(
+    {"i have a different question", "tenho uma pergunta diferente"}
+)
 #: First line of such a widget (Meta's help centre): the suggestions follow it.
 WIDGET_START = frozenset({"copy link"})
 WIDGET_LINE_MAX = 90
 # en-GB and en-US variants of the same page alternate (personalised / personalized …).
 _SPELL_SUFFIX = [
     ("isations", "izations"), ("isation", "ization"), ("ising", "izing"), ("ised", "ized"), ("ises", "izes"),
-    ("iser", "izer"), ("isers", "izers"), ("ise", "ize"), ("yse", "yze"), ("ysed", "yzed"), ("ysing", "yzing"),
+    ("iser", "izer"), ("isers", "izers"), ("ise", "ize"), ("yse", "yze"), ("ysed", "yzed"), ("ysing", "yzing"),  # noqa: E501
     ("our", "or"), ("ours", "ors"), ("oured", "ored"), ("ouring", "oring"), ("ourable", "orable"),
     ("ourite", "orite"),
 ]  # fmt: skip
@@ -133,7 +138,12 @@ _SPELL_WORDS = {
     "counselling": "counseling", "fuelled": "fueled", "signalled": "signaled",
 }  # fmt: skip
 _SPELL_SORTED = sorted(_SPELL_SUFFIX, key=lambda p: -len(p[0]))
-_ALPHA_WORD = re.compile(r"[a-z]{5,}")
+_ALPHA_WORD = re.compile(
+    r"\b[a-z]{3,}(?:is(?:e|es|ed|ing|ations?|ers?)|ys(?:e|ed|ing)|our(?:s|ed|ing|able|ite|ites)?)\b|\b(?:"
+    + "|".join(_SPELL_WORDS)
+    + r")\b"
+)
+_RELDATE_HINT = re.compile(r"\b(?:ago|yesterday|today|now|last|past)\b")
 
 
 @functools.lru_cache(maxsize=65536)
@@ -150,6 +160,8 @@ def _american(word: str) -> str:
 
 def _spell(m: re.Match[str]) -> str:
     return _american(m.group(0))
+
+
 _LINK_ONLY = re.compile(r"^(?:[*+\-]\s+|\d{1,3}[.)]\s+)?\[[^\]]{0,120}\]\([^)]*\)$")
 _DANGLING_LINK = re.compile(r"\]\([^)\s]*\)")
 _COPYRIGHT_YEARS = re.compile(r"((?:©|\(c\)|copyright)\s*)\d{4}(?:\s*-\s*\d{4})?", re.I)
@@ -201,29 +213,21 @@ def normalise_line(line: str) -> str:
     s = _WORDISH.sub(_token, s)
     if "©" in s or "opyright" in s or "(c)" in s:
         s = _COPYRIGHT_YEARS.sub(r"\1<year>", s)
-    low = s.lower()
-    if "ago" in low or "yesterday" in low or "today" in low or "last " in low or "past " in low or "now" in low:
+    if _RELDATE_HINT.search(s.lower()):
         s = _RELDATE.sub("<reldate>", s)
     s = s.replace("*", "").replace("~~", "")
     if "_" in s:
         s = _UNDERSCORE_EMPH.sub("", s)
     s = s.strip(" >")
-    s = _LIST_MARK.sub("", s)
-    s = s.replace("|", " ")
-    if "[" in s or "(" in s:
-        s = _EMPTY_BRACKETS.sub(" ", s)
-    s = _SPACE.sub(" ", s).strip().casefold()
+    s = _LIST_MARK.sub("", s).replace("|", " ").casefold()
     if not s.isascii():
         s = unicodedata.normalize("NFKC", s)
     s = _ALPHA_WORD.sub(_spell, s)
     # Punctuation placement (serial commas, "privacy)." / "privacy.)", quotes, a missing space
     # after a full stop) does not change the terms: the key keeps words and numbers only.
     s = _PUNCT.sub(" ", s.replace("'", ""))
-    s = _SPACE.sub(" ", s).strip()
-    s = _SPACE_BEFORE_PUNCT.sub(r"\1", s)
-    if not s or _PUNCT_ONLY.match(s):
-        return ""
-    if s in UI_STRINGS or s.rstrip(".:!") in UI_STRINGS:
+    s = " ".join(_DIGIT_LETTER.sub(" ", s).split())  # "2.2The" = "2.2 The"
+    if not s or _PUNCT_ONLY.match(s) or s in _UI_KEYS:
         return ""
     if "cookie" in s and len(s) <= COOKIE_LINE_MAX and _COOKIE_BANNER.search(s):
         return ""
@@ -277,7 +281,7 @@ def line_keys(text: str, norm: LineNormaliser | None = None) -> list[tuple[str, 
             _drop_widget(out)
             k = ""
         elif in_widget:
-            if k and len(k) <= WIDGET_LINE_MAX and not k.endswith("."):
+            if k and len(k) <= WIDGET_LINE_MAX and not _is_sentence(line):
                 k = ""
             else:
                 in_widget = False
@@ -285,7 +289,39 @@ def line_keys(text: str, norm: LineNormaliser | None = None) -> list[tuple[str, 
             in_widget = True
         out.append((line, k))
     n.roll()
+    _drop_related_sections(out)
     return out
+
+
+#: Headings of help-centre link lists whose entries rotate ("Related articles" …).
+RELATED_HEADINGS = frozenset(
+    {"related articles", "popular articles", "other ways to get help", "related topics", "more resources",
+     "recommended articles", "related content", "you may also like"}
+)  # fmt: skip
+_HEADING_TEXT = re.compile(r"^\s{0,3}#{1,6}\s+|[*_]+")
+_UNDERLINE = re.compile(r"^\s{0,3}(=+|-+)\s*$")
+
+
+def _is_heading(out: list[tuple[str, str]], i: int) -> bool:
+    raw = out[i][0]
+    if raw.lstrip().startswith("#"):
+        return True
+    return i + 1 < len(out) and bool(_UNDERLINE.match(out[i + 1][0])) and not _UNDERLINE.match(raw)
+
+
+def _drop_related_sections(out: list[tuple[str, str]]) -> None:
+    """Blank a "Related articles"-like section up to the next heading."""
+    i, n = 0, len(out)
+    while i < n:
+        raw = out[i][0]
+        if len(raw) < 60 and _HEADING_TEXT.sub("", raw).strip().casefold() in RELATED_HEADINGS:
+            j = i + 1
+            while j < n and not (out[j][1] and _is_heading(out, j)):
+                out[j] = (out[j][0], "")
+                j += 1
+            i = j
+        else:
+            i += 1
 
 
 def comparison_lines(text: str, norm: LineNormaliser | None = None) -> list[str]:
@@ -293,12 +329,16 @@ def comparison_lines(text: str, norm: LineNormaliser | None = None) -> list[str]
     return [k for _, k in line_keys(text, norm) if k]
 
 
+def _is_sentence(raw: str) -> bool:
+    return raw.rstrip().rstrip("*_)\"'\u201d").endswith((".", ":", ";", "!"))
+
+
 def _drop_widget(out: list[tuple[str, str]]) -> None:
     """Blank the run of short suggestion lines that precedes a widget's closing line."""
     i = len(out) - 1
     while i >= 0:
         raw, k = out[i]
-        if not k or len(k) > WIDGET_LINE_MAX or k.endswith("."):
+        if not k or len(k) > WIDGET_LINE_MAX or _is_sentence(raw):
             break  # a dropped UI line ("Copy link"), an underline or a sentence bounds the run
         out[i] = (raw, "")
         i -= 1

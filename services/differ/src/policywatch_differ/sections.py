@@ -9,6 +9,7 @@ recognised across versions even when its text changes.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -25,6 +26,7 @@ _SLUG = re.compile(r"[^a-z0-9]+")
 _LIST = re.compile(r"^\s*([*+\-]|\d{1,3}[.)])\s+")
 
 
+@functools.lru_cache(maxsize=65536)
 def display_text(raw: str) -> str:
     """A line as a reader sees it: link text without targets, no images, no markup escapes."""
     s = clean_chars(raw)
@@ -110,7 +112,9 @@ def parse_pairs(pairs: list[tuple[str, str]]) -> Doc:
             while stack and stack[-1][0] >= level:
                 stack.pop()
             stack.append((level, heading, _SLUG.sub("-", key).strip("-")[:60] or "section"))
-            sec = Section(len(sections), level, heading, [h for _, h, _ in stack], "/".join(s for *_, s in stack))
+            sec = Section(
+                len(sections), level, heading, [h for _, h, _ in stack], "/".join(s for *_, s in stack)
+            )
             sections.append(sec)
         cur = sections[-1]
         cur.blocks.append(len(blocks))

@@ -31,7 +31,9 @@ class DifferService:
         for key, url in zip(keys, urls + [None] * (len(keys) - len(urls)), strict=False):
             body = await self.store.get_bytes(key)
             stat = await self.store.stat(key)
-            parts.append(extract(body, content_type=stat.content_type if stat else None, url=url, hints=hints))
+            parts.append(
+                extract(body, content_type=stat.content_type if stat else None, url=url, hints=hints)
+            )
         return combine(parts)
 
     async def handle(self, capture: CaptureEvent) -> list[ChangeEvent]:
@@ -52,19 +54,28 @@ class DifferService:
             if technical is not None:
                 events.append(technical)
             try:
-                text = await self._extract_keys(keys, capture.hints, [p.final_url or p.url for p in capture.pages])
+                text = await self._extract_keys(
+                    keys, capture.hints, [p.final_url or p.url for p in capture.pages]
+                )
                 obs = await self.differ.observe(
                     info, text, capture_id=capture.event_id, at=at, raw_keys=keys,
                     hints_fingerprint=fp, trace_id=capture.trace_id,
                 )  # fmt: skip
             except ExtractionError as exc:
                 obs = await self.differ.observe(
-                    info, None, capture_id=capture.event_id, at=at, unavailable=str(exc), trace_id=capture.trace_id
+                    info,
+                    None,
+                    capture_id=capture.event_id,
+                    at=at,
+                    unavailable=str(exc),
+                    trace_id=capture.trace_id,
                 )
         elif capture.outcome in UNAVAILABLE_OUTCOMES or (
             capture.outcome == CaptureOutcome.HTTP_ERROR and status in GONE_STATUSES
         ):
-            reason = f"{capture.outcome.value}: {capture.error or (f'HTTP {status}' if status else 'no document')}"
+            reason = (
+                f"{capture.outcome.value}: {capture.error or (f'HTTP {status}' if status else 'no document')}"
+            )
             obs = await self.differ.observe(
                 info, None, capture_id=capture.event_id, at=at, unavailable=reason, trace_id=capture.trace_id
             )
@@ -79,7 +90,9 @@ class DifferService:
     ) -> ChangeEvent | None:
         if history.hints_fingerprint is None or history.hints_fingerprint == fp:
             return None
-        obs = await self.reextract(history, info, capture.hints, at=capture.attempted_at, trace_id=capture.trace_id)
+        obs = await self.reextract(
+            history, info, capture.hints, at=capture.attempted_at, trace_id=capture.trace_id
+        )
         return obs.event if obs else None
 
     async def reextract(

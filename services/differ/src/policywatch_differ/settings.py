@@ -12,7 +12,9 @@ class DifferSettings(ServiceSettings):
 
     group_id: str = Field(default="policywatch-differ", description="Kafka consumer group id.")
     http_port: int = Field(default=8002, description="Port of /metrics, /healthz and /readyz.")
-    dedupe_window: int = Field(default=10000, description="Processed capture event ids remembered (redelivery).")
+    dedupe_window: int = Field(
+        default=10000, description="Processed capture event ids remembered (redelivery)."
+    )
 
     @property
     def service_name(self) -> str:

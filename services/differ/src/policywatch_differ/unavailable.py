@@ -43,7 +43,9 @@ def english_share(text: str) -> float:
     return sum(1 for w in words if w in _EN) / len(words)
 
 
-def unavailable_reason(text: str, *, previous: str | None = None, previous_share: float | None = None) -> str | None:
+def unavailable_reason(
+    text: str, *, previous: str | None = None, previous_share: float | None = None
+) -> str | None:
     """Why ``text`` is not the document (``None`` when it is)."""
     verdict = check_page(text)
     if not verdict.ok:

@@ -125,11 +125,13 @@ def build_app(
     broker = make_broker(settings, service="fetcher")
     service = FetcherService(settings, broker, store=store, catalog=catalog)
 
-    @durable_subscriber(
-        broker, FETCH_REQUESTS, group_id=settings.group_id, max_workers=max(1, settings.concurrency)
-    )
-    async def on_fetch_request(req: FetchRequest) -> None:
-        await service.handle(req)
+    if settings.workers_enabled:
+
+        @durable_subscriber(
+            broker, FETCH_REQUESTS, group_id=settings.group_id, max_workers=max(1, settings.concurrency)
+        )
+        async def on_fetch_request(req: FetchRequest) -> None:
+            await service.handle(req)
 
     app = FastStream(broker, logger=log)
     app.on_startup(service.start)

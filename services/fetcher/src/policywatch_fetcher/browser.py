@@ -83,6 +83,22 @@ class BrowserPool:
                 await self._pw.stop()
                 self._pw = None
 
+    async def _new_context(self) -> Any:
+        """A fresh context; a crashed or closed browser is relaunched once."""
+        for attempt in (1, 2):
+            await self.start()
+            try:
+                return await self._browser.new_context(
+                    user_agent=self.opts.user_agent, java_script_enabled=True, service_workers="block"
+                )
+            except Exception as exc:
+                if attempt == 2:
+                    raise BrowserUnavailable(f"cannot open a browser context: {exc}") from exc
+                log.warning("browser context failed (%s); relaunching Chromium", exc)
+                async with self._lock:
+                    self._browser = None
+        raise AssertionError("unreachable")
+
     async def _route(self, route: Any) -> None:
         request = route.request
         if request.resource_type in BLOCKED_RESOURCES:
@@ -107,11 +123,8 @@ class BrowserPool:
             await self.guard.check(url)
         except AddressRefused as exc:
             return HttpResult(url, CaptureOutcome.NETWORK_ERROR, error=str(exc)), None
-        await self.start()
         async with self._sem:
-            context = await self._browser.new_context(
-                user_agent=self.opts.user_agent, java_script_enabled=True, service_workers="block"
-            )
+            context = await self._new_context()
             try:
                 context.set_default_timeout(self.opts.wait_timeout_s * 1000)
                 await context.route("**/*", self._route)

@@ -236,7 +236,18 @@ class Capturer:
             return r.error or r.outcome.value
         return r.status, r.body or b""
 
+    def _validators(self, prev: PageState | None) -> PageState | None:
+        """Validators to send, unless the last full body is older than ``revalidate_after_s``.
+
+        A server whose ETag never changes would otherwise answer 304 forever.
+        """
+        if prev is None or prev.fetched_at is None:
+            return prev
+        age = (datetime.now(UTC) - prev.fetched_at).total_seconds()
+        return None if age > self.settings.revalidate_after_s else prev
+
     async def _http(self, url: str, prev: PageState | None) -> HttpResult:
+        prev = self._validators(prev)
         async with self.limiter.slot(url):
             return await fetch_http(
                 self.client,
@@ -437,6 +448,7 @@ class Capturer:
                     content_type=c.page.content_type,
                     size=c.page.size,
                     fetcher=c.page.fetcher.value,
+                    fetched_at=attempted_at,
                 )
         state.last_attempt_at = attempted_at
         state.last_outcome = outcome.value

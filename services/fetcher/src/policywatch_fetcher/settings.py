@@ -28,6 +28,9 @@ class FetcherSettings(ServiceSettings):
         default_factory=_default_catalog_dir, description="Directory of catalog YAML files."
     )
     scheduler_enabled: bool = Field(default=True, description="Run the scheduler in this process.")
+    workers_enabled: bool = Field(
+        default=True, description="Consume fetch requests in this process (off: a scheduler-only process)."
+    )
     scheduler_tick_s: float = Field(
         default=5.0, description="How often the scheduler looks for due documents."
     )
@@ -48,6 +51,10 @@ class FetcherSettings(ServiceSettings):
     connect_timeout_s: float = Field(default=10.0, description="TCP/TLS connect timeout.")
     read_timeout_s: float = Field(default=20.0, description="Timeout between two reads of a response.")
     total_timeout_s: float = Field(default=60.0, description="Deadline of one page fetch, retries excluded.")
+    revalidate_after_s: float = Field(
+        default=7 * 86400.0,
+        description="Fetch unconditionally when the last full body is older (a stuck ETag hides no change).",
+    )
     max_redirects: int = Field(default=10, description="Redirects followed before giving up.")
     max_bytes: int = Field(default=10 * 1024 * 1024, description="Body size limit (too_large above).")
     retries: int = Field(default=2, description="Retries on network errors, 5xx and 429.")

@@ -20,6 +20,7 @@ class PageState(BaseModel):
     content_type: str | None = None
     size: int | None = None
     fetcher: str | None = None
+    fetched_at: datetime | None = Field(default=None, description="When the last full (200) body arrived.")
 
 
 class DocumentState(BaseModel):

@@ -185,6 +185,8 @@ class Dispatcher:
         # Ids only: no address, URL or secret in logs.
         if status is DeliveryStatus.SENT:
             metrics.SENT.labels(c.channel, c.tier, c.kind).inc()
+            if c.kind == "alert" and c.decided_at is not None:
+                metrics.LATENCY.observe(max(0.0, (now - c.decided_at).total_seconds()))
             log.info(
                 "delivered %s %s to subscriber %s via %s", c.kind, c.delivery_id, c.subscriber_id, c.channel
             )

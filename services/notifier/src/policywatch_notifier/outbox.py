@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from policywatch_notifier.models import Delivery, OutboxItem
+from policywatch_notifier.models import Delivery, OutboxItem, as_utc
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ class Claimed:
     classified_event_ids: list[str]
     event_key: str
     classified_event_id: str | None
+    decided_at: datetime | None = None
 
 
 async def claim(session: AsyncSession, *, now: datetime, lease_s: float, limit: int) -> list[Claimed]:
@@ -64,6 +65,7 @@ async def claim(session: AsyncSession, *, now: datetime, lease_s: float, limit: 
             classified_event_ids=list(o.payload.get("classified_event_ids", [])),
             event_key=d.event_key,
             classified_event_id=d.classified_event_id,
+            decided_at=as_utc(d.created_at),
         )
         for o, d in rows.all()
     ]

@@ -1,0 +1,147 @@
+"""Section-aware diff: each structural change kind, word diffs, date-only, summaries."""
+
+from __future__ import annotations
+
+from policywatch_differ.change import diff_docs, word_diff
+from policywatch_differ.sections import parse
+
+BASE = """Privacy Policy
+==============
+
+Last updated: January 7, 2026
+
+## How we use your information
+
+We use your data to provide the service.
+
+We keep logs for 30 days.
+
+## Children's Privacy
+
+We do not knowingly collect data from children under 13.
+
+## Contact
+
+Write to privacy@example.com.
+"""
+
+
+def _diff(a: str, b: str):  # type: ignore[no-untyped-def]
+    return diff_docs(parse(a), parse(b))
+
+
+def test_sections_and_anchors() -> None:
+    doc = parse(BASE)
+    paths = [s.path for s in doc.sections[1:]]
+    assert paths[0] == ["Privacy Policy"]
+    assert paths[1] == ["Privacy Policy", "How we use your information"]
+    assert doc.sections[2].anchor == "privacy-policy/how-we-use-your-information"
+
+
+def test_reworded_paragraph_has_word_diff() -> None:
+    r = _diff(BASE, BASE.replace("We keep logs for 30 days.", "We keep logs for 90 days."))
+    assert r.substantive and not r.date_only
+    [s] = r.sections
+    assert s.kind == "modified" and s.heading_path[-1] == "How we use your information"
+    [p] = s.paragraphs
+    assert p.kind == "reworded"
+    assert [(o.op, o.text.strip()) for o in p.word_diff if o.op != "equal"] == [
+        ("delete", "30"),
+        ("insert", "90"),
+    ]
+    assert r.stats.words_added == 1 and r.stats.words_removed == 1
+    assert r.summary == "Reworded 1 paragraph in 'How we use your information'."
+
+
+def test_added_and_removed_sections() -> None:
+    new = BASE.replace(
+        "## Children's Privacy\n\nWe do not knowingly collect data from children under 13.\n",
+        "## Data Sharing\n\nWe share data with advertisers.\n\nWe sell data to brokers.\n",
+    )
+    r = _diff(BASE, new)
+    kinds = {s.kind: s for s in r.sections}
+    assert kinds["added"].heading_path[-1] == "Data Sharing"
+    assert kinds["added"].after and "We sell data to brokers." in kinds["added"].after
+    assert kinds["removed"].heading_path[-1] == "Children's Privacy"
+    assert r.stats.sections_added == 1 and r.stats.sections_removed == 1
+    assert r.summary.startswith("Added section 'Data Sharing' (2 paragraphs)")
+    assert "removed 'Children's Privacy'" in r.summary
+
+
+def test_renamed_section() -> None:
+    r = _diff(BASE, BASE.replace("## Contact", "## Contact us"))
+    [s] = r.sections
+    assert s.kind == "renamed" and s.old_heading == "Contact" and s.new_heading == "Contact us"
+    assert r.stats.sections_renamed == 1
+
+
+def test_moved_section_is_structure_only() -> None:
+    contact = "## Contact\n\nWrite to privacy@example.com.\n"
+    moved = BASE.replace(contact, "").replace("## How we use", contact + "\n## How we use")
+    r = _diff(BASE, moved)
+    assert r.sections and all(s.kind == "moved" for s in r.sections)
+    assert r.structure_only and not r.substantive
+    assert r.stats.words_added == r.stats.words_removed == 0
+
+
+def test_heading_added_around_same_text_is_structure() -> None:
+    r = _diff(BASE, BASE.replace("We keep logs", "### Retention\n\nWe keep logs"))
+    assert [s.kind for s in r.sections] == ["structure"]
+    assert not r.substantive
+
+
+def test_date_only() -> None:
+    r = _diff(BASE, BASE.replace("January 7, 2026", "April 30, 2026"))
+    assert r.date_only and not r.substantive
+    assert r.summary.startswith("Only a date changed")
+
+
+def test_noise_only_is_no_change() -> None:
+    noisy = BASE.replace("We use your data", "We  use your data").replace("Contact", "CONTACT")
+    r = _diff(BASE, noisy)
+    assert r.sections == [] and not r.substantive
+
+
+def test_word_diff_rebuilds_both_texts() -> None:
+    a, b = "You may opt out at any time.", "You may not opt out after 30 days."
+    ops = word_diff(a, b)
+    assert "".join(o.text for o in ops if o.op != "insert") == a
+    assert "".join(o.text for o in ops if o.op != "delete") == b
+
+
+def test_large_document_is_fast() -> None:
+    import time
+
+    from policywatch_differ.normalise import LineNormaliser
+
+    body = "\n\n".join(f"## Section {i}\n\n" + f"Paragraph {i} says something about data use number {i}. " * 20  # noqa: E501
+                       for i in range(2000))  # fmt: skip
+    assert len(body) > 1_000_000
+    changed = body.replace("Paragraph 1500 says", "Paragraph 1500 now says", 1)
+    norm = LineNormaliser()  # the service keeps one per document: only changed lines are normalised
+    old = parse(body, norm)
+    t = time.perf_counter()
+    r = diff_docs(old, parse(changed, norm))
+    assert time.perf_counter() - t < 2.0  # generous: the machine is shared; typically ~0.2 s
+    assert [s.heading_path[-1] for s in r.sections] == ["Section 1500"]
+
+
+def test_reflowed_list_is_not_a_wording_change() -> None:
+    inline = BASE.replace(
+        "We keep logs for 30 days.", "Reasons include: promotional code abuse, chargebacks, unpaid balance."
+    )
+    bullets = BASE.replace(
+        "We keep logs for 30 days.",
+        "Reasons include:\n\n* Promotional code abuse\n* Chargebacks\n* Unpaid balance",
+    )
+    r = _diff(inline, bullets)
+    assert not r.substantive and r.stats.words_added == r.stats.words_removed == 0
+
+
+def test_dated_list_entry_is_not_date_only() -> None:
+    a = BASE + "\n* Alice, since 30 March 2026\n"
+    b = BASE + "\n* Alice, since 30 March 2026\n* Bob, since 15 July 2026\n"
+    r = _diff(a, b)
+    assert not r.date_only and r.substantive
+    c = BASE.replace("Last updated: January 7, 2026", "Effective date: February 27th, 2026")
+    assert _diff(BASE, c).date_only

@@ -1,0 +1,63 @@
+"""The differ's CLI verbs: diff (text and JSON), replay (one line per input line, in order)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from policywatch.cli import app
+
+INTRO = "This policy explains what we collect, why, and the choices you have about your information.\n\n"
+OLD = "# Privacy\n\n" + INTRO + "## Sharing\n\nWe share data with partners.\n\n## Contact\n\nWrite to us.\n"
+NEW = "# Privacy\n\n" + INTRO + "## Sharing\n\nWe sell data to partners.\n\n## Contact\n\nWrite to us.\n"
+runner = CliRunner()
+
+
+def test_diff_text_and_json(tmp_path: Path) -> None:
+    a, b = tmp_path / "old.md", tmp_path / "new.md"
+    a.write_text(OLD)
+    b.write_text(NEW)
+    res = runner.invoke(app, ["diff", str(a), str(b)])
+    assert res.exit_code == 0, res.output
+    assert "Reworded 1 paragraph in 'Sharing'" in res.output
+    assert "[-share-]" in res.output and "{+sell+}" in res.output
+    res = runner.invoke(app, ["diff", str(a), str(b), "--json"])
+    event = json.loads(res.output)
+    assert event["kind"] == "modified" and event["substantive"] is True
+    assert event["sections"][0]["heading_path"] == ["Privacy", "Sharing"]
+    same = runner.invoke(app, ["diff", str(a), str(a), "--json"])
+    assert json.loads(same.output) == {"outcome": "unchanged"}
+
+
+def test_replay_one_line_per_input_line_in_order(tmp_path: Path) -> None:
+    def rec(doc: str, n: int, text: str, kind: str = "change") -> dict[str, str]:
+        return {"service": "Acme", "document": doc, "recorded_at": f"2026-01-0{n}T00:00:00+00:00",
+                "commit": f"{doc[0]}{n}", "kind": kind, "text": text}  # fmt: skip
+
+    lines = [
+        rec("Terms", 1, OLD, "first"),
+        rec("Privacy", 1, OLD + "\nLast updated 2 days ago\n", "first"),
+        rec("Terms", 2, OLD.replace("Write to us.", "Write  to  us.")),  # whitespace only
+        rec("Terms", 3, NEW),
+        rec("Privacy", 2, OLD + "\nLast updated 3 days ago\n"),
+        rec("Terms", 4, OLD),  # flapping back
+    ]
+    src = tmp_path / "in.jsonl.gz"
+    with gzip.open(src, "wt") as fh:
+        for r in lines:
+            fh.write(json.dumps(r) + "\n")
+        fh.write("not json\n")
+    out = tmp_path / "out.jsonl"
+    res = runner.invoke(app, ["replay", str(src), "--out", str(out), "--no-classify"])
+    assert res.exit_code == 0, res.output
+    got = [json.loads(x) for x in out.read_text().splitlines()]
+    assert len(got) == len(lines) + 1
+    assert [g["commit"] for g in got[:-1]] == [r["commit"] for r in lines]
+    assert [g["outcome"] for g in got] == [
+        "first_version", "first_version", "unchanged", "modified", "unchanged", "reverted", "invalid",
+    ]  # fmt: skip
+    assert [g["alert"] for g in got] == [False, False, False, True, False, False, False]
+    assert got[3]["change"]["kind"] == "modified" and "change" not in got[2]

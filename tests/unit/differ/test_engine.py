@@ -1,0 +1,125 @@
+"""The differ's decisions over a document's history (in-memory store)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from policywatch_differ.engine import Differ, DocumentInfo
+from policywatch_differ.history import HistoryStore
+from policywatch_differ.memstore import MemoryStore
+from policywatch_shared.events import ChangeKind
+
+V1 = """# Terms of Service
+
+Last updated: March 1, 2025
+
+## Your account
+
+You must be 13 or older to use the service.
+
+## Termination
+
+We may suspend your account if you break these terms.
+"""
+V2 = V1.replace("13 or older", "16 or older")
+ERROR = "Sorry, something went wrong.\n\nWe're working on it and we'll get it fixed as soon as we can."
+INFO = DocumentInfo("acme/terms", "acme", "terms_of_service")
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def differ() -> Differ:
+    return Differ(HistoryStore(MemoryStore()))
+
+
+async def _run(differ: Differ, texts: list[str | None], **kw: object) -> list[str]:
+    out = []
+    for n, text in enumerate(texts):
+        obs = await differ.observe(INFO, text, capture_id=f"c{n}", at=T0 + timedelta(days=n), **kw)  # type: ignore[arg-type]
+        out.append(obs.outcome)
+    return out
+
+
+async def test_first_unchanged_modified(differ: Differ) -> None:
+    noisy = V1.replace("Termination", "TERMINATION") + "\n[Skip to content](#main)\n"
+    assert await _run(differ, [V1, noisy, V2]) == ["first_version", "unchanged", "modified"]
+    h = await differ.histories.load(INFO.document_id)
+    assert h is not None and [v.number for v in h.versions] == [1, 2]
+    assert h.versions[0].capture_ids == ["c0", "c1"] and h.versions[0].last_seen == T0 + timedelta(days=1)
+    assert await differ.histories.get_text(h.versions[1].storage_key) == V2
+
+
+async def test_change_event_fields(differ: Differ) -> None:
+    await differ.observe(INFO, V1, capture_id="a", at=T0)
+    obs = await differ.observe(INFO, V2, capture_id="b", at=T0 + timedelta(days=1), trace_id="t1")
+    ev = obs.event
+    assert ev is not None and obs.alert
+    assert ev.kind == ChangeKind.MODIFIED and ev.substantive and 0 < ev.significance <= 1
+    assert ev.from_version and ev.from_version.number == 1 and ev.to_version and ev.to_version.number == 2
+    assert ev.to_version.storage_key.startswith("versions/")
+    assert ev.sections[0].heading_path == ["Terms of Service", "Your account"]
+    assert ev.trace_id == "t1" and ev.document_id == "acme/terms" and ev.capture_id == "b"
+    assert ev.summary == "Reworded 1 paragraph in 'Your account'."
+
+
+async def test_unavailable_then_restored_without_alert(differ: Differ) -> None:
+    outcomes = await _run(differ, [V1, ERROR, ERROR, V1])
+    assert outcomes == ["first_version", "unavailable", "unchanged", "restored"]
+    h = await differ.histories.load(INFO.document_id)
+    assert h is not None and len(h.versions) == 1 and h.state == "available"
+
+
+async def test_capture_failure_is_unavailable(differ: Differ) -> None:
+    await differ.observe(INFO, V1, capture_id="a", at=T0)
+    obs = await differ.observe(INFO, None, capture_id="b", at=T0, unavailable="blocked: HTTP 403")
+    assert obs.outcome == "unavailable" and obs.event and obs.event.reason == "blocked: HTTP 403"
+    assert not obs.alert
+
+
+async def test_other_language_is_unavailable(differ: Differ) -> None:
+    en = "# Terms\n\n" + "You may use the service if you agree to these terms and our policies. " * 30
+    pt = "# Termos\n\n" + "Você pode usar o serviço se concordar com estes termos e nossas políticas. " * 30
+    assert await _run(differ, [en, pt, en]) == ["first_version", "unavailable", "restored"]
+
+
+async def test_flapping_alerts_at_most_once(differ: Differ) -> None:
+    outcomes = await _run(differ, [V1, V2, V1, V2, V1])
+    assert outcomes == ["first_version", "modified", "reverted", "reverted", "reverted"]
+    h = await differ.histories.load(INFO.document_id)
+    assert h is not None and len(h.versions) == 2 and h.current == 1
+    alerts = [t for t in h.timeline if t.substantive]
+    assert len(alerts) == 1
+
+
+async def test_reverted_points_at_the_earlier_version(differ: Differ) -> None:
+    await _run(differ, [V1, V2])
+    obs = await differ.observe(INFO, V1, capture_id="back", at=T0 + timedelta(days=9))
+    ev = obs.event
+    assert ev is not None and ev.kind == ChangeKind.REVERTED and not ev.substantive
+    assert ev.reverted_to is not None and ev.reverted_to.number == 1
+    assert ev.from_version is not None and ev.from_version.number == 2
+
+
+async def test_date_only_is_recorded_not_alerted(differ: Differ) -> None:
+    await differ.observe(INFO, V1, capture_id="a", at=T0)
+    obs = await differ.observe(INFO, V1.replace("March 1, 2025", "June 9, 2026"), capture_id="b", at=T0)
+    assert obs.outcome == "date_only" and not obs.alert and obs.event and not obs.event.substantive
+
+
+async def test_technical_is_recorded_not_alerted(differ: Differ) -> None:
+    await differ.observe(INFO, V1, capture_id="a", at=T0)
+    obs = await differ.observe(
+        INFO, V1 + "\nFooter text from a new extraction rule.\n", capture_id="b", at=T0, technical=True
+    )
+    assert obs.outcome == "technical" and not obs.alert and obs.event and not obs.event.substantive
+
+
+async def test_redelivery_gives_the_same_event(differ: Differ) -> None:
+    await differ.observe(INFO, V1, capture_id="a", at=T0)
+    first = await differ.observe(INFO, V2, capture_id="b", at=T0)
+    again = await differ.observe(INFO, V2, capture_id="b", at=T0)
+    assert first.event and again.event and again.event.event_id == first.event.event_id
+    assert again.outcome == "modified"
+    h = await differ.histories.load(INFO.document_id)
+    assert h is not None and len(h.versions) == 2
