@@ -291,3 +291,12 @@ async def test_browser_wait_for_timeout_and_bot_wall(site: FixtureSite, capturer
     assert r.page.outcome == CaptureOutcome.TIMEOUT and "#never" in (r.page.error or "")
     wall = await capturer.capture_page(site.url("/bot-wall"), ExtractionHints(execute_js=True))
     assert wall.page.outcome == CaptureOutcome.BLOCKED and wall.page.fetcher == Fetcher.BROWSER
+    # A wall where the document's selector was expected: blocked, not a mere timeout.
+    capturer.browser.opts.wait_timeout_s = 1.0
+    try:
+        walled = await capturer.capture_page(
+            site.url("/bot-wall"), ExtractionHints(execute_js=True, wait_for="#policy")
+        )
+    finally:
+        capturer.browser.opts.wait_timeout_s = 5.0
+    assert walled.page.outcome == CaptureOutcome.BLOCKED and walled.page.storage_key

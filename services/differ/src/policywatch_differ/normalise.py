@@ -263,34 +263,51 @@ class LineNormaliser:
         """Call after each text: its lines become the cache for the next one."""
         self._prev, self._cur = self._cur, {}
 
+    def keys(self, lines: list[str]) -> list[str]:
+        """Keys of ``lines`` (then rolls): set and map operations run in C, only new lines in Python."""
+        prev = self._prev
+        cur = {line: prev[line] for line in set(lines).intersection(prev)}
+        for line in set(lines).difference(cur):
+            cur[line] = normalise_line(line)
+        self._prev, self._cur = cur, {}
+        return list(map(cur.__getitem__, lines))
+
+
+_WIDGET_HINTS = ("copy link", "different question", "pergunta diferente")
+
 
 def line_keys(text: str, norm: LineNormaliser | None = None) -> list[tuple[str, str]]:
     """``(raw line, comparison key)`` for every non-blank line; key '' = not document content.
 
     Help-centre widgets (a run of short rotating suggestions closed by "I have a different
-    question") are blanked as a whole.
+    question", or following "Copy link") and "Related articles" sections are blanked whole.
     """
     n = norm or LineNormaliser()
-    out: list[tuple[str, str]] = []
+    lines = list(filter(str.strip, text.splitlines()))
+    out = list(zip(lines, n.keys(lines), strict=True))
+    low = text.casefold()
+    if any(h in low for h in _WIDGET_HINTS):
+        _drop_widgets(out)
+    if any(h in low for h in RELATED_HEADINGS):
+        _drop_related_sections(out)
+    return out
+
+
+def _drop_widgets(out: list[tuple[str, str]]) -> None:
     in_widget = False
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        k = n(line)
+    for i, (line, k) in enumerate(out):
         if k in WIDGET_END:
-            _drop_widget(out)
-            k = ""
-        elif in_widget:
+            _drop_widget(out, i)
+            out[i] = (line, "")
+            in_widget = False
+            continue
+        if in_widget:
             if k and len(k) <= WIDGET_LINE_MAX and not _is_sentence(line):
-                k = ""
-            else:
-                in_widget = False
+                out[i] = (line, "")
+                continue
+            in_widget = False
         if not k and line.strip().casefold() in WIDGET_START:
             in_widget = True
-        out.append((line, k))
-    n.roll()
-    _drop_related_sections(out)
-    return out
 
 
 #: Headings of help-centre link lists whose entries rotate ("Related articles" …).
@@ -333,9 +350,9 @@ def _is_sentence(raw: str) -> bool:
     return raw.rstrip().rstrip("*_)\"'\u201d").endswith((".", ":", ";", "!"))
 
 
-def _drop_widget(out: list[tuple[str, str]]) -> None:
+def _drop_widget(out: list[tuple[str, str]], end: int) -> None:
     """Blank the run of short suggestion lines that precedes a widget's closing line."""
-    i = len(out) - 1
+    i = end - 1
     while i >= 0:
         raw, k = out[i]
         if not k or len(k) > WIDGET_LINE_MAX or _is_sentence(raw):
@@ -346,11 +363,7 @@ def _drop_widget(out: list[tuple[str, str]]) -> None:
 
 def key_of_lines(lines: Iterable[str]) -> str:
     """Version identity: sha256 of the normalised lines."""
-    h = hashlib.sha256()
-    for line in lines:
-        h.update(line.encode("utf-8"))
-        h.update(b"\n")
-    return h.hexdigest()
+    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
 
 
 def comparison_key(text: str) -> str:

@@ -11,7 +11,6 @@ import logging
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from policywatch_shared.events import CaptureOutcome
 
@@ -130,8 +129,11 @@ class BrowserPool:
                 await context.route("**/*", self._route)
                 page = await context.new_page()
                 shot: bytes | None = None
+                resp = None
+                stage = "navigation"
                 try:
                     resp = await page.goto(url, timeout=self.opts.nav_timeout_s * 1000, wait_until="load")
+                    stage = "wait"
                     if wait_for:
                         await page.wait_for_selector(wait_for, timeout=self.opts.wait_timeout_s * 1000)
                     else:
@@ -147,11 +149,21 @@ class BrowserPool:
                     if screenshot:
                         shot = await page.screenshot(full_page=True, type="png")
                 except PlaywrightTimeout as exc:
-                    what = f"selector {wait_for!r} not found" if wait_for else "navigation timed out"
+                    waited = stage == "wait" and wait_for
+                    what = f"selector {wait_for!r} not found" if waited else "navigation timed out"
+                    partial: bytes | None = None
+                    if waited:  # what the page shows instead (a wall? an error page?) is judged too
+                        try:
+                            partial = (await asyncio.wait_for(page.content(), 5)).encode("utf-8")
+                        except Exception:
+                            partial = None
                     return HttpResult(
                         url,
                         CaptureOutcome.TIMEOUT,
                         page.url,
+                        resp.status if resp is not None else None,
+                        {"content-type": "text/html; charset=utf-8"} if partial else {},
+                        partial,
                         error=f"{what}: {exc.message[:200]}",
                         elapsed_ms=_ms(started),
                     ), None
@@ -185,7 +197,3 @@ class BrowserPool:
 
 def _ms(started: float) -> float:
     return round((time.monotonic() - started) * 1000, 1)
-
-
-def host_of(url: str) -> str:
-    return urlsplit(url).hostname or ""

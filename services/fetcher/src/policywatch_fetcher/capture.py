@@ -272,6 +272,12 @@ class Capturer:
     ) -> tuple[CaptureOutcome, str | None, int | None, bool, bool]:
         """(outcome, error, text_length, script_shell, decode_errors) of a response with a body."""
         body = r.body or b""
+        if r.outcome == CaptureOutcome.TIMEOUT and r.body is not None:
+            # A browser wait timed out: a bot wall or error page in its place says more than "timeout".
+            verdict, _ = check_html(decode_body(body, r.content_type)[0], status=r.status)
+            if verdict.outcome != "ok" and not verdict.script_shell:
+                return CaptureOutcome(verdict.outcome), verdict.reason, verdict.text_length, False, False
+            return r.outcome, r.error, verdict.text_length, False, False
         if r.outcome not in (CaptureOutcome.OK, CaptureOutcome.HTTP_ERROR) or r.body is None:
             return r.outcome, r.error, None, False, False
         if is_pdf(r.content_type, body):
