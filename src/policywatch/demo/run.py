@@ -208,10 +208,10 @@ class Demo:
                         "restarted: " + ", ".join(f"{n} ×{k}" for n, k in restarts.items() if k)
                     )
             self._check(summary, subs)
-            render(summary, self.console)
             (data / "summary.json").write_text(
                 json.dumps({**summary.as_dict(), "problems": self.problems}, indent=2)
             )
+            render(summary, self.console)
             return DemoResult(summary, not self._fatal(summary), self.problems)
         finally:
             if stack is not None:

@@ -86,6 +86,7 @@ async def test_static_page_lands_in_s3_then_is_not_modified(
     stat = await store.stat(page.storage_key)
     assert stat is not None and stat.metadata.get("requested_url") == site.url("/static/privacy")
     assert stat.metadata.get("fetcher") == "http" and stat.metadata.get("status") == "200"
+    assert stat.metadata.get("http_version") == "HTTP/1.1"  # HTTP/2 is offered over TLS (ALPN) only
     assert first.text_length and first.text_length > 500
     # Conditional GET: the ETag is sent back; 304 costs no body and keeps the last storage key.
     second = (await capturer.capture_request(request(site, doc, "/static/privacy"))).event

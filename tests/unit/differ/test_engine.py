@@ -123,3 +123,11 @@ async def test_redelivery_gives_the_same_event(differ: Differ) -> None:
     assert again.outcome == "modified"
     h = await differ.histories.load(INFO.document_id)
     assert h is not None and len(h.versions) == 2
+
+
+async def test_error_message_inside_a_long_page_is_unavailable(differ: Differ) -> None:
+    broken = V1.replace(
+        "## Termination\n\nWe may suspend your account if you break these terms.\n",
+        "## This page isn't available at the moment\n\nThe link you followed may be broken.\n",
+    )
+    assert await _run(differ, [V1, broken, V1]) == ["first_version", "unavailable", "restored"]

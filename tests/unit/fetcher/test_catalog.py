@@ -107,6 +107,9 @@ documents:
   - type: cookie_policy
     urls: [https://bad.example/cookies]
     colour: blue
+  - type: ai_terms
+    urls: [https://bad.example/ai]
+    hints: {select: ["div >>> p"]}
 """,
     )
     write(
@@ -125,6 +128,7 @@ documents:
     assert "unknown document type" in got[("bad.yaml", "bad/secret_policy", "type")]
     assert "invalid cron" in got[("bad.yaml", "bad/terms_of_service", "schedule.cron")]
     assert got[("bad.yaml", "bad/cookie_policy", "colour")] == "unknown key"
+    assert "invalid CSS selector" in got[("bad.yaml", "bad/ai_terms", "hints.select")]
     assert "duplicate document id" in got[("dup.yaml", "dup/privacy_policy", "documents[1].id")]
     assert "bad.yaml [bad/cookie_policy] colour: unknown key" in [str(e) for e in errors]
 
@@ -170,3 +174,18 @@ def test_cron_schedule() -> None:
     assert s.period == 86400
     with pytest.raises(ValueError):
         Schedule(cron="0 3 * * *", interval=60)
+
+
+def test_watcher_reloads_edits_and_ignores_invalid_ones(tmp_path: Path) -> None:
+    from policywatch_fetcher.catalog import CatalogWatcher
+
+    f = write(tmp_path, "acme.yaml", GOOD)
+    watcher = CatalogWatcher(tmp_path, interval_s=3600)
+    assert len(watcher.catalog) == 2
+    assert not watcher.refresh(force=True)  # nothing changed
+    f.write_text(GOOD + "  - {type: cookie_policy, urls: [https://acme.example/cookies]}\n")
+    assert not watcher.refresh()  # not before the interval
+    assert watcher.refresh(force=True) and watcher.catalog.get("acme/cookie_policy") is not None
+    f.write_text(GOOD + "  - {type: nonsense, urls: [https://acme.example/x]}\n")
+    assert not watcher.refresh(force=True)  # invalid: the last valid catalog stays
+    assert len(watcher.catalog) == 3

@@ -29,7 +29,7 @@ DECL = {
             "select": [{"startBefore": "#start", "endBefore": "#end"}],
             "filter": ["removeTrackingIds"],
         },
-        "Imprint": {"fetch": "https://example.com/imprint"},
+        "Imprint": {"fetch": "https://example.com/imprint", "remove": ["div >>> p", ".ok"]},
     },
 }
 HISTORY = {
@@ -49,6 +49,7 @@ def test_import_converts_and_reports(tmp_path: Path) -> None:
     assert any("Trackers Policy" in i and "filters not supported" in i for i in issues)
     assert any("Terms of Service" in i and "different 'select'" in i for i in issues)
     assert any("Imprint" in i and "'other'" in i for i in issues)
+    assert any("Imprint" in i and "invalid CSS selector" in i and "dropped" in i for i in issues)
     assert any("historical declaration" in i and "2024-01-01" in i for i in issues)
 
     written = write_catalog(result, tmp_path / "catalog")

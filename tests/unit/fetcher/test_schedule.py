@@ -105,3 +105,20 @@ async def test_request_ids_are_deterministic_per_slot(tmp_path: Path) -> None:
     await s1.tick()
     await s2.tick()
     assert sorted(r.event_id for r in a) == sorted(r.event_id for r in b)
+
+
+async def test_reloaded_catalog_places_new_documents(tmp_path: Path) -> None:
+    clock = Clock(datetime(2026, 3, 1, 12, 0, tzinfo=UTC))
+    sent: list[FetchRequest] = []
+    s = make(tmp_path, clock, sent)
+    await s.load()
+    clock.t += timedelta(seconds=301)
+    await s.tick()
+    assert len(sent) == 40
+    (tmp_path / "cat" / "acme.yaml").write_text(
+        CATALOG + "  - {type: other, id: acme/new, urls: [https://acme.example/new]}\n"
+    )
+    s.set_catalog(load_catalog(tmp_path / "cat"))
+    clock.t += timedelta(seconds=301)
+    await s.tick()
+    assert [r.document_id for r in sent[40:]] == ["acme/new"]  # the new one only, within the window

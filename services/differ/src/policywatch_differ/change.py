@@ -185,8 +185,8 @@ def _words(doc: Doc, blocks: list[int]) -> list[str]:
 
 
 _DATE_WORDS = frozenset(
-    "effective date dated last updated update modified revised revision version as of on from since this page "
-    "was were is these terms policy notice in force valid published posted".split()
+    "effective date dated last updated update modified revised revision version as of on from since this "
+    "page was were is these terms policy notice in force valid published posted".split()
 )
 
 

@@ -26,7 +26,7 @@ from policywatch_differ.change import DiffResult, diff_docs
 from policywatch_differ.history import DocumentHistory, HistoryStore, TimelineEntry, VersionRecord
 from policywatch_differ.normalise import LineNormaliser, key_of_lines, line_keys
 from policywatch_differ.sections import Doc, parse, parse_pairs
-from policywatch_differ.unavailable import english_share, unavailable_reason
+from policywatch_differ.unavailable import english_share, inline_error, unavailable_reason
 
 UNCHANGED = "unchanged"
 #: Change kinds a same-day subscriber is alerted about (when substantive).
@@ -203,17 +203,17 @@ class Differ:
                     share = self._english[cur.storage_key] = english_share(cur_text)
             unavailable = unavailable_reason(text, previous_share=share)
         if unavailable is not None or text is None:
-            if h.state == "unavailable":
-                return Observation(UNCHANGED)
-            h.state = "unavailable"
-            h.unavailable_since = at
-            h.unavailable_reason = unavailable or "capture failed"
-            ev = self._event(
-                h, info, capture_id, at, ChangeKind.UNAVAILABLE, trace_id,
-                summary=f"The document is unavailable ({h.unavailable_reason}).",
-                from_version=cur, reason=h.unavailable_reason,
-            )  # fmt: skip
-            return Observation(ChangeKind.UNAVAILABLE.value, ev)
+            return self._unavailable(h, info, capture_id, at, trace_id, unavailable, cur)
+
+        pairs = line_keys(text, self._norm(info.document_id))
+        key = key_of_lines(k for _, k in pairs if k)
+        earlier = h.by_id(key) if cur is not None else None
+        if cur is not None and key != cur.version_id and earlier is None and not technical and not skip_check:
+            old_doc, _ = await self._doc(cur, info.document_id)
+            old_keys = {b.key for b in old_doc.blocks}
+            partial = inline_error([k for _, k in pairs if k and k not in old_keys], old_keys)
+            if partial is not None:
+                return self._unavailable(h, info, capture_id, at, trace_id, partial, cur)
 
         was_unavailable = h.state == "unavailable"
         h.state = "available"
@@ -221,8 +221,6 @@ class Differ:
         h.unavailable_reason = None
         if raw_keys:
             h.last_raw_keys = list(raw_keys)
-        pairs = line_keys(text, self._norm(info.document_id))
-        key = key_of_lines(k for _, k in pairs if k)
 
         if cur is None:
             new_doc = parse_pairs(pairs)
@@ -246,7 +244,6 @@ class Differ:
                 return Observation(ChangeKind.RESTORED.value, ev)
             return Observation(UNCHANGED)
 
-        earlier = h.by_id(key)
         old_doc, _ = await self._doc(cur, info.document_id)
         if earlier is not None and not technical:
             earlier.seen(capture_id, at)
@@ -288,6 +285,28 @@ class Differ:
             diff=d, substantive=substantive, reason=reason,
         )  # fmt: skip
         return Observation(kind.value, ev, alert=_alert(ev))
+
+    def _unavailable(
+        self,
+        h: DocumentHistory,
+        info: DocumentInfo,
+        capture_id: str,
+        at: datetime,
+        trace_id: str | None,
+        reason: str | None,
+        cur: VersionRecord | None,
+    ) -> Observation:
+        if h.state == "unavailable":
+            return Observation(UNCHANGED)
+        h.state = "unavailable"
+        h.unavailable_since = at
+        h.unavailable_reason = reason or "capture failed"
+        ev = self._event(
+            h, info, capture_id, at, ChangeKind.UNAVAILABLE, trace_id,
+            summary=f"The document is unavailable ({h.unavailable_reason}).",
+            from_version=cur, reason=h.unavailable_reason,
+        )  # fmt: skip
+        return Observation(ChangeKind.UNAVAILABLE.value, ev)
 
     async def _new_version(
         self,

@@ -46,6 +46,14 @@ _TRANSLATE = str.maketrans(
         "\uff09": ")", "\uff0d": "-", "\u3002": ".", "\uff0e": ".",
     }
 )  # fmt: skip
+_COMMON = [
+    ("\u2019", "'"),
+    ("\u201c", '"'),
+    ("\u201d", '"'),
+    ("\u2014", "-"),
+    ("\u2013", "-"),
+    ("\u00a0", " "),
+]
 _TRANSLATE.update(_INVISIBLE)  # type: ignore[arg-type]
 
 # --------------------------------------------------------------------------- patterns
@@ -115,9 +123,7 @@ COOKIE_LINE_MAX = 400
 
 
 #: Last line of a help-centre "quick answers" widget (rotating suggestions above it).
-WIDGET_END = frozenset(
-    {"i have a different question", "tenho uma pergunta diferente"}
-)
+WIDGET_END = frozenset({"i have a different question", "tenho uma pergunta diferente"})
 #: First line of such a widget (Meta's help centre): the suggestions follow it.
 WIDGET_START = frozenset({"copy link"})
 WIDGET_LINE_MAX = 90
@@ -190,7 +196,15 @@ def _token(m: re.Match[str]) -> str:
 
 def normalise_line(line: str) -> str:
     """Comparison form of one line of markdown ('' when the line carries no document content)."""
-    s = line.translate(_TRANSLATE).strip()
+    s = line
+    if not s.isascii():
+        # str.replace is much faster than translate: handle the common characters first.
+        for a, b in _COMMON:
+            if a in s:
+                s = s.replace(a, b)
+        if not s.isascii():
+            s = s.translate(_TRANSLATE)
+    s = s.strip()
     if not s:
         return ""
     if (s[0] == "[" and _REF_DEF.match(s)) or (s[0] in "|:-" and _TABLE_RULE.match(s)):
@@ -306,7 +320,7 @@ def _drop_widgets(out: list[tuple[str, str]]) -> None:
                 out[i] = (line, "")
                 continue
             in_widget = False
-        if not k and line.strip().casefold() in WIDGET_START:
+        if not k and len(line) < 20 and line.strip().casefold() in WIDGET_START:
             in_widget = True
 
 
@@ -315,7 +329,6 @@ RELATED_HEADINGS = frozenset(
     {"related articles", "popular articles", "other ways to get help", "related topics", "more resources",
      "recommended articles", "related content", "you may also like"}
 )  # fmt: skip
-_HEADING_TEXT = re.compile(r"^\s{0,3}#{1,6}\s+|[*_]+")
 _UNDERLINE = re.compile(r"^\s{0,3}(=+|-+)\s*$")
 
 
@@ -330,8 +343,8 @@ def _drop_related_sections(out: list[tuple[str, str]]) -> None:
     """Blank a "Related articles"-like section up to the next heading."""
     i, n = 0, len(out)
     while i < n:
-        raw = out[i][0]
-        if len(raw) < 60 and _HEADING_TEXT.sub("", raw).strip().casefold() in RELATED_HEADINGS:
+        raw, key = out[i]
+        if not key and len(raw) < 60 and raw.strip(" #*_").casefold() in RELATED_HEADINGS:
             j = i + 1
             while j < n and not (out[j][1] and _is_heading(out, j)):
                 out[j] = (out[j][0], "")

@@ -92,9 +92,10 @@ def parse_pairs(pairs: list[tuple[str, str]]) -> Doc:
     sections = [Section(0, 0, "", [], "top")]
     stack: list[tuple[int, str, str]] = []  # (level, heading, slug) of open sections
     n = len(pairs)
+    firsts = [r.lstrip()[:1] for r, _ in pairs]
     for i in range(n):
         raw, key = pairs[i]
-        first = raw.lstrip()[:1]
+        first = firsts[i]
         if first in "=-*_" and (_SETEXT.match(raw) or _HR.match(raw)):
             continue  # underlines and rules carry no text
         level = 0
@@ -103,7 +104,7 @@ def parse_pairs(pairs: list[tuple[str, str]]) -> Doc:
                 m = _ATX.match(raw)
                 if m:
                     level = len(m.group(1))
-            elif i + 1 < n and pairs[i + 1][0].lstrip()[:1] in "=-" and not _LIST.match(raw):
+            elif i + 1 < n and firsts[i + 1] in "=-" and not _LIST.match(raw):
                 u = _SETEXT.match(pairs[i + 1][0])
                 if u:
                     level = 1 if u.group(1).startswith("=") else 2

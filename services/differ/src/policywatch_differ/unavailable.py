@@ -34,6 +34,24 @@ _EXTRA_ERRORS = re.compile(
 EXTRA_SHORT = 3000
 
 
+#: An error message that appears *inside* a long capture (one part of a combined page failed),
+#: matched on comparison keys (lowercase, no punctuation) of short lines new in this capture.
+_INLINE_ERROR = re.compile(
+    r"^(sorry )?(this page (isnt|is not) available|page not found|something went wrong|"
+    r"(this )?content (isnt|is not) available|application error|the link you followed may be broken|"
+    r".{0,40}(no longer exists|failed to load))"
+)
+INLINE_ERROR_MAX = 120
+
+
+def inline_error(new_keys: list[str], old_keys: set[str]) -> str | None:
+    """A short error line that the live version does not have (a partly failed capture)."""
+    for k in new_keys:
+        if len(k) <= INLINE_ERROR_MAX and k not in old_keys and _INLINE_ERROR.match(k):
+            return f"error_page: error message inside the page ({k!r})"
+    return None
+
+
 def english_share(text: str) -> float:
     # A sample from the middle: headers and menus at the top are often in the UI language.
     mid = max(0, len(text) // 2 - SAMPLE_CHARS // 2)

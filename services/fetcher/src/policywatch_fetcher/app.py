@@ -26,7 +26,7 @@ from policywatch_shared.topics import CAPTURES, FETCH_REQUESTS, OPERATOR_ALERTS
 from prometheus_client import Counter
 
 from policywatch_fetcher.capture import Capturer
-from policywatch_fetcher.catalog import Catalog, load_catalog
+from policywatch_fetcher.catalog import Catalog, CatalogWatcher
 from policywatch_fetcher.schedule import Scheduler
 from policywatch_fetcher.settings import FetcherSettings
 
@@ -49,6 +49,7 @@ class FetcherService:
         self.broker = broker
         self.store = store or make_store(settings)
         self.catalog = catalog
+        self.watcher: CatalogWatcher | None = None
         self.capturer: Capturer | None = None
         self.scheduler: Scheduler | None = None
         self.seen = SeenIds(10_000)
@@ -57,7 +58,11 @@ class FetcherService:
 
     async def start(self) -> None:
         if self.catalog is None:
-            self.catalog = load_catalog(self.settings.catalog_dir)
+            # Edits to the catalog are picked up without a restart (an invalid edit is ignored).
+            self.watcher = CatalogWatcher(
+                self.settings.catalog_dir, interval_s=self.settings.catalog_reload_s
+            )
+            self.catalog = self.watcher.catalog
         log.info("catalog: %d documents from %s", len(self.catalog), self.settings.catalog_dir)
         self.capturer = Capturer(self.settings, self.store, catalog=self.catalog)
 
@@ -73,7 +78,19 @@ class FetcherService:
             catchup_window_s=self.settings.catchup_window_s,
         )
         self._stop.clear()
-        self._task = asyncio.create_task(self.scheduler.run(self._stop, self.settings.scheduler_tick_s))
+        self._task = asyncio.create_task(
+            self.scheduler.run(self._stop, self.settings.scheduler_tick_s, before_tick=self.refresh_catalog)
+        )
+
+    def refresh_catalog(self) -> None:
+        if self.watcher is None or not self.watcher.refresh():
+            return
+        self.catalog = self.watcher.catalog
+        log.info("catalog reloaded: %d documents", len(self.catalog))
+        if self.capturer is not None:
+            self.capturer.catalog = self.catalog
+        if self.scheduler is not None:
+            self.scheduler.set_catalog(self.catalog)
 
     async def _publish_request(self, req: FetchRequest) -> None:
         await publish(self.broker, FETCH_REQUESTS, req)
@@ -99,6 +116,7 @@ class FetcherService:
         if req.event_id in self.seen:
             return None  # redelivered in this process: the capture event is already out
         assert self.capturer is not None, "service not started"
+        self.refresh_catalog()
         age = (datetime.now(UTC) - req.due_at).total_seconds()
         if age > self.settings.max_request_age_s:
             STALE.inc()

@@ -387,6 +387,8 @@ class Capturer:
             }
             if document_id:
                 meta["document_id"] = document_id
+            if r.http_version:
+                meta["http_version"] = r.http_version
             obj = await self.store.put_bytes(
                 r.body,
                 namespace=CAPTURES_NAMESPACE,

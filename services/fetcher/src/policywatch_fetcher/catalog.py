@@ -80,6 +80,18 @@ class Hints(_Strict):
     def _listify(cls, v: object) -> object:
         return [v] if isinstance(v, str) else v
 
+    @field_validator("select", "remove")
+    @classmethod
+    def _selectors(cls, v: list[str]) -> list[str]:
+        for sel in v:
+            check_selector(sel)
+        return v
+
+    @field_validator("wait_for")
+    @classmethod
+    def _wait_for(cls, v: str | None) -> str | None:
+        return None if v is None else check_selector(v)
+
     def to_contract(self) -> ExtractionHints:
         return ExtractionHints(
             select=self.select, remove=self.remove, execute_js=self.execute_js, wait_for=self.wait_for
@@ -200,6 +212,19 @@ class CatalogFile(_Strict):
     platform: PlatformSpec
     defaults: Defaults = Field(default_factory=Defaults)
     documents: list[DocumentSpec] = Field(default_factory=list)
+
+
+def check_selector(selector: str) -> str:
+    """Raise ValueError unless ``selector`` is a CSS selector the extractor can parse."""
+    from selectolax.lexbor import LexborHTMLParser
+
+    if not selector.strip():
+        raise ValueError("empty CSS selector")
+    try:
+        LexborHTMLParser("<p></p>").css(selector)
+    except Exception:
+        raise ValueError(f"invalid CSS selector {selector!r}") from None
+    return selector
 
 
 def check_url(url: str) -> str:
@@ -431,3 +456,53 @@ def load_catalog(path: Path | str) -> Catalog:
     if errors:
         raise CatalogInvalid(errors)
     return catalog
+
+
+class CatalogWatcher:
+    """The catalog, reloaded when its files change (checked at most every ``interval_s``).
+
+    An invalid edit keeps the last valid catalog (and logs the errors), so a typo never
+    stops monitoring.
+    """
+
+    def __init__(self, path: Path | str, *, interval_s: float = 30.0, catalog: Catalog | None = None) -> None:
+        import time
+
+        self.path = Path(path)
+        self.interval_s = interval_s
+        self._clock = time.monotonic
+        self._signature = self._sign()
+        self.catalog = catalog if catalog is not None else load_catalog(self.path)
+        self._checked = self._clock()
+
+    def _sign(self) -> tuple[tuple[str, float, int], ...]:
+        out = []
+        for f in catalog_files(self.path) if self.path.exists() else []:
+            try:
+                st = f.stat()
+            except OSError:
+                continue
+            out.append((str(f), st.st_mtime, st.st_size))
+        return tuple(out)
+
+    def refresh(self, *, force: bool = False) -> bool:
+        """Reload if the files changed; True when a new catalog was loaded."""
+        import logging
+
+        now = self._clock()
+        if not force and now - self._checked < self.interval_s:
+            return False
+        self._checked = now
+        signature = self._sign()
+        if signature == self._signature:
+            return False
+        self._signature = signature
+        catalog, errors = validate_catalog(self.path)
+        if errors:
+            logging.getLogger(__name__).error(
+                "catalog changed but is invalid; keeping the previous one: %s",
+                "; ".join(map(str, errors[:5])),
+            )
+            return False
+        self.catalog = catalog
+        return True

@@ -20,6 +20,8 @@ from typing import Any
 import yaml
 from policywatch_shared.events import DocumentType
 
+from policywatch_fetcher.catalog import check_selector
+
 #: OTA terms types → our vocabulary (anything else becomes ``other`` with its own id).
 OTA_TYPES: dict[str, DocumentType] = {
     "privacy policy": DocumentType.PRIVACY_POLICY,
@@ -74,7 +76,10 @@ def _selectors(value: Any, what: str, issue: Any) -> list[str]:
     out: list[str] = []
     for item in items:
         if isinstance(item, str):
-            out.append(item)
+            try:
+                out.append(check_selector(item))
+            except ValueError as exc:
+                issue(f"{exc} in '{what}' (dropped)")
         elif isinstance(item, dict):
             issue(f"range selector in '{what}' not supported (dropped): {json.dumps(item)}")
         else:

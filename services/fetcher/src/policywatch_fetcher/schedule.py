@@ -91,7 +91,11 @@ class Scheduler:
         """Restore due times; place new documents and spread overdue ones over the catch-up window."""
         raw = await self.store.get_json(self.key)
         self.state = ScheduleState.model_validate(raw) if raw else ScheduleState()
-        now = self.clock()
+        self._place(self.clock(), spread_overdue=True)
+        self._loaded = True
+        await self.save()
+
+    def _place(self, now: datetime, *, spread_overdue: bool) -> None:
         docs = self.state.documents
         for doc_id in [d for d in docs if self.catalog.get(d) is None]:
             del docs[doc_id]  # removed from the catalog
@@ -100,13 +104,18 @@ class Scheduler:
             if entry is None:
                 docs[doc.id] = DueEntry(next_due=self._spread(doc.id, now))
             elif entry.next_due < now:
-                entry.next_due = self._spread(doc.id, now)
+                if spread_overdue:
+                    entry.next_due = self._spread(doc.id, now)
             else:
                 # The schedule may have changed in the catalog: never wait longer than one new period.
                 latest = doc.schedule.next_after(doc.id, now)
                 entry.next_due = min(entry.next_due, latest)
-        self._loaded = True
-        await self.save()
+
+    def set_catalog(self, catalog: Catalog) -> None:
+        """Switch to a reloaded catalog: new documents are placed, removed ones forgotten."""
+        self.catalog = catalog
+        if self._loaded:
+            self._place(self.clock(), spread_overdue=False)
 
     async def save(self) -> None:
         self.state.saved_at = self.clock()
@@ -140,9 +149,13 @@ class Scheduler:
             await self.save()  # after publishing: a crash in between re-publishes the same ids
         return sent
 
-    async def run(self, stop: asyncio.Event, tick_s: float = 5.0) -> None:
+    async def run(
+        self, stop: asyncio.Event, tick_s: float = 5.0, before_tick: Callable[[], None] | None = None
+    ) -> None:
         while not stop.is_set():
             try:
+                if before_tick is not None:
+                    before_tick()  # e.g. reload the catalog
                 sent = await self.tick()
                 if sent:
                     log.info("scheduled %d fetch request(s)", len(sent))

@@ -27,6 +27,9 @@ class FetcherSettings(ServiceSettings):
     catalog_dir: Path = Field(
         default_factory=_default_catalog_dir, description="Directory of catalog YAML files."
     )
+    catalog_reload_s: float = Field(
+        default=30.0, description="How often catalog files are checked for edits."
+    )
     scheduler_enabled: bool = Field(default=True, description="Run the scheduler in this process.")
     workers_enabled: bool = Field(
         default=True, description="Consume fetch requests in this process (off: a scheduler-only process)."
