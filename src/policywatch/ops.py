@@ -178,9 +178,16 @@ class GroupLag:
 
 
 async def consumer_lags(
-    bootstrap: str, groups: Iterable[str] | None = None, topics: Iterable[str] = T.TOPIC_NAMES
+    bootstrap: str,
+    groups: Iterable[str] | None = None,
+    topics: Iterable[str] = T.TOPIC_NAMES,
+    inputs: dict[str, str] | None = None,
 ) -> list[GroupLag]:
-    """Lag of every consumer group (or ``groups``) on every topic it has committed offsets for."""
+    """Lag of every consumer group (or ``groups``) on every topic it has committed offsets for.
+
+    ``inputs`` (group -> its input topic): a group that has committed nothing there yet
+    lags by the whole topic (it starts from the beginning).
+    """
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await admin.start()
@@ -206,6 +213,10 @@ async def consumer_lags(
                 end = sum(ends[tp] for tp in tps)
                 done = sum(offs.get(tp, 0) for tp in tps)
                 out.append(GroupLag(group, topic, max(0, end - done), done, end))
+        for group, topic in (inputs or {}).items():
+            if topic in by_topic and not any(x.group == group and x.topic == topic for x in out):
+                end = sum(ends[tp] for tp in by_topic[topic])
+                out.append(GroupLag(group, topic, end, 0, end))
         return out
     finally:
         await consumer.stop()
@@ -493,7 +504,8 @@ def status(
 
     async def gather() -> tuple[dict[str, tuple[bool, str]], list[GroupLag], dict[str, DocumentStatus]]:
         ready = await readiness(urls)
-        lags = await asyncio.wait_for(consumer_lags(bootstrap), 30)
+        inputs = {groups[n]: SERVICES[n][3] for n in SERVICES}
+        lags = await asyncio.wait_for(consumer_lags(bootstrap, inputs=inputs), 30)
         docs = await document_statuses(bootstrap)
         return ready, lags, docs
 

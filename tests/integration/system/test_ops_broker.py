@@ -102,6 +102,10 @@ async def test_consumer_lag_per_group(kafka_bootstrap: str):
         await consumer.stop()
     lags = await ops.consumer_lags(kafka_bootstrap, [group], topics=[topic])
     assert [(x.group, x.topic, x.lag, x.end) for x in lags] == [(group, topic, 4, 7)]
+    # A group that has not committed on its input topic yet lags by the whole topic.
+    idle = f"idle-{uuid.uuid4().hex[:8]}"
+    lags = await ops.consumer_lags(kafka_bootstrap, [idle], topics=[topic], inputs={idle: topic})
+    assert [(x.group, x.lag, x.committed) for x in lags] == [(idle, 7, 0)]
 
 
 async def _seed_failing_document(kafka_bootstrap: str) -> str:

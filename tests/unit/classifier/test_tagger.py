@@ -80,3 +80,35 @@ def test_markdown_cleaning_and_passage_offsets() -> None:
     assert md[passages[0].start : passages[0].end].startswith("We **collect**")
     assert clean_markdown("A \\- b") == "A - b"
     assert split_sentences("First one. Second one! Third?") == ["First one.", "Second one!", "Third?"]
+
+
+def test_lexicon_prefilter_matches_trying_every_rule() -> None:
+    from policywatch_classifier.rules import get_lexicon
+    from policywatch_classifier.text import split_sentences
+
+    lex = get_lexicon()
+
+    def reference(text: str) -> dict[str, tuple[float, tuple[str, ...]]]:
+        best: dict[str, tuple[float, list[str]]] = {}
+        for sent in split_sentences(text):
+            for rule in lex.rules:
+                negs = lex.negatives.get(rule.category)
+                if not rule.pattern.search(sent) or (negs and any(n.search(sent) for n in negs)):
+                    continue
+                cur = best.get(rule.category)
+                if cur is None or rule.weight > cur[0]:
+                    best[rule.category] = (rule.weight, [sent])
+                elif rule.weight == cur[0] and sent not in cur[1]:
+                    cur[1].append(sent)
+        return {c: (w, tuple(ev[:3])) for c, (w, ev) in best.items()}
+
+    texts = [
+        "We retain your data for two years. We may share it with advertisers. Staff training is yearly.",
+        "Disputes go to binding arbitration in Ireland. We do not respond to Do Not Track signals.",
+        "Children under 13 may not use the service. We encrypt your data and keep it until you delete it.",
+        "Hello world.",
+    ]
+    for text in texts:
+        got = {c: (h.score, h.evidence) for c, h in lex.match(text).items()}
+        assert got == reference(text)
+    assert reference(texts[0])  # the texts do exercise the rules

@@ -45,6 +45,9 @@ from policywatch_differ.normalise import comparison_key, comparison_lines, mask_
         ("information.Nor will we", "information. Nor will we"),
         # footer copyright years
         ("© 2022-2025 Whaleco Inc.", "© 2022-2026 Whaleco Inc."),
+        # glued numbering and contractions (Google Maps, Google Shopping)
+        ("6.Liability if Controller SCCs Apply.", "6. Liability if Controller SCCs Apply."),
+        ("If we will suspend your account", "If we'll suspend your account"),
         # CJK punctuation variants (AliExpress)
         ("1、Narcotics", "1. Narcotics"),
     ],
@@ -57,7 +60,6 @@ def test_noise_does_not_change_the_key(before: str, after: str) -> None:
     "line",
     [
         "Skip to main content",
-        "Copy link",
         "Accept all cookies",
         "We use cookies to improve your experience. By clicking Accept, you agree to our use of cookies.",
         "×",
@@ -90,6 +92,7 @@ def test_cookie_policy_sentences_are_kept() -> None:
 
 
 def test_help_centre_widget_is_dropped_whole() -> None:
+    assert comparison_lines("Title\n\nCopy link\n\nBody sentence here.") == ["title", "body sentence here"]
     a = "Terms\n=====\n\nCopy link\n\nWhat is the Instagram Service?\n\nHow is Instagram funded?\n\nI have a different question\n\nWelcome to Instagram."  # noqa: E501
     b = "Terms\n=====\n\nCopy link\n\nWhat are my commitments?\n\nI have a different question\n\nWelcome to Instagram."  # noqa: E501
     assert comparison_lines(a) == comparison_lines(b) == ["terms", "welcome to instagram"]

@@ -16,6 +16,7 @@ from faststream import FastStream
 from policywatch_shared.broker import durable_subscriber, make_broker, publish
 from policywatch_shared.dedupe import SeenIds
 from policywatch_shared.events import ChangeEvent
+from policywatch_shared.logs import log_context
 from policywatch_shared.storage import make_store
 from policywatch_shared.topics import CHANGES, CLASSIFIED
 
@@ -35,16 +36,17 @@ def build_app(settings: ClassifierSettings, *, store: Any | None = None) -> Fast
     async def on_change(change: ChangeEvent) -> None:
         if change.event_id in service.seen:
             return
-        result = await service.handle(change)
-        await publish(broker, CLASSIFIED, result)
-        service.seen.add(change.event_id)
-        log.info(
-            "classified %s %s severity=%s categories=%s",
-            change.document_id,
-            change.kind.value,
-            result.severity.value,
-            ",".join(result.categories),
-        )
+        with log_context(document_id=change.document_id, trace_id=change.trace_id):
+            result = await service.handle(change)
+            await publish(broker, CLASSIFIED, result)
+            service.seen.add(change.event_id)
+            log.info(
+                "classified %s %s severity=%s categories=%s",
+                change.document_id,
+                change.kind.value,
+                result.severity.value,
+                ",".join(result.categories),
+            )
 
     app = FastStream(broker, logger=log)
     app.on_startup(service.start)

@@ -260,7 +260,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dev macro-F1, out-of-fold (grouped by platform family), tuned thresholds: {oof_f1:.3f}")
         import datetime as _dt
 
-        path = write_thresholds(th, _dt.date.today().strftime("%Y%m%d"))
+        # Date + content hash: two tunings on the same day must not share a version (model_version).
+        digest = hashlib.sha1(json.dumps(th, sort_keys=True).encode()).hexdigest()[:6]
+        path = write_thresholds(th, f"{_dt.date.today():%Y%m%d}-{digest}")
         print(f"wrote {path}")
         from policywatch_classifier import tagger as tagger_mod
 

@@ -69,8 +69,8 @@ def word_diff(before: str, after: str) -> list[DiffOp]:
     """Word-level diff (tokens keep their trailing space, so joining ops rebuilds each text)."""
     a = _WORDS.findall(before)
     b = _WORDS.findall(after)
-    ka = [w.strip().casefold() for w in a]
-    kb = [w.strip().casefold() for w in b]
+    ka = before.casefold().split()  # same tokens as ``a`` (split on whitespace), one C call
+    kb = after.casefold().split()
     ops: list[DiffOp] = []
     for tag, i1, i2, j1, j2 in _opcodes(ka, kb):
         if tag == "equal":

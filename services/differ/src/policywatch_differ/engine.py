@@ -155,7 +155,7 @@ class Differ:
     ) -> Observation:
         """Outcome of one capture. ``text`` None with ``unavailable`` set: the capture failed."""
         h = await self.history(info)
-        seen, event = h.remembered(capture_id)
+        seen, event = h.remembered(capture_id) if self.persist else (False, None)
         if seen:  # redelivery: same answer, same event id
             return Observation(event.kind.value if event else UNCHANGED, event, _alert(event), h)
         obs = await self._decide(h, info, text, capture_id, at, technical, unavailable, raw_keys, trace_id,
@@ -173,7 +173,8 @@ class Differ:
                     summary=obs.event.summary,
                 )
             )
-        h.remember(capture_id, obs.event)
+        if self.persist:  # replay never redelivers: skip serialising every event twice
+            h.remember(capture_id, obs.event)
         if self.persist:
             await self.histories.save(h)
         obs.history = h
@@ -206,7 +207,7 @@ class Differ:
             return self._unavailable(h, info, capture_id, at, trace_id, unavailable, cur)
 
         pairs = line_keys(text, self._norm(info.document_id))
-        key = key_of_lines(k for _, k in pairs if k)
+        key = key_of_lines([k for _, k in pairs if k])
         earlier = h.by_id(key) if cur is not None else None
         if cur is not None and key != cur.version_id and earlier is None and not technical and not skip_check:
             old_doc, _ = await self._doc(cur, info.document_id)

@@ -83,7 +83,25 @@ _ABSDATE = re.compile(
     re.I,
 )
 _EMPHASIS = re.compile(r"(\*{1,3}|_{1,3}|~~)(?=\S)|(?<=\S)(\*{1,3}|_{1,3}|~~)")
-_LIST_MARK = re.compile(r"^(?:[*+\-]|\d{1,3}[.)]|[a-z][.)])\s+", re.I)
+# "6.Liability" and "6. Liability" are the same numbered item.
+_LIST_MARK = re.compile(r"^(?:[*+\-]\s+|\d{1,3}[.)](?:\s+|(?=[^\W\d_]))|[a-z][.)]\s+)", re.I)
+_CONTRACTION = re.compile(r"\b(?:(can)'t|(won)'t|(\w+)n't|(\w+)'(ll|re|ve)|(i)'m|(cannot))\b")
+_EXPAND = {"ll": "will", "re": "are", "ve": "have"}
+
+
+def _expand(m: re.Match[str]) -> str:
+    can, won, nt, stem, suffix, _i, cannot = m.groups()
+    if can or cannot:
+        return "can not"
+    if won:
+        return "will not"
+    if nt:
+        return nt + " not"
+    if stem:
+        return f"{stem} {_EXPAND[suffix]}"
+    return "i am"
+
+
 _HEADING_MARK = re.compile(r"^#{1,6}\s+|\s+#+\s*$")
 _ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>])")
 _PUNCT_ONLY = re.compile(r"^[\W_]*$")
@@ -95,11 +113,11 @@ UI_STRINGS = frozenset(
     {
         "close", "x", "skip to content", "skip to main content", "skip to navigation", "skip navigation",
         "back to top", "go to top", "top", "menu", "open menu", "close menu", "toggle navigation", "search",
-        "copy link", "copied", "link copied", "share", "print", "print this page", "print page",
+        "copied", "link copied", "share", "print", "print this page", "print page",
         "download pdf", "download", "previous", "next", "read more", "show more", "show less", "see more",
         "expand all", "collapse all", "expand", "collapse", "was this helpful?", "was this page helpful?",
         "yes", "no", "helpful", "not helpful", "thanks for your feedback", "thank you for your feedback",
-        "table of contents", "popular articles", "related topics", "more resources", "contents", "on this page", "in this article", "related articles",  # noqa: E501
+        "table of contents", "contents", "on this page", "in this article",
         "loading", "loading...", "sign in", "log in", "sign up", "accept", "accept all", "reject all",
         "accept cookies", "accept all cookies", "reject", "decline", "manage cookies", "cookie settings",
         "manage preferences", "save preferences", "allow all", "allow all cookies", "only necessary",
@@ -116,7 +134,8 @@ _COOKIE_BANNER = re.compile(
     re.I,
 )
 _PUNCT = re.compile(r"[,;:!?\"()\[\]{}]|\.(?!\d)|(?<!\w)-|-(?!\w)")
-_DIGIT_LETTER = re.compile(r"(?<=\d)(?=[^\W\d_])")
+# Punctuation → space, and a space between a number and a glued word ("2.2The").
+_PUNCT_DIGIT = re.compile(r"[,;:!?\"()\[\]{}]|\.(?!\d)|(?<!\w)-|-(?!\w)|(?<=\d)(?=[^\W\d_])")
 _UI_KEYS = frozenset(" ".join(_PUNCT.sub(" ", u.replace("'", "")).split()) for u in UI_STRINGS)
 #: Banner-like lines are only dropped when short: a cookie policy discusses cookies at length.
 COOKIE_LINE_MAX = 400
@@ -127,6 +146,7 @@ WIDGET_END = frozenset({"i have a different question", "tenho uma pergunta difer
 #: First line of such a widget (Meta's help centre): the suggestions follow it.
 WIDGET_START = frozenset({"copy link"})
 WIDGET_LINE_MAX = 90
+_WIDGET_KEYS = WIDGET_START | WIDGET_END
 # en-GB and en-US variants of the same page alternate (personalised / personalized …).
 _SPELL_SUFFIX = [
     ("isations", "izations"), ("isation", "ization"), ("ising", "izing"), ("ised", "ized"), ("ises", "izes"),
@@ -227,20 +247,21 @@ def normalise_line(line: str) -> str:
     s = _WORDISH.sub(_token, s)
     if "©" in s or "opyright" in s or "(c)" in s:
         s = _COPYRIGHT_YEARS.sub(r"\1<year>", s)
-    if _RELDATE_HINT.search(s.lower()):
-        s = _RELDATE.sub("<reldate>", s)
     s = s.replace("*", "").replace("~~", "")
     if "_" in s:
         s = _UNDERSCORE_EMPH.sub("", s)
     s = s.strip(" >")
     s = _LIST_MARK.sub("", s).replace("|", " ").casefold()
+    if _RELDATE_HINT.search(s):
+        s = _RELDATE.sub("<reldate>", s)
     if not s.isascii():
         s = unicodedata.normalize("NFKC", s)
     s = _ALPHA_WORD.sub(_spell, s)
+    if "'" in s or "cannot" in s:
+        s = _CONTRACTION.sub(_expand, s)  # "we'll" = "we will"
     # Punctuation placement (serial commas, "privacy)." / "privacy.)", quotes, a missing space
-    # after a full stop) does not change the terms: the key keeps words and numbers only.
-    s = _PUNCT.sub(" ", s.replace("'", ""))
-    s = " ".join(_DIGIT_LETTER.sub(" ", s).split())  # "2.2The" = "2.2 The"
+    # after a full stop or a number: "2.2The") does not change the terms: words and numbers only.
+    s = " ".join(_PUNCT_DIGIT.sub(" ", s.replace("'", "")).split())
     if not s or _PUNCT_ONLY.match(s) or s in _UI_KEYS:
         return ""
     if "cookie" in s and len(s) <= COOKIE_LINE_MAX and _COOKIE_BANNER.search(s):
@@ -287,9 +308,6 @@ class LineNormaliser:
         return list(map(cur.__getitem__, lines))
 
 
-_WIDGET_HINTS = ("copy link", "different question", "pergunta diferente")
-
-
 def line_keys(text: str, norm: LineNormaliser | None = None) -> list[tuple[str, str]]:
     """``(raw line, comparison key)`` for every non-blank line; key '' = not document content.
 
@@ -298,11 +316,12 @@ def line_keys(text: str, norm: LineNormaliser | None = None) -> list[tuple[str, 
     """
     n = norm or LineNormaliser()
     lines = list(filter(str.strip, text.splitlines()))
-    out = list(zip(lines, n.keys(lines), strict=True))
-    low = text.casefold()
-    if any(h in low for h in _WIDGET_HINTS):
+    keys = n.keys(lines)
+    out = list(zip(lines, keys, strict=True))
+    # Set operations in C decide whether the (Python) structural passes are needed at all.
+    if not _WIDGET_KEYS.isdisjoint(keys):
         _drop_widgets(out)
-    if any(h in low for h in RELATED_HEADINGS):
+    if not RELATED_HEADINGS.isdisjoint(keys):
         _drop_related_sections(out)
     return out
 
@@ -320,7 +339,8 @@ def _drop_widgets(out: list[tuple[str, str]]) -> None:
                 out[i] = (line, "")
                 continue
             in_widget = False
-        if not k and len(line) < 20 and line.strip().casefold() in WIDGET_START:
+        if k in WIDGET_START:
+            out[i] = (line, "")
             in_widget = True
 
 
@@ -344,7 +364,12 @@ def _drop_related_sections(out: list[tuple[str, str]]) -> None:
     i, n = 0, len(out)
     while i < n:
         raw, key = out[i]
-        if not key and len(raw) < 60 and raw.strip(" #*_").casefold() in RELATED_HEADINGS:
+        if (
+            (not key or key in RELATED_HEADINGS)
+            and len(raw) < 60
+            and raw.strip(" #*_").casefold() in RELATED_HEADINGS
+        ):
+            out[i] = (raw, "")
             j = i + 1
             while j < n and not (out[j][1] and _is_heading(out, j)):
                 out[j] = (out[j][0], "")

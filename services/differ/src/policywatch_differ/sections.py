@@ -78,7 +78,8 @@ class Doc:
     @property
     def word_count(self) -> int:
         if self._words < 0:
-            self._words = sum(k.count(" ") + 1 for k in (b.key for b in self.blocks) if k)
+            keys = [b.key for b in self.blocks if b.key]
+            self._words = " ".join(keys).count(" ") + 1 if keys else 0
         return self._words
 
 

@@ -105,6 +105,7 @@ class DifferService:
         trace_id: str | None = None,
     ) -> Observation | None:
         """Re-extract the live version's raw capture with ``hints``: the difference is ``technical``."""
+        history = await self.differ.history(info)  # the stored state, not a caller's stale copy
         cur = history.current_version
         fp = hints.fingerprint()
         history.hints_fingerprint = fp

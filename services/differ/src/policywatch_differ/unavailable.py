@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import re
 
-from policywatch_shared.pagecheck import check_page
+from policywatch_shared.pagecheck import SHORT_PAGE_CHARS, check_page
 
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 _EN = frozenset(
     "the of and to a in is that for you your we our or be are with this as on by may not it if any "
     "from at use have will can information which such these all other has their us".split()
 )
-SAMPLE_CHARS = 6_000
+SAMPLE_CHARS = 3_000
 #: The live version is English if at least this share of its words are English stopwords…
 EN_MIN = 0.25
 #: …and a capture whose share falls below this fraction of it is in another language.
@@ -32,6 +32,8 @@ _EXTRA_ERRORS = re.compile(
     re.I,
 )
 EXTRA_SHORT = 3000
+#: Longer texts than this always pass ``check_page`` when no status or title is given.
+CHECK_PAGE_MAX = 4 * SHORT_PAGE_CHARS
 
 
 #: An error message that appears *inside* a long capture (one part of a combined page failed),
@@ -65,9 +67,12 @@ def unavailable_reason(
     text: str, *, previous: str | None = None, previous_share: float | None = None
 ) -> str | None:
     """Why ``text`` is not the document (``None`` when it is)."""
-    verdict = check_page(text)
-    if not verdict.ok:
-        return f"{verdict.outcome}: {verdict.reason}"
+    # Without status and title the shared check only judges short texts (phrases are trusted on
+    # short pages only): skip it on long ones, it would normalise the whole text for nothing.
+    if len(text) < CHECK_PAGE_MAX:
+        verdict = check_page(text)
+        if not verdict.ok:
+            return f"{verdict.outcome}: {verdict.reason}"
     if len(text) < EXTRA_SHORT and (m := _EXTRA_ERRORS.search(text)):
         return f"error_page: error page ({m.group(0)!r})"
     if previous is not None or previous_share is not None:
