@@ -18,6 +18,7 @@ stops the services (SIGTERM, then SIGKILL after a grace period) and then the bro
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import importlib.util
 import os
@@ -116,6 +117,8 @@ class Stack:
     broker: Any = None  # the TansuBroker when embedded
     supervisor: Supervisor | None = None
     skipped: list[str] = field(default_factory=list)  # requested but not installed
+    broker_restarts: int = 0
+    _watchdog: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> Stack:
         await self.start()
@@ -190,11 +193,47 @@ class Stack:
                 stop_timeout=self.stop_timeout,
             )
             await self.supervisor.start()
+            if self.broker is not None:
+                self._watchdog = asyncio.create_task(self._watch_broker(), name="broker-watchdog")
         except BaseException:
             await self.stop()
             raise
 
+    async def _watch_broker(self) -> None:
+        """Restart the embedded broker if it dies, then every service.
+
+        The embedded broker keeps topics in memory: after a restart they are empty, and a
+        consumer that kept its old position would wait past the new end forever (Tansu does
+        not answer "offset out of range"). Restarting the services makes them start over
+        from the new topics' beginning.
+        """
+        while True:
+            await asyncio.sleep(0.5)
+            broker = self.broker
+            if broker is None or self.supervisor is None:
+                return
+            code = broker.process.poll() if broker.process is not None else -1
+            if code is None:
+                continue
+            self.broker_restarts += 1
+            self.log.note(f"broker: exited (code {code}); restarting it and every service (its data is lost)")
+            try:
+                await asyncio.to_thread(broker.start)
+                assert self.bootstrap is not None
+                await create_topics(self.bootstrap)
+            except Exception as exc:
+                self.log.note(f"broker: restart failed ({type(exc).__name__}: {exc}); retrying")
+                await asyncio.sleep(2)
+                continue
+            for name in self.supervisor.services:
+                self.supervisor.kill(name, signal.SIGTERM)  # the supervisor starts them again
+
     async def stop(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watchdog
+            self._watchdog = None
         if self.supervisor is not None:
             await self.supervisor.stop()
             self.supervisor = None

@@ -242,7 +242,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tune", action="store_true", help="tune thresholds on dev and write thresholds.yaml")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--oof-cache", default=None, help=".npz keeping out-of-fold dev probabilities (--tune)")
-    ap.add_argument("--errors", action="store_true", help="print false positives/negatives (dev only)")
+    ap.add_argument(
+        "--errors", action="store_true", help="print out-of-fold false positives/negatives (dev only)"
+    )
     args = ap.parse_args(argv)
     try:
         shared = shared_dir(args.shared)
@@ -269,9 +271,15 @@ def main(argv: list[str] | None = None) -> int:
         tagger_mod.get_thresholds.cache_clear()
         tagger = PassageTagger(use_model=not args.rules_only)
     if args.errors:
-        dev = [it for it in items if it.split == "dev"]
-        for it, tags in zip(dev, tagger.tag([it.text for it in dev]), strict=True):
-            pred = {t.id for t in tags}
+        # Out-of-fold scores: the shipped model saw dev, so its own dev errors would hide most mistakes.
+        dev, p, r = dev_scores(tagger, items, shared, Path(args.oof_cache) if args.oof_cache else None)
+        ids = tagger.taxonomy.ids
+        for i, it in enumerate(dev):
+            pred = {
+                c
+                for j, c in enumerate(ids)
+                if tagger.combined(float(p[i, j]), float(r[i, j])) >= tagger.thresholds.of(c)
+            }
             if pred != it.labels:
                 print(
                     f"{it.id} FP={sorted(pred - it.labels)} FN={sorted(it.labels - pred)} | {it.text[:300]}"

@@ -252,7 +252,7 @@ def normalise_line(line: str) -> str:
         s = _UNDERSCORE_EMPH.sub("", s)
     s = s.strip(" >")
     s = _LIST_MARK.sub("", s).replace("|", " ").casefold()
-    if _RELDATE_HINT.search(s):
+    if ("ago" in s or "day" in s or "now" in s or "last" in s or "past" in s) and _RELDATE_HINT.search(s):
         s = _RELDATE.sub("<reldate>", s)
     if not s.isascii():
         s = unicodedata.normalize("NFKC", s)
@@ -301,8 +301,10 @@ class LineNormaliser:
     def keys(self, lines: list[str]) -> list[str]:
         """Keys of ``lines`` (then rolls): set and map operations run in C, only new lines in Python."""
         prev = self._prev
-        cur = {line: prev[line] for line in set(lines).intersection(prev)}
-        for line in set(lines).difference(cur):
+        uniq = set(lines)
+        common = uniq.intersection(prev)
+        cur = dict(zip(common, map(prev.__getitem__, common), strict=True))
+        for line in uniq.difference(common):
             cur[line] = normalise_line(line)
         self._prev, self._cur = cur, {}
         return list(map(cur.__getitem__, lines))

@@ -69,6 +69,15 @@ class Doc:
     blocks: list[Block]
     sections: list[Section]
     _words: int = -1
+    _content: list[int] | None = None
+    _hashes: list[int] | None = None
+
+    def content(self) -> tuple[list[int], list[int]]:
+        """Indices of the blocks with a key, and their key hashes (cached: a version is diffed twice)."""
+        if self._content is None or self._hashes is None:
+            self._content = [i for i, b in enumerate(self.blocks) if b.key]
+            self._hashes = [hash(self.blocks[i].key) for i in self._content]
+        return self._content, self._hashes
 
     def section_text(self, index: int) -> str:
         return "\n\n".join(
