@@ -225,8 +225,8 @@ class Stack:
                 self.log.note(f"broker: restart failed ({type(exc).__name__}: {exc}); retrying")
                 await asyncio.sleep(2)
                 continue
-            for name in self.supervisor.services:
-                self.supervisor.kill(name, signal.SIGTERM)  # the supervisor starts them again
+            # Graceful stop, SIGKILL after the grace period; the supervisor starts them again.
+            await asyncio.gather(*(self.supervisor.restart(n) for n in self.supervisor.services))
 
     async def stop(self) -> None:
         if self._watchdog is not None:

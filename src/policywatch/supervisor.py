@@ -202,6 +202,10 @@ class Supervisor:
             os.killpg(state.pid, sig)
         return state.pid
 
+    async def restart(self, name: str) -> None:
+        """Stop a service (SIGTERM, SIGKILL after ``stop_timeout``); the supervisor starts it again."""
+        await self._terminate(self.services[name])
+
     async def pause(self, name: str) -> None:
         """Stop a service and keep it stopped until :meth:`resume`."""
         state = self.services[name]

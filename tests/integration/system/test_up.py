@@ -5,6 +5,7 @@ Runs the real command in a subprocess, on free ports, in a temporary data direct
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -85,3 +86,34 @@ def test_up_starts_reports_readiness_and_stops_cleanly_on_sigterm(tmp_path: Path
     assert (tmp_path / "var" / "tansu.log").exists()
     if installed:
         assert not any("restarted" in line for line in lines), "\n".join(lines)
+
+
+async def test_stack_restarts_a_crashed_embedded_broker_with_its_topics(tmp_path: Path):
+    import io
+
+    from aiokafka.admin import AIOKafkaAdminClient
+    from policywatch_shared import topics as T
+
+    from policywatch.stack import Stack
+    from policywatch.supervisor import LogSink
+
+    out = io.StringIO()
+    stack = Stack(services=[], data_dir=tmp_path / "var", env_broker=False, sink=LogSink(out, colour=False))
+    await stack.start()
+    try:
+        first = stack.broker.process.pid
+        stack.broker.kill()  # a crash
+        deadline = time.monotonic() + 30
+        while stack.broker_restarts < 1 and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        assert stack.broker_restarts == 1, out.getvalue()
+        assert stack.broker.process.pid != first
+        admin = AIOKafkaAdminClient(bootstrap_servers=stack.bootstrap)
+        await admin.start()
+        try:
+            assert set(T.TOPIC_NAMES) <= set(await admin.list_topics())
+        finally:
+            await admin.close()
+        assert "broker: exited" in out.getvalue()
+    finally:
+        await stack.stop()

@@ -145,3 +145,25 @@ def test_dated_list_entry_is_not_date_only() -> None:
     assert not r.date_only and r.substantive
     c = BASE.replace("Last updated: January 7, 2026", "Effective date: February 27th, 2026")
     assert _diff(BASE, c).date_only
+
+
+def test_update_banner_alone_is_date_only() -> None:
+    banner = "We updated our Privacy Policy on December 16, 2025. [View our previous policy.](https://x.example/v/1)\n\n"
+    with_banner = BASE.replace("## How we use", banner + "## How we use")
+    r = _diff(with_banner, BASE)
+    assert r.date_only and not r.substantive
+
+
+def test_total_rewrite_event_stays_small() -> None:
+    import json
+
+    a = "\n\n".join(
+        f"## S{i}\n\n" + f"Old paragraph {i} about data retention and sharing rules. " * 8 for i in range(600)
+    )
+    b = "\n\n".join(
+        f"## S{i}\n\n" + f"New clause {i} on arbitration and liability limits today. " * 8 for i in range(600)
+    )
+    r = _diff(a, b)
+    size = len(json.dumps([s.model_dump(mode="json") for s in r.sections]))
+    assert size < 700_000, size
+    assert r.stats.words_added > 20_000 and r.substantive  # counts stay exact

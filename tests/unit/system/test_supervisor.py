@@ -185,3 +185,17 @@ def test_parse_services_and_infra_env(tmp_path: Path):
     assert env["DATABASE_URL"] == f"sqlite+aiosqlite:///{tmp_path / 'policywatch.db'}"
     configured = infra_env(tmp_path, {"STORAGE_BACKEND": "s3", "DATABASE_URL": "postgresql+asyncpg://x/y"})
     assert configured == {}
+
+
+async def test_restart_escalates_to_sigkill_and_the_service_comes_back(tmp_path: Path):
+    out = io.StringIO()
+    spec = _spec(tmp_path, "hangs", IGNORE_TERM="1")  # a graceful stop that never finishes
+    sup = Supervisor([spec], sink=LogSink(out, colour=False), stop_timeout=0.5, backoff_initial=0.1)
+    async with sup:
+        assert await sup.wait_ready(15)
+        first = sup.services["hangs"].pid
+        await sup.restart("hangs")
+        assert await _until(lambda: sup.services["hangs"].starts == 2)
+        assert await sup.wait_ready(15)
+        assert sup.services["hangs"].exits == [-signal.SIGKILL] and not _alive(first)
+    assert "hangs: no exit 0.5s after SIGTERM; SIGKILL" in out.getvalue()

@@ -35,6 +35,8 @@ PAIR_MAX_WORK = 4000
 #: Text kept per before/after field (events stay well under broker message limits).
 MAX_TEXT = 4000
 MAX_SECTIONS = 200
+#: Total text characters of one event's paragraphs and section texts (word counts stay exact).
+MAX_EVENT_TEXT = 150_000
 MAX_PARAGRAPHS = 60
 
 _WORDS = re.compile(r"\S+\s*")
@@ -159,8 +161,10 @@ def diff_docs(old: Doc, new: Doc) -> DiffResult:
                 heading = new.blocks[nj].heading or old.blocks[oi].heading
                 paras.append(_Para("reworded", oi, nj, heading=heading))
                 ko, kn = old.blocks[oi].key, new.blocks[nj].key
-                if _HAS_DIGIT.search(ko) and _HAS_DIGIT.search(kn) and (
-                    mask_dates(ko) == mask_dates(kn) or (_is_date_line(ko) and _is_date_line(kn))
+                if (
+                    _HAS_DIGIT.search(ko)
+                    and _HAS_DIGIT.search(kn)
+                    and (mask_dates(ko) == mask_dates(kn) or (_is_date_line(ko) and _is_date_line(kn)))
                 ):
                     date_changes += 1
                 elif not heading:
@@ -177,7 +181,7 @@ def diff_docs(old: Doc, new: Doc) -> DiffResult:
     return _describe(old, new, paras, date_only)
 
 
-_DATE_LINE_MAX_WORDS = 5
+_DATE_LINE_MAX_WORDS = 10
 
 
 def _words(doc: Doc, blocks: list[int]) -> list[str]:
@@ -186,13 +190,15 @@ def _words(doc: Doc, blocks: list[int]) -> list[str]:
 
 _DATE_WORDS = frozenset(
     "effective date dated last updated update modified revised revision version as of on from since this "
-    "page was were is these terms policy notice in force valid published posted".split()
+    "page was were is these terms policy notice in force valid published posted "
+    # update banners: "We updated our Privacy Policy on <date>. View our previous policy."
+    "we have our privacy view previous prior see the changes will take go into effect service use".split()
 )
 
 
 _HAS_DIGIT = re.compile(r"\d")
 #: A "label + date" line is short (the slow date regex is not run on paragraphs).
-_DATE_LINE_MAX_CHARS = 90
+_DATE_LINE_MAX_CHARS = 140
 
 
 def _is_date_line(key: str) -> bool:
@@ -241,7 +247,21 @@ def _pair(old: Doc, new: Doc, dels: list[int], ins: list[int]) -> list[tuple[int
     return out
 
 
+class _Budget:
+    """Characters of text an event may carry (events stay well under broker message limits)."""
+
+    def __init__(self, chars: int) -> None:
+        self.left = chars
+
+    def take(self, n: int) -> bool:
+        if n > self.left:
+            return False
+        self.left -= n
+        return True
+
+
 def _describe(old: Doc, new: Doc, paras: list[_Para], date_only: bool) -> DiffResult:
+    budget = _Budget(MAX_EVENT_TEXT)
     old_anchors = {s.anchor for s in old.sections}
     new_anchors = {s.anchor for s in new.sections}
     # Group paragraph changes by section: new side for additions/rewordings/moves, old for removals.
@@ -282,7 +302,7 @@ def _describe(old: Doc, new: Doc, paras: list[_Para], date_only: bool) -> DiffRe
                 ops = word_diff(before, after)
                 a = sum(_count(o.text) for o in ops if o.op == "insert")
                 r = sum(_count(o.text) for o in ops if o.op == "delete")
-                if len(paragraphs) < MAX_PARAGRAPHS:
+                if len(paragraphs) < MAX_PARAGRAPHS and budget.take(len(before) + 2 * len(after)):
                     paragraphs.append(
                         ParagraphChange(
                             kind="reworded", before=_clip(before), after=_clip(after), word_diff=ops
@@ -292,13 +312,13 @@ def _describe(old: Doc, new: Doc, paras: list[_Para], date_only: bool) -> DiffRe
                 assert p.new is not None
                 after = display_text(new.blocks[p.new].raw)
                 a, r = _count(after), 0
-                if len(paragraphs) < MAX_PARAGRAPHS:
+                if len(paragraphs) < MAX_PARAGRAPHS and budget.take(len(after)):
                     paragraphs.append(ParagraphChange(kind="added", after=_clip(after)))
             else:
                 assert p.old is not None
                 before = display_text(old.blocks[p.old].raw)
                 a, r = 0, _count(before)
-                if len(paragraphs) < MAX_PARAGRAPHS:
+                if len(paragraphs) < MAX_PARAGRAPHS and budget.take(len(before)):
                     paragraphs.append(ParagraphChange(kind="removed", before=_clip(before)))
             wa += a
             wr += r
@@ -322,10 +342,10 @@ def _describe(old: Doc, new: Doc, paras: list[_Para], date_only: bool) -> DiffRe
             ch.old_heading = display_text(old.blocks[heading_change.old].raw)
             ch.new_heading = display_text(new.blocks[heading_change.new].raw)
         if kind == "added":
-            ch.after = _clip(new.section_text(sec.index))
+            ch.after = _clip(new.section_text(sec.index)) if budget.take(MAX_TEXT) else None
             ch.new_heading = sec.heading or None
         elif kind == "removed":
-            ch.before = _clip(old.section_text(sec.index))
+            ch.before = _clip(old.section_text(sec.index)) if budget.take(MAX_TEXT) else None
             ch.old_heading = sec.heading or None
         changes.append(ch)
         stats.words_added += wa
