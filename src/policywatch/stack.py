@@ -215,7 +215,6 @@ class Stack:
             code = broker.process.poll() if broker.process is not None else -1
             if code is None:
                 continue
-            self.broker_restarts += 1
             self.log.note(f"broker: exited (code {code}); restarting it and every service (its data is lost)")
             try:
                 await asyncio.to_thread(broker.start)
@@ -225,6 +224,7 @@ class Stack:
                 self.log.note(f"broker: restart failed ({type(exc).__name__}: {exc}); retrying")
                 await asyncio.sleep(2)
                 continue
+            self.broker_restarts += 1  # counted once the broker and its topics are back
             # Graceful stop, SIGKILL after the grace period; the supervisor starts them again.
             await asyncio.gather(*(self.supervisor.restart(n) for n in self.supervisor.services))
 

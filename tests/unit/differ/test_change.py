@@ -167,3 +167,91 @@ def test_total_rewrite_event_stays_small() -> None:
     size = len(json.dumps([s.model_dump(mode="json") for s in r.sections]))
     assert size < 700_000, size
     assert r.stats.words_added > 20_000 and r.substantive  # counts stay exact
+
+
+GB = """# Community Standards
+
+## Introduction
+
+We recognise that people organise in groups, such as clubs, to share their favourite music.
+
+## Organisations
+
+We remove organisations that glorify behaviour which harms people, and we analyse reports.
+
+## Centre
+
+Our centre licenses content - which is catalogued - to partners that we authorise.
+
+## Colours
+
+We personalise colours and labels, such as the honours we recognise, for neighbours that we favour.
+"""
+US = """# Community Standards
+
+## Introduction
+
+We recognize people organize in groups, like clubs, to share their favorite music.
+
+## Organisations
+
+We remove organizations that glorify behavior which harms people, and we analyze reports.
+
+## Centre
+
+Our center licenses content-which is cataloged-to partners we authorize.
+
+## Colours
+
+We personalize colors and labels, like the honors we recognize, for neighbors we favor.
+"""
+
+
+def test_regional_spelling_variant_is_not_substantive() -> None:
+    d = _diff(GB, US)
+    assert d.variant and not d.substantive and d.sections  # still reported, never alerted
+    # The same switch with new terms in it is substantive (a small edit inside a variant switch
+    # is not told apart: the known limit of the rule, see docs/differ.md).
+    changed = US + (
+        "\n## Sale of data\n\nWe sell the personal data of every user to advertisers and data brokers "
+        "for profit, and you cannot opt out of this sale at any time or for any reason.\n"
+    )
+    d = _diff(GB, changed)
+    assert not d.variant and d.substantive
+    # Ordinary rewording without en-GB/en-US spellings is not a variant.
+    assert not _diff(BASE, BASE.replace("30 days", "90 days")).variant
+
+
+CHROME = """Categories
+
+see through tops for women
+
+Sign in / Register
+
+# Review guidelines
+
+We encourage high quality reviews.
+
+Reviews must be about the product you bought.
+
+More simply put
+
+## Keep in mind
+
+We may remove any review that breaks these rules.
+"""
+
+
+def test_page_chrome_fragments_are_not_substantive() -> None:
+    # A search suggestion in the site header, and a teaser line right before a heading.
+    d = _diff(CHROME, CHROME.replace("see through tops for women", "mini bike gas"))
+    assert d.chrome_only and not d.substantive
+    d = _diff(CHROME, CHROME.replace("More simply put\n\n", ""))
+    assert d.chrome_only and not d.substantive
+    # Short fragments inside the body, list items, and sentences stay substantive.
+    body = CHROME.replace("Reviews must be about the product you bought.", "Reviews may be paid")
+    assert _diff(CHROME, body).substantive
+    listed = CHROME.replace("We encourage high quality reviews.", "We encourage:\n\n*   Photos\n\n*   Videos")
+    assert _diff(CHROME, listed).substantive
+    sentence = CHROME.replace("More simply put", "We sell your reviews.")
+    assert _diff(CHROME, sentence).substantive

@@ -61,3 +61,54 @@ def test_replay_one_line_per_input_line_in_order(tmp_path: Path) -> None:
     ]  # fmt: skip
     assert [g["alert"] for g in got] == [False, False, False, True, False, False, False]
     assert got[3]["change"]["kind"] == "modified" and "change" not in got[2]
+
+
+def _git(repo: Path, *args: str, date: str | None = None) -> None:
+    import os
+    import subprocess
+
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"}  # fmt: skip
+    if date:
+        env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"] = date
+    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, env=env, timeout=30)
+
+
+def test_replay_open_terms_archive_versions_repository(tmp_path: Path) -> None:
+    """An OTA versions repo: `<service>/<terms type>.md` files, each commit one recorded version."""
+    repo = tmp_path / "versions"
+    (repo / "Acme").mkdir(parents=True)
+    (repo / "Other").mkdir()
+    _git(repo, "init", "-q")
+    steps = [  # (date, {path: text})
+        ("2024-01-01T10:00:00+00:00", {"Acme/Privacy Policy.md": OLD, "Other/Terms of Service.md": OLD}),
+        ("2024-02-01T10:00:00+00:00", {"Acme/Privacy Policy.md": NEW}),
+        ("2024-03-01T10:00:00+00:00", {"README.md": "not a document\n", "Other/Terms of Service.md": NEW}),
+        ("2024-04-01T10:00:00+00:00", {"Acme/Privacy Policy.md": OLD}),
+    ]
+    for date, files in steps:
+        for name, text in files.items():
+            (repo / name).write_text(text)
+        _git(repo, "add", "-A")
+        _git(repo, "commit", "-q", "-m", date, date=date)
+
+    out = tmp_path / "out.jsonl"
+    res = runner.invoke(app, ["replay", str(repo), "--out", str(out), "--no-classify"])
+    assert res.exit_code == 0, res.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    got = [(r["service"], r["document"], r["recorded_at"][:10], r["outcome"]) for r in rows]
+    assert got == [
+        ("Acme", "Privacy Policy", "2024-01-01", "first_version"),
+        ("Other", "Terms of Service", "2024-01-01", "first_version"),
+        ("Acme", "Privacy Policy", "2024-02-01", "modified"),
+        ("Other", "Terms of Service", "2024-03-01", "modified"),
+        ("Acme", "Privacy Policy", "2024-04-01", "reverted"),
+    ]
+    assert rows[2]["alert"] is True and rows[2]["change"]["document_id"] == "Acme/Privacy Policy"
+    assert len({r["commit"] for r in rows}) == 4  # the commit of each version
+    assert rows[2]["change"]["to_version"]["first_seen"].startswith("2024-02-01T10:00:00")
+
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    res = runner.invoke(app, ["replay", str(plain)])
+    assert res.exit_code != 0 and "not a git repository" in res.output

@@ -81,3 +81,32 @@ async def test_reextract_command_path() -> None:
     assert obs is not None and obs.outcome == "technical" and obs.event is not None
     again = await svc.reextract(h, info, ExtractionHints(select=["main"], remove=[".promo", "h1"]))
     assert again is not None and again.outcome == "unchanged"
+
+
+def _sample(name: str, **labels: str) -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_metrics_count_changes_and_unavailable_documents() -> None:
+    store = MemoryStore()
+    svc = DifferService(store)
+    before_first = _sample("policywatch_differ_changes_total", kind="first_version")
+    before_gone = _sample("policywatch_differ_changes_total", kind="unavailable")
+    await svc.handle(await _capture(store, 1, HTML))
+    assert _sample("policywatch_differ_changes_total", kind="first_version") == before_first + 1
+    assert _sample("policywatch_differ_documents_unavailable") == 0
+
+    await svc.handle(await _capture(store, 2, None, outcome=CaptureOutcome.HTTP_ERROR, status=410))
+    assert _sample("policywatch_differ_changes_total", kind="unavailable") == before_gone + 1
+    assert _sample("policywatch_differ_documents_unavailable") == 1
+
+    # A restarted service counts the unavailable documents from the stored histories.
+    restarted = DifferService(store)
+    await restarted.load_state()
+    assert restarted.unavailable.ids == {"acme/terms"}
+    assert _sample("policywatch_differ_documents_unavailable") == 1
+
+    await restarted.handle(await _capture(store, 3, HTML))
+    assert _sample("policywatch_differ_documents_unavailable") == 0

@@ -46,5 +46,13 @@ def build_app(settings: DifferSettings, *, store: Any | None = None) -> FastStre
         seen.add(capture.event_id)
 
     app = FastStream(broker, logger=log)
+
+    @app.after_startup
+    async def count_unavailable() -> None:
+        try:
+            await service.load_state()
+        except Exception:  # the gauge is a convenience: never keep the service from starting
+            log.warning("could not count unavailable documents at startup", exc_info=True)
+
     app.differ_service = service  # type: ignore[attr-defined]  # tests reach it here
     return app

@@ -65,6 +65,10 @@ class DiffResult:
     substantive: bool = False
     #: Only moves / heading structure changed.
     structure_only: bool = False
+    #: Most reworded paragraphs differ only by en-GB/en-US wording: a regional variant was served.
+    variant: bool = False
+    #: Only short page-chrome fragments changed (see :func:`_chrome_fragment`).
+    chrome_only: bool = False
 
 
 def word_diff(before: str, after: str) -> list[DiffOp]:
@@ -280,6 +284,8 @@ def _describe(old: Doc, new: Doc, paras: list[_Para], date_only: bool) -> DiffRe
     changes: list[SectionChange] = []
     stats = ChangeStats()
     wording = 0
+    v_total = v_left = v_swaps = 0  # regional-variant evidence (see variant_edits)
+    chrome = 0  # body paragraphs that are page-chrome fragments only
     for (side, sidx), ps in sorted(grouped.items(), key=lambda kv: (kv[0][1], kv[0][0] == "old")):
         doc = new if side == "new" else old
         sec = doc.sections[sidx]
@@ -300,6 +306,8 @@ def _describe(old: Doc, new: Doc, paras: list[_Para], date_only: bool) -> DiffRe
                 before = display_text(old.blocks[p.old].raw)
                 after = display_text(new.blocks[p.new].raw)
                 ops = word_diff(before, after)
+                t, left, sw = variant_edits(ops)
+                v_total, v_left, v_swaps = v_total + t, v_left + left, v_swaps + sw
                 a = sum(_count(o.text) for o in ops if o.op == "insert")
                 r = sum(_count(o.text) for o in ops if o.op == "delete")
                 if len(paragraphs) < MAX_PARAGRAPHS and budget.take(len(before) + 2 * len(after)):
@@ -320,9 +328,15 @@ def _describe(old: Doc, new: Doc, paras: list[_Para], date_only: bool) -> DiffRe
                 a, r = 0, _count(before)
                 if len(paragraphs) < MAX_PARAGRAPHS and budget.take(len(before)):
                     paragraphs.append(ParagraphChange(kind="removed", before=_clip(before)))
+            if p.kind != "reworded":
+                v_total, v_left = v_total + a + r, v_left + a + r
             wa += a
             wr += r
-            if not p.heading:
+            if p.kind in ("added", "removed") and _chrome_fragment(
+                new if p.new is not None else old, p.new if p.new is not None else cast(int, p.old)
+            ):
+                chrome += 1
+            elif not p.heading:
                 body_words += a + r
         kind = _section_kind(
             old, new, side, sec.index, sec.anchor, ps, old_anchors, new_anchors, body_changes
@@ -359,17 +373,96 @@ def _describe(old: Doc, new: Doc, paras: list[_Para], date_only: bool) -> DiffRe
     total = max(1, old.word_count, new.word_count)
     changed = stats.words_added + stats.words_removed
     significance = 0.0 if not changed else min(1.0, round(math.sqrt(changed / (2 * total)), 4))
-    structure_only = wording == 0
+    structure_only = wording == 0 and chrome == 0
     result = DiffResult(
         sections=changes[:MAX_SECTIONS],
         stats=stats,
         significance=significance,
         date_only=date_only and bool(paras),
         structure_only=structure_only,
+        variant=v_swaps >= VARIANT_MIN_SWAPS and v_total - v_left >= VARIANT_MIN_EXPLAINED * v_total,
+        chrome_only=wording == 0 and chrome > 0,
     )
-    result.substantive = not result.date_only and not structure_only
+    result.substantive = not (result.date_only or structure_only or result.variant or result.chrome_only)
     result.summary = summarise(result.sections, date_only=result.date_only, total=len(changes))
     return result
+
+
+# ----------------------------------------------------------------- noise rules
+
+_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
+#: en-GB spellings → en-US (suffix rewrites on whole tokens).
+_GB_US = [
+    (re.compile(r"(is|ys)(e|es|ed|ing|ation|ations)$"), lambda m: m.group(1)[0] + "z" + m.group(2)),
+    (re.compile(r"our(s|ed|ing|ite|ites|able)?$"), lambda m: "or" + (m.group(1) or "")),
+    (re.compile(r"([^aeiou])tre(s)?$"), lambda m: m.group(1) + "ter" + (m.group(2) or "")),
+    (re.compile(r"([aeiou])ll(ed|ing|er|ers)$"), lambda m: m.group(1) + "l" + m.group(2)),
+    (re.compile(r"ence$"), lambda m: "ense"),
+    (re.compile(r"ogue(s|d)?$"), lambda m: "og" + {"d": "ed", "s": "s"}.get(m.group(1) or "", "")),
+]
+#: Words regional variants of the same text add, drop or swap ("such as" ↔ "like", "that").
+_VARIANT_WORDS = frozenset({"that", "such", "as", "like", "which"})
+#: A change is a regional variant when the en-GB/en-US rules explain at least this share of
+#: its changed words (reworded paragraphs; added/removed ones count as unexplained) and it
+#: has at least this many spelling swaps: the first switch to a variant otherwise looks like
+#: a rewrite of the whole document (the flapping after it is recognised as ``reverted``).
+VARIANT_MIN_EXPLAINED = 0.65
+VARIANT_MIN_SWAPS = 10
+
+
+def _us(token: str) -> str:
+    for pattern, repl in _GB_US:
+        token = pattern.sub(repl, token)
+    return token
+
+
+def _variant_bag(text: str) -> tuple[dict[str, int], int]:
+    """Normalised token counts, and how many tokens had an en-GB spelling."""
+    bag: dict[str, int] = {}
+    swaps = 0
+    for tok in _TOKEN.findall(text.casefold()):
+        if tok not in _VARIANT_WORDS:
+            us = _us(tok)
+            swaps += us != tok
+            tok = us
+        bag[tok] = bag.get(tok, 0) + 1
+    return bag, swaps
+
+
+def variant_edits(ops: list[DiffOp]) -> tuple[int, int, int]:
+    """(changed tokens, tokens left unexplained, en-GB spellings) of a reworded paragraph.
+
+    Explained edits: en-GB/en-US spelling, punctuation, hyphenation and the words regional
+    variants swap ("such as" / "like", "that") — nothing a reader would call new terms."""
+    deleted, swaps_d = _variant_bag(" ".join(o.text for o in ops if o.op == "delete"))
+    inserted, swaps_i = _variant_bag(" ".join(o.text for o in ops if o.op == "insert"))
+    total = sum(deleted.values()) + sum(inserted.values())
+    left = sum(abs(deleted.get(k, 0) - inserted.get(k, 0)) for k in deleted.keys() | inserted.keys())
+    for w in _VARIANT_WORDS:  # dropped or added variant words are explained too
+        left -= abs(deleted.get(w, 0) - inserted.get(w, 0))
+    return total, left, swaps_d + swaps_i
+
+
+_LIST_OR_TABLE = re.compile(r"^\s*([*+\-|>]|\d+[.)])")
+_SENTENCE_PUNCT = re.compile(r"[.:;!?,\d]")
+#: Words of a short page-chrome fragment at most.
+CHROME_MAX_WORDS = 5
+
+
+def _chrome_fragment(doc: Doc, idx: int) -> bool:
+    """A short plain fragment (no sentence punctuation, not a list item or table row) in a
+    place where pages put chrome rather than terms: the untitled top of a document that has
+    headings (site header: search suggestions, menus), or right before a heading (a teaser
+    or a sub-heading rendered as a paragraph)."""
+    block = doc.blocks[idx]
+    text = display_text(block.raw)
+    if block.heading or _LIST_OR_TABLE.match(block.raw) or _SENTENCE_PUNCT.search(text):
+        return False
+    if not 0 < len(text.split()) <= CHROME_MAX_WORDS:
+        return False
+    at_top = doc.sections[block.section].level == 0 and len(doc.sections) > 1
+    before_heading = idx + 1 < len(doc.blocks) and doc.blocks[idx + 1].heading
+    return at_top or before_heading
 
 
 def _section_kind(

@@ -104,7 +104,12 @@ def register(app: typer.Typer) -> None:
     @app.command("replay")
     def replay_cmd(
         input_path: Annotated[
-            Path, typer.Argument(exists=True, metavar="INPUT", help="JSON Lines (.gz/.xz ok).")
+            Path,
+            typer.Argument(
+                exists=True,
+                metavar="INPUT",
+                help="JSON Lines (.gz/.xz ok) or an Open Terms Archive versions git repository.",
+            ),
         ],
         out: Annotated[
             Path | None, typer.Option("--out", help="Output JSON Lines (default: stdout).")
@@ -117,7 +122,11 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+        from policywatch_differ.ota import is_git_repository
         from policywatch_differ.replay import load_classifier, replay_file
+
+        if input_path.is_dir() and not is_git_repository(input_path):
+            raise typer.BadParameter(f"{input_path} is a directory but not a git repository")
 
         classifier = load_classifier() if classify else None
         fh = out.open("w", encoding="utf-8") if out else sys.stdout

@@ -275,6 +275,10 @@ class Differ:
             reason = "restored with changes" if was_unavailable else None
             if d.structure_only:
                 reason = "structure only (moves / headings)"
+            elif d.variant:
+                reason = "regional variant (en-GB/en-US wording): not a change of terms"
+            elif d.chrome_only:
+                reason = "page chrome only (short fragments in the header or before a heading)"
         if earlier is not None:  # technical re-extraction back to an earlier text
             earlier.seen(capture_id, at)
             h.current = earlier.number

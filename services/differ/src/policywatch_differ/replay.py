@@ -1,11 +1,12 @@
 """Offline replay of a recorded history through the service's own decision code.
 
-Input: JSON Lines (plain, ``.gz`` or ``.xz``) in the shared corpus format — ``service``,
-``document``, ``recorded_at``, ``text``, ``commit`` (and optionally ``kind``:
-``technical`` lines are re-extractions). Output: exactly one JSON line per input line,
-in input order: ``commit``, ``service``, ``document``, ``recorded_at``, ``outcome``,
-``alert`` and, when there is a change, ``change`` (the change event) plus
-``classification`` when the classifier package is installed.
+Input: an Open Terms Archive versions git repository (:mod:`.ota`), or JSON Lines (plain,
+``.gz`` or ``.xz``) in the shared corpus format — ``service``, ``document``, ``recorded_at``,
+``text``, ``commit`` (and optionally ``kind``: ``technical`` lines are re-extractions).
+Output: exactly one JSON line per input line (per version for a repository), in input
+order: ``commit``, ``service``, ``document``, ``recorded_at``, ``outcome``, ``alert`` and,
+when there is a change, ``change`` (the change event) plus ``classification`` when the
+classifier package is installed.
 """
 
 from __future__ import annotations
@@ -39,7 +40,16 @@ def open_text(path: Path) -> IO[str]:
 
 
 def iter_records(path: Path) -> Iterator[tuple[str, dict[str, Any] | None]]:
-    """(raw line, parsed record or None when the line is not valid JSON)."""
+    """(raw line, parsed record or None when the line is not valid JSON).
+
+    ``path`` may also be an Open Terms Archive versions git repository (see :mod:`.ota`).
+    """
+    if path.is_dir():
+        from policywatch_differ.ota import iter_ota_records
+
+        for rec in iter_ota_records(path):
+            yield "", rec
+        return
     with open_text(path) as fh:
         for line in fh:
             if not line.strip():

@@ -11,6 +11,7 @@ from policywatch_shared.storage import ObjectStore
 from policywatch_differ.engine import Differ, DocumentInfo, Observation
 from policywatch_differ.extract import ExtractionError, combine, extract
 from policywatch_differ.history import DocumentHistory, HistoryStore
+from policywatch_differ.metrics import CHANGES, UnavailableTracker
 
 log = logging.getLogger("policywatch.differ")
 
@@ -25,6 +26,20 @@ class DifferService:
         self.store = store
         self.histories = HistoryStore(store)
         self.differ = Differ(self.histories)
+        self.unavailable = UnavailableTracker()
+
+    async def load_state(self) -> None:
+        """Count the documents already unavailable (the gauge survives a restart)."""
+        for document_id in await self.histories.documents():
+            history = await self.histories.load(document_id)
+            if history is not None:
+                self.unavailable.update(document_id, history.state)
+
+    def _record(self, obs: Observation, events: list[ChangeEvent]) -> None:
+        if obs.history is not None:
+            self.unavailable.update(obs.history.document_id, obs.history.state)
+        for event in events:
+            CHANGES.labels(kind=event.kind.value).inc()
 
     async def _extract_keys(self, keys: list[str], hints: ExtractionHints, urls: list[str | None]) -> str:
         parts = []
@@ -83,6 +98,7 @@ class DifferService:
             return events  # not modified, timeouts, network errors, 5xx: the document did not change
         if obs.event is not None:
             events.append(obs.event)
+        self._record(obs, events)
         return events
 
     async def _reextract_if_hints_changed(
