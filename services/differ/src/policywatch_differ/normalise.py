@@ -135,13 +135,7 @@ _COOKIE_BANNER = re.compile(
 )
 _PUNCT = re.compile(r"[,;:!?\"()\[\]{}]|\.(?!\d)|(?<!\w)-|-(?!\w)")
 # Punctuation → space, and a space between a number and a glued word ("2.2The").
-# The same in three cheaper passes (one regex with a lookbehind tried at every position was
-# the costliest step of a cold normalisation): plain punctuation by str.translate, then dots
-# and dashes, then a space between a digit and a letter — only on lines that have them.
-_PUNCT_TO_SPACE = str.maketrans({c: " " for c in ',;:!?"()[]{}'})
-_DOT_DASH = re.compile(r"\.(?!\d)|(?<!\w)-|-(?!\w)")
-_DIGIT_LETTER = re.compile(r"(\d)(?=[^\W\d_])")
-_HAS_DIGIT = re.compile(r"\d")
+_PUNCT_DIGIT = re.compile(r"[,;:!?\"()\[\]{}]|\.(?!\d)|(?<!\w)-|-(?!\w)|(?<=\d)(?=[^\W\d_])")
 _UI_KEYS = frozenset(" ".join(_PUNCT.sub(" ", u.replace("'", "")).split()) for u in UI_STRINGS)
 #: Banner-like lines are only dropped when short: a cookie policy discusses cookies at length.
 COOKIE_LINE_MAX = 400
@@ -172,13 +166,6 @@ _SPELL_WORDS = {
 _SPELL_SORTED = sorted(_SPELL_SUFFIX, key=lambda p: -len(p[0]))
 _ALPHA_WORD = re.compile(
     r"\b[a-z]{3,}(?:is(?:e|es|ed|ing|ations?|ers?)|ys(?:e|ed|ing)|our(?:s|ed|ing|able|ite|ites)?)\b|\b(?:"
-    + "|".join(_SPELL_WORDS)
-    + r")\b"
-)
-# Cheap pre-check for _ALPHA_WORD: any match of it contains one of these (three letters of the
-# stem + the suffix), found without the backtracking of "\b[a-z]{3,}" at every word start.
-_SPELL_HINT = re.compile(
-    r"[a-z]{3}(?:is(?:e|es|ed|ing|ations?|ers?)|ys(?:e|ed|ing)|our(?:s|ed|ing|able|ite|ites)?)\b|\b(?:"
     + "|".join(_SPELL_WORDS)
     + r")\b"
 )
@@ -269,18 +256,12 @@ def normalise_line(line: str) -> str:
         s = _RELDATE.sub("<reldate>", s)
     if not s.isascii():
         s = unicodedata.normalize("NFKC", s)
-    if _SPELL_HINT.search(s):
-        s = _ALPHA_WORD.sub(_spell, s)
+    s = _ALPHA_WORD.sub(_spell, s)
     if "'" in s or "cannot" in s:
         s = _CONTRACTION.sub(_expand, s)  # "we'll" = "we will"
     # Punctuation placement (serial commas, "privacy)." / "privacy.)", quotes, a missing space
     # after a full stop or a number: "2.2The") does not change the terms: words and numbers only.
-    s = s.replace("'", "").translate(_PUNCT_TO_SPACE)
-    if "." in s or "-" in s:
-        s = _DOT_DASH.sub(" ", s)
-    if _HAS_DIGIT.search(s):
-        s = _DIGIT_LETTER.sub(r"\1 ", s)
-    s = " ".join(s.split())
+    s = " ".join(_PUNCT_DIGIT.sub(" ", s.replace("'", "")).split())
     if not s or _PUNCT_ONLY.match(s) or s in _UI_KEYS:
         return ""
     if "cookie" in s and len(s) <= COOKIE_LINE_MAX and _COOKIE_BANNER.search(s):
