@@ -40,6 +40,10 @@ S = TypeVar("S", bound="ServiceSettings")
 ReadyCheck = tuple[str, Callable[[], Awaitable[Any]]]
 
 
+def settings_stop_timeout(settings: ServiceSettings) -> float:
+    return float(getattr(settings, "shutdown_timeout_s", 15.0))
+
+
 def default_ready_checks(app: FastStream, settings: ServiceSettings) -> list[ReadyCheck]:
     from policywatch_shared.storage import make_store
 
@@ -174,7 +178,12 @@ async def serve(
             log.info("%s started", service)
             await stop.wait()
             log.info("%s stopping", service)
-            await app.stop()
+            try:
+                # aiokafka's consumer stop can hang when the broker vanished; offsets of finished
+                # messages are already committed, so a bounded wait loses nothing.
+                await asyncio.wait_for(app.stop(), timeout=settings_stop_timeout(settings))
+            except TimeoutError:
+                log.warning("%s: consumers did not stop within the grace period; exiting anyway", service)
     finally:
         SERVICE_UP.labels(service).set(0)
         server.should_exit = True

@@ -47,7 +47,7 @@ def _excerpt(text: str) -> str:
 #: Passages remembered with their tags. Successive versions of a document share almost all
 #: passages, so re-indexing a changed document tags only its new passages (a 60k-character policy
 #: went from ~1.4 s to a few ms per change).
-TAG_CACHE_SIZE = 50_000
+TAG_CACHE_SIZE = 20_000
 
 
 class ProvisionIndex:
