@@ -23,16 +23,18 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import typer
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.structs import OffsetAndMetadata
 from policywatch_shared import topics as T
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    import httpx
+    from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+
+# aiokafka and httpx are imported where they are used, so `policywatch --help` stays fast.
 
 #: Consumer group that records how far ``dlq replay`` went (per DLQ partition).
 REPLAY_GROUP = "policywatch-dlq-replay"
@@ -100,6 +102,8 @@ def resolve_topic(name: str) -> str:
 
 
 async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+    from aiokafka import TopicPartition
+
     parts = consumer.partitions_for_topic(topic)
     if parts is None:
         await consumer.topics()  # refresh metadata
@@ -132,6 +136,8 @@ async def read_topic(
     bootstrap: str, topic: str, *, within_s: float = 20.0, start: dict[TopicPartition, int] | None = None
 ) -> list[ConsumerRecord[bytes, bytes]]:
     """Every record of ``topic`` from the beginning (or ``start``) to its current end, bounded in time."""
+    from aiokafka import AIOKafkaConsumer
+
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         enable_auto_commit=False,
@@ -188,6 +194,9 @@ async def consumer_lags(
     ``inputs`` (group -> its input topic): a group that has committed nothing there yet
     lags by the whole topic (it starts from the beginning).
     """
+    from aiokafka import AIOKafkaConsumer
+    from aiokafka.admin import AIOKafkaAdminClient
+
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await admin.start()
@@ -225,6 +234,7 @@ async def consumer_lags(
 
 async def readiness(urls: dict[str, str], within_s: float = 2.0) -> dict[str, tuple[bool, str]]:
     """GET each ``/readyz``: (ready, detail)."""
+    import httpx
 
     async def one(client: httpx.AsyncClient, url: str) -> tuple[bool, str]:
         try:
@@ -416,6 +426,10 @@ async def replay_dead_letters(
     bootstrap: str, topic: str, *, from_start: bool = False, within_s: float = 30.0
 ) -> ReplayResult:
     """Re-publish the dead letters of ``topic`` not replayed yet, then record the position."""
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.structs import OffsetAndMetadata
+
     dlq_topic = T.dlq(topic)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)

@@ -27,14 +27,16 @@ import socket
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from policywatch_shared import topics as T
 from rich.console import Console
 from rich.table import Table
 
-from policywatch.supervisor import LogSink, ServiceSpec, Supervisor
+if TYPE_CHECKING:
+    # The supervisor pulls in httpx: imported where used, so `policywatch --help` stays fast.
+    from policywatch.supervisor import LogSink, ServiceSpec, Supervisor
 
 #: The services in pipeline order, with their documented default HTTP port.
 SERVICES: dict[str, int] = {"fetcher": 8001, "differ": 8002, "classifier": 8003, "notifier": 8004}
@@ -130,6 +132,8 @@ class Stack:
     @property
     def log(self) -> LogSink:
         if self.sink is None:
+            from policywatch.supervisor import LogSink
+
             self.sink = LogSink()
         return self.sink
 
@@ -164,6 +168,8 @@ class Stack:
         return self.bootstrap
 
     def specs(self) -> list[ServiceSpec]:
+        from policywatch.supervisor import ServiceSpec
+
         assert self.bootstrap is not None
         base = {**infra_env(self.data_dir), **self.env, "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap}
         specs = []
@@ -185,6 +191,8 @@ class Stack:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         try:
             await self.start_broker()
+            from policywatch.supervisor import Supervisor
+
             self.supervisor = Supervisor(
                 self.specs(),
                 sink=self.log,
@@ -269,6 +277,8 @@ def up(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only warnings and errors of the services."),
 ) -> None:
     """Run the whole stack on this machine: broker, topics, every service (supervised). Ctrl-C stops."""
+    from policywatch.supervisor import LogSink
+
     names = parse_services(services)
 
     def level_ok(level: str) -> bool:

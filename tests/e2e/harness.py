@@ -117,6 +117,10 @@ class Pipeline:
     run: str = field(default_factory=lambda: uuid.uuid4().hex[:6])
     proxies: dict[str, Any] = field(default_factory=dict)
     step: int = 0
+    #: A bucket (see make_bucket) for a Tansu broker that keeps its log in S3 and so survives
+    #: its own restarts; the pipeline then owns the broker (``self.tansu``) instead of the stack.
+    broker_bucket: Any = None
+    tansu: Any = None
 
     async def start(self, ready_within_s: float = 180) -> None:
         missing = [s for s in SERVICES if not service_installed(s)]
@@ -162,8 +166,19 @@ class Pipeline:
         }
         self.log_path = self.tmp / "services.log"
         self._log = self.log_path.open("w")
+        bootstrap = None
+        if self.broker_bucket is not None:
+            from policywatch_shared.tansu import TansuBroker
+
+            b = self.broker_bucket
+            self.tansu = TansuBroker.on_s3(
+                b.endpoint, b.access_key, b.secret_key, b.bucket, log_file=self.tmp / "tansu.log"
+            )
+            await asyncio.to_thread(self.tansu.start)
+            bootstrap = self.tansu.bootstrap
         self.stack = Stack(
             data_dir=self.tmp / "var",
+            bootstrap=bootstrap,
             env_broker=False,
             env=env,
             ports={n: free_port() for n in SERVICES},
@@ -183,6 +198,8 @@ class Pipeline:
             await self.watcher.stop()
         if hasattr(self, "stack"):
             await self.stack.stop()
+        if self.tansu is not None:
+            await asyncio.to_thread(self.tansu.stop)
         for name in ("site", "mailbox", "receiver"):
             if hasattr(self, name):
                 getattr(self, name).stop()
@@ -194,6 +211,13 @@ class Pipeline:
         return self.log_path.read_text()
 
     # ------------------------------------------------------------------ driving
+    async def restart_broker(self, down_s: float, *, kill: bool = True) -> None:
+        """Kill (or stop) the S3-backed broker, wait ``down_s``, start it again on the same port."""
+        assert self.tansu is not None, "only a pipeline with broker_bucket owns its broker"
+        await asyncio.to_thread(self.tansu.kill if kill else self.tansu.stop)
+        await asyncio.sleep(down_s)
+        await asyncio.to_thread(self.tansu.start)  # same TansuBroker object: same port, same bucket
+
     async def fetch(self, document_ids: list[str] | None = None) -> set[str]:
         """Publish a fetch request for each document (all by default); returns the request ids."""
         assert self.stack.bootstrap

@@ -238,9 +238,10 @@ async def test_s3_and_postgresql_down_30s_the_pipeline_waits_retries_and_catches
 
 
 async def test_broker_restart_the_services_reconnect_and_the_next_change_flows(pipeline: Pipeline):
-    """The embedded Tansu keeps topics in memory: when it dies, the stack restarts it and every
-    service (what was in flight inside the broker is gone — with Kafka it would not be). What
-    must hold: the stack recovers by itself and the next change is delivered exactly once."""
+    """``policywatch up``'s embedded Tansu keeps topics in memory: when it dies, the stack's
+    watchdog restarts it and every service (what was in flight inside that broker is gone).
+    What must hold: the stack recovers by itself and the next change is delivered exactly once.
+    The no-loss broker restart (S3-backed broker, changes in flight) is test_broker_restart.py."""
     p = pipeline
     ann_before = len(_distinct(p.emails_to(ANN)))
     assert p.stack.broker is not None and p.stack.supervisor is not None

@@ -7,16 +7,20 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from policywatch_shared.events import ChangeEvent, ExtractionHints
 
-from policywatch_differ.engine import DocumentInfo
-from policywatch_differ.extract import extract
+if TYPE_CHECKING:
+    from policywatch_shared.events import ChangeEvent
+
+# Heavy modules (pydantic events, markdownify/bs4 extraction, the engine) are imported
+# inside the commands so `policywatch --help` stays fast.
 
 
 def _read_doc(path: Path) -> str:
+    from policywatch_differ.extract import extract
+
     body = path.read_bytes()
     ctype = "text/html" if path.suffix.lower() in (".html", ".htm") else None
     return extract(body, content_type=ctype, url=str(path))
@@ -74,7 +78,7 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="Print the change event JSON.")] = False,
     ) -> None:
         """Show what changed between two files, section by section (noise ignored)."""
-        from policywatch_differ.engine import Differ
+        from policywatch_differ.engine import Differ, DocumentInfo
         from policywatch_differ.history import HistoryStore
         from policywatch_differ.memstore import MemoryStore
 
@@ -209,6 +213,9 @@ def register(app: typer.Typer) -> None:
         remove: Annotated[list[str] | None, typer.Option("--remove", help="CSS selector to drop.")] = None,
     ) -> None:
         """Re-extract the live version's raw capture with new hints; recorded as 'technical'."""
+        from policywatch_shared.events import ExtractionHints
+
+        from policywatch_differ.engine import DocumentInfo
         from policywatch_differ.service import DifferService
 
         async def run() -> ChangeEvent | None:
