@@ -1,6 +1,6 @@
 """Load and latency of the whole running stack (issue 7): fetcher reading from the local site.
 
-    .venv/bin/python bench/system_load.py                   # 200 documents, 20 changes/s
+    .venv/bin/python bench/system_load.py                   # 100 documents, 20 changes/s
     .venv/bin/python bench/system_load.py --documents 1000  # the issue's full size
 
 What it does:
@@ -19,8 +19,8 @@ What it does:
    baseline measured in the same run: one raw produce→consume hop on the same broker.
 
 Goals on a 2-core machine: capture→alert p95 < 2 s at 20 changes/s; no service over
-300 MB resident except the browser. The default is 200 documents (about 2 minutes);
-``--documents 1000`` is the issue's figure (about 5 minutes).
+300 MB resident except the browser. The default is 100 documents (about 3 minutes);
+``--documents 1000`` is the issue's figure.
 """
 
 from __future__ import annotations
