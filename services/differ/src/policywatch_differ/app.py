@@ -16,6 +16,7 @@ from faststream import FastStream
 from policywatch_shared.broker import durable_subscriber, make_broker, publish
 from policywatch_shared.dedupe import SeenIds
 from policywatch_shared.events import CaptureEvent
+from policywatch_shared.logs import log_context
 from policywatch_shared.storage import make_store
 from policywatch_shared.topics import CAPTURES, CHANGES
 
@@ -34,15 +35,16 @@ def build_app(settings: DifferSettings, *, store: Any | None = None) -> FastStre
     async def on_capture(capture: CaptureEvent) -> None:
         if capture.event_id in seen:
             return
-        for event in await service.handle(capture):
-            await publish(broker, CHANGES, event)
-            log.info(
-                "change %s %s substantive=%s: %s",
-                event.document_id,
-                event.kind.value,
-                event.substantive,
-                event.summary[:200],
-            )
+        with log_context(document_id=capture.document_id, trace_id=capture.trace_id):
+            for event in await service.handle(capture):
+                await publish(broker, CHANGES, event)
+                log.info(
+                    "change %s %s substantive=%s: %s",
+                    event.document_id,
+                    event.kind.value,
+                    event.substantive,
+                    event.summary[:200],
+                )
         seen.add(capture.event_id)
 
     app = FastStream(broker, logger=log)
