@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from policywatch_shared.net import free_port
+
+__all__ = ["free_port", "make_settings", "read_topic", "run_async", "wait_until"]
+
 S = TypeVar("S")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def make_settings(cls: type[S], *, kafka_bootstrap: str | None = None, s3: Any = None, **overrides: Any) -> S:

@@ -48,9 +48,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("policywatch.broker")
 
-#: Settings of each broker made by make_broker (durable_subscriber reads consumer options from them).
-_SETTINGS: weakref.WeakKeyDictionary[KafkaBroker, ServiceSettings] = weakref.WeakKeyDictionary()
-_SERVICE: weakref.WeakKeyDictionary[KafkaBroker, str] = weakref.WeakKeyDictionary()
+#: (settings, service name) of each broker made by make_broker: durable_subscriber reads consumer
+#: options from the settings, publish labels its metric with the service.
+_BROKERS: weakref.WeakKeyDictionary[KafkaBroker, tuple[ServiceSettings, str]] = weakref.WeakKeyDictionary()
 
 MAX_TRANSIENT_DELAY_S = 10.0
 
@@ -223,8 +223,7 @@ def make_broker(settings: ServiceSettings, *, service: str, client_id: str | Non
         logger=quiet,
     )
     holder.append(weakref.ref(broker))
-    _SETTINGS[broker] = settings
-    _SERVICE[broker] = service
+    _BROKERS[broker] = (settings, service)
     return broker
 
 
@@ -232,7 +231,7 @@ def durable_subscriber(
     broker: KafkaBroker, topic: str, *, group_id: str, **kwargs: Any
 ) -> Callable[[Callable[..., Any]], Any]:
     """``broker.subscriber`` that commits offsets only after the handler returned."""
-    settings = _SETTINGS.get(broker)
+    settings = _BROKERS[broker][0] if broker in _BROKERS else None
     options: dict[str, Any] = {
         "group_id": group_id,
         "ack_policy": AckPolicy.ACK,
@@ -252,7 +251,7 @@ async def publish(
     if headers:
         hdrs.update(headers)
     await broker.publish(dump_event(event), topic=topic, key=event.key, headers=hdrs)
-    EVENTS_PUBLISHED.labels(_SERVICE.get(broker, "unknown"), topic).inc()
+    EVENTS_PUBLISHED.labels(_BROKERS[broker][1] if broker in _BROKERS else "unknown", topic).inc()
 
 
 async def ensure_topics(

@@ -39,9 +39,8 @@ log = logging.getLogger("policywatch.runtime")
 S = TypeVar("S", bound="ServiceSettings")
 ReadyCheck = tuple[str, Callable[[], Awaitable[Any]]]
 
-
-def settings_stop_timeout(settings: ServiceSettings) -> float:
-    return float(getattr(settings, "shutdown_timeout_s", 15.0))
+#: Grace period for consumers to stop (in-flight handlers finish and commit) on SIGTERM.
+STOP_TIMEOUT_S = 15.0
 
 
 def default_ready_checks(app: FastStream, settings: ServiceSettings) -> list[ReadyCheck]:
@@ -181,7 +180,7 @@ async def serve(
             try:
                 # aiokafka's consumer stop can hang when the broker vanished; offsets of finished
                 # messages are already committed, so a bounded wait loses nothing.
-                await asyncio.wait_for(app.stop(), timeout=settings_stop_timeout(settings))
+                await asyncio.wait_for(app.stop(), timeout=STOP_TIMEOUT_S)
             except TimeoutError:
                 log.warning("%s: consumers did not stop within the grace period; exiting anyway", service)
     finally:

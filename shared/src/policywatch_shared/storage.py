@@ -25,7 +25,7 @@ import logging
 import os
 import tempfile
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -367,7 +367,8 @@ class S3Store(ObjectStore):
             ),
         )
 
-    def _not_found(self, exc: Exception, key: str) -> bool:
+    @staticmethod
+    def _not_found(exc: Exception) -> bool:
         from minio.error import S3Error
 
         return isinstance(exc, S3Error) and exc.code in ("NoSuchKey", "NoSuchBucket")
@@ -384,7 +385,7 @@ class S3Store(ObjectStore):
         try:
             return await self._call(f"get {key}", get)
         except Exception as exc:
-            if self._not_found(exc, key):
+            if self._not_found(exc):
                 raise ObjectNotFound(key) from None
             raise
 
@@ -392,7 +393,7 @@ class S3Store(ObjectStore):
         try:
             resp = await self._call(f"get {key}", lambda: self.client.get_object(self.bucket, key))
         except Exception as exc:
-            if self._not_found(exc, key):
+            if self._not_found(exc):
                 raise ObjectNotFound(key) from None
             raise
         try:
@@ -406,7 +407,7 @@ class S3Store(ObjectStore):
         try:
             st = await self._call(f"stat {key}", lambda: self.client.stat_object(self.bucket, key))
         except Exception as exc:
-            if self._not_found(exc, key):
+            if self._not_found(exc):
                 return None
             raise
         raw = {k.lower(): v for k, v in (st.metadata or {}).items()}
@@ -444,19 +445,3 @@ def make_store(settings: ServiceSettings) -> ObjectStore:
             retry_budget_s=settings.storage_retry_budget_s,
         )
     return LocalStore(settings.storage_dir)
-
-
-async def retrying(what: str, fn: Callable[[], Awaitable[T]], budget_s: float = 20.0) -> T:
-    """Retry an async call on :class:`TransientError` within ``budget_s`` (helper for callers)."""
-    delay = 0.2
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + budget_s
-    while True:
-        try:
-            return await fn()
-        except TransientError:
-            if loop.time() >= deadline:
-                raise
-            log.warning("%s unavailable; retrying in %.1fs", what, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)

