@@ -250,10 +250,12 @@ class LocalStore(ObjectStore):
 
     async def list_keys(self, prefix: str = "") -> list[str]:
         def walk() -> list[str]:
-            if not self.root.exists():
+            # Walk only below the prefix's directory: the root also holds every raw capture.
+            base = self.root.joinpath(*prefix.split("/")[:-1]) if "/" in prefix else self.root
+            if not base.exists():
                 return []
             keys = []
-            for p in self.root.rglob("*"):
+            for p in base.rglob("*"):
                 if p.is_file() and not p.name.endswith(".meta.json") and not p.name.startswith(".tmp-"):
                     key = p.relative_to(self.root).as_posix()
                     if key.startswith(prefix):

@@ -113,6 +113,9 @@ class _MemStore:
             raise FileNotFoundError(key)
         return self.objects[key]
 
+    async def list_keys(self, prefix: str = "") -> list[str]:
+        return sorted(k for k in self.objects if k.startswith(prefix))
+
 
 def test_provision_index_roundtrip_and_reindex() -> None:
     idx = _index()

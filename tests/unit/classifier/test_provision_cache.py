@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from policywatch_classifier.provision import ProvisionIndex
+import policywatch_classifier.provision as provision
+from policywatch_classifier.provision import ProvisionIndex, document_key
 from policywatch_classifier.tagger import get_tagger
 
 
@@ -35,3 +37,68 @@ def test_unchanged_passages_are_not_tagged_again() -> None:
         platform="p", document_id="p/privacy", text=v2, tagger=get_tagger()
     )
     assert fresh.categories.keys() == second.categories.keys()
+
+
+class _Store:
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+
+    async def put_named(
+        self, key: str, data: bytes, *, content_type: str = "", metadata: object = None
+    ) -> None:
+        self.objects[key] = data
+
+    async def get_bytes(self, key: str) -> bytes:
+        if key not in self.objects:
+            raise FileNotFoundError(key)
+        return self.objects[key]
+
+    async def list_keys(self, prefix: str = "") -> list[str]:
+        return sorted(k for k in self.objects if k.startswith(prefix))
+
+
+V1 = "\n\n".join(f"We keep record {i} of your account for as long as needed." for i in range(40))
+V2 = V1 + "\n\nWe may use your prompts to train our AI models."
+
+
+def test_a_documents_own_passages_survive_a_full_shared_cache(monkeypatch) -> None:
+    """1,000 documents overflow any shared cache; a document's next version still re-tags little."""
+    monkeypatch.setattr(provision, "TAG_CACHE_SIZE", 10)
+    tagger = CountingTagger()
+    index = ProvisionIndex()
+    index.index_document(platform="p", document_id="p/privacy", text=V1, tagger=tagger)  # type: ignore[arg-type]
+    for n in range(3):  # other documents push p's passages out of the shared cache
+        other = "\n\n".join(f"Other document {n} clause {i} about cookies." for i in range(20))
+        index.index_document(platform="o", document_id=f"o/{n}", text=other, tagger=tagger)  # type: ignore[arg-type]
+    before = tagger.tagged
+    entry = index.index_document(platform="p", document_id="p/privacy", text=V2, tagger=tagger)  # type: ignore[arg-type]
+    assert tagger.tagged - before <= 2
+    assert "ai_training" in entry.categories
+
+
+def test_a_restarted_index_keeps_passage_tags_and_writes_one_object_per_document() -> None:
+    store = _Store()
+    index = ProvisionIndex()
+    index.index_document(platform="p", document_id="p/privacy policy", text=V1, tagger=get_tagger())
+    index.index_document(platform="q", document_id="q/terms", text=V1, tagger=get_tagger())
+    asyncio.run(index.save_document(store, "p/privacy policy"))
+    asyncio.run(index.save_document(store, "q/terms"))
+    assert sorted(store.objects) == sorted([document_key(provision.INDEX_KEY, "p/privacy policy"),
+                                            document_key(provision.INDEX_KEY, "q/terms")])  # fmt: skip
+    store.objects[document_key(provision.INDEX_KEY, "broken")] = b"{not json"  # skipped, not fatal
+
+    restarted = asyncio.run(ProvisionIndex.load(store))
+    assert set(restarted.documents) == {"p/privacy policy", "q/terms"}
+    assert restarted.documents["q/terms"].categories == index.documents["q/terms"].categories
+    tagger = CountingTagger()
+    restarted.index_document(platform="p", document_id="p/privacy policy", text=V2, tagger=tagger)  # type: ignore[arg-type]
+    assert 0 < tagger.tagged <= 2  # the saved passage tags were reused after the restart
+
+
+def test_a_new_tagger_version_retags_everything() -> None:
+    index = ProvisionIndex()
+    index.index_document(platform="p", document_id="p/privacy", text=V1, tagger=get_tagger())
+    tagger = CountingTagger()
+    tagger.version = "other-model"
+    index.index_document(platform="p", document_id="p/privacy", text=V2, tagger=tagger)  # type: ignore[arg-type]
+    assert tagger.tagged >= 40

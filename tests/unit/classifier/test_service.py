@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from policywatch_classifier.provision import INDEX_KEY, ProvisionIndex
+from policywatch_classifier.provision import INDEX_KEY, ProvisionIndex, document_key
 from policywatch_classifier.service import ClassifierService, decode_version
 from policywatch_classifier.settings import ClassifierSettings
 from policywatch_shared.events import ChangeKind, SectionChange, Severity
@@ -24,6 +24,9 @@ class MemStore:
         if key not in self.objects:
             raise ObjectNotFound(key)
         return self.objects[key]
+
+    async def list_keys(self, prefix: str = "") -> list[str]:
+        return sorted(k for k in self.objects if k.startswith(prefix))
 
 
 def test_settings_use_the_classifier_prefix(monkeypatch) -> None:
@@ -67,8 +70,12 @@ def test_handle_reindexes_current_version_and_classifies(make_change) -> None:
     assert r2.severity == Severity.HIGH
     cp = {c.category: c for c in r2.cross_platform}["ai_training"]
     assert cp.platform_count == 2 and [e.platform for e in cp.examples] == ["openai"]
-    saved = ProvisionIndex.from_json(store.objects[INDEX_KEY])
+    saved = asyncio.run(ProvisionIndex.load(store))
     assert set(saved.documents) == {"openai/privacy_policy", "midjourney/privacy_policy"}
+    # one object per document (a change writes only its document's entry), no snapshot
+    assert sorted(store.objects) == sorted(
+        [document_key(INDEX_KEY, d) for d in saved.documents] + ["versions/00/openai", "versions/00/mj"]
+    )
 
     # A restarted service picks the saved index up.
     again = ClassifierService(ClassifierSettings(), store)
@@ -81,7 +88,7 @@ def test_date_only_change_does_not_touch_the_index(make_change) -> None:
     service = ClassifierService(ClassifierSettings(), store)
     change = make_change([], kind=ChangeKind.DATE_ONLY)
     result = asyncio.run(service.handle(change))
-    assert result.severity == Severity.NONE and INDEX_KEY not in store.objects
+    assert result.severity == Severity.NONE and store.objects == {}
 
 
 def test_missing_version_still_classifies_and_keeps_the_index(make_change) -> None:
@@ -93,7 +100,7 @@ def test_missing_version_still_classifies_and_keeps_the_index(make_change) -> No
     )
     result = asyncio.run(service.handle(change))  # to_version.storage_key is not in the store
     assert result.severity == Severity.HIGH and "data_security" in result.categories
-    assert service.index.documents == {} and INDEX_KEY not in store.objects
+    assert service.index.documents == {} and store.objects == {}
 
 
 SECURITY = "We use encryption and other technical and organisational security measures to protect your data."

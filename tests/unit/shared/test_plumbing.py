@@ -57,3 +57,26 @@ def test_json_logs_carry_context() -> None:
 def test_content_keys_and_tansu_binary() -> None:
     assert content_key("captures", "abcdef") == "captures/ab/abcdef"
     assert tansu_binary().exists()
+
+
+def test_local_store_lists_keys_by_prefix_only_below_it(tmp_path) -> None:
+    import asyncio
+
+    from policywatch_shared.storage import LocalStore
+
+    store = LocalStore(tmp_path)
+
+    async def run() -> tuple[list[str], list[str], list[str], list[str]]:
+        for key in ("a/b/one.json", "a/b/two.json", "a/bc/three.json", "a/x.json", "top.json"):
+            await store.put_named(key, b"{}")
+        return (
+            await store.list_keys("a/b/"),
+            await store.list_keys("a/b"),
+            await store.list_keys("nothing/here/"),
+            await store.list_keys(""),
+        )
+
+    below, partial, missing, everything = asyncio.run(run())
+    assert below == ["a/b/one.json", "a/b/two.json"]
+    assert partial == ["a/b/one.json", "a/b/two.json", "a/bc/three.json"]  # a prefix, not a folder
+    assert missing == [] and len(everything) == 5

@@ -2,27 +2,38 @@
 
 Every passage of a document's current version is tagged; per (document, category) the best
 passage is kept as the excerpt. Alerts use it for "identified across N platforms" and "how other
-platforms handle this" (up to three other platforms' excerpts). Persisted as one JSON object in
-the object store (``put_named``), keyed by :data:`INDEX_KEY`.
+platforms handle this" (up to three other platforms' excerpts).
+
+Persisted in the object store as one small JSON object per document under
+``{key without .json}/documents/`` (written after each re-index: the cost of a change does not
+grow with the number of documents indexed) plus, optionally, a whole-index snapshot at ``key``
+(``save``; read first by ``load``, per-document objects win).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import quote
 
 from policywatch_shared.events import CrossPlatform, ProvisionExample
 
 from policywatch_classifier.tagger import PassageTagger, get_tagger
 from policywatch_classifier.text import split_passages
 
+log = logging.getLogger("policywatch.classifier")
+
 INDEX_KEY = "classifier/provision-index.json"
 INDEX_FORMAT = 1
 EXCERPT_CHARS = 320
+
+#: Tags of one passage as kept for re-indexing: (category id, confidence).
+PassageTags = list[tuple[str, float]]
 
 
 class NamedStore(Protocol):
@@ -30,6 +41,7 @@ class NamedStore(Protocol):
         self, key: str, data: bytes, *, content_type: str = ..., metadata: Any = ...
     ) -> Any: ...
     async def get_bytes(self, key: str) -> bytes: ...
+    async def list_keys(self, prefix: str = "") -> list[str]: ...
 
 
 @dataclass
@@ -38,38 +50,99 @@ class DocumentEntry:
     document_id: str
     version_id: str | None
     categories: dict[str, dict[str, Any]] = field(default_factory=dict)  # cat -> {excerpt, confidence}
+    #: passage hash -> its tags, for the version indexed; lets the next version re-tag only the
+    #: passages that changed, however many other documents passed through since.
+    passages: dict[str, PassageTags] = field(default_factory=dict)
+    tagger_version: str = ""
+
+    def to_dict(self, *, with_passages: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "platform": self.platform,
+            "document_id": self.document_id,
+            "version_id": self.version_id,
+            "categories": self.categories,
+        }
+        if with_passages:
+            out["tagger_version"] = self.tagger_version
+            out["passages"] = {h: [[c, conf] for c, conf in tags] for h, tags in self.passages.items()}
+        return out
+
+    @classmethod
+    def from_dict(cls, v: dict[str, Any]) -> DocumentEntry:
+        return cls(
+            v["platform"],
+            v["document_id"],
+            v.get("version_id"),
+            dict(v.get("categories", {})),
+            {h: [(c, float(conf)) for c, conf in tags] for h, tags in v.get("passages", {}).items()},
+            v.get("tagger_version", ""),
+        )
 
 
 def _excerpt(text: str) -> str:
     return text if len(text) <= EXCERPT_CHARS else text[: EXCERPT_CHARS - 1].rstrip() + "…"
 
 
-#: Passages remembered with their tags. Successive versions of a document share almost all
-#: passages, so re-indexing a changed document tags only its new passages (a 60k-character policy
-#: went from ~1.4 s to a few ms per change).
-TAG_CACHE_SIZE = 20_000
+#: Passages remembered with their tags across documents (documents of one platform share
+#: boilerplate). Each document also keeps its own passages' tags (``DocumentEntry.passages``), so
+#: re-indexing a changed document tags only its new passages (a 60k-character policy went from
+#: ~1.4 s to a few ms per change) even when far more passages than this went through since.
+TAG_CACHE_SIZE = 5_000
+
+
+def passage_hash(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:20]
+
+
+def document_key(index_key: str, document_id: str) -> str:
+    """Object key of one document's entry, beside the snapshot ``index_key``."""
+    return f"{documents_prefix(index_key)}{quote(document_id, safe='')}.json"
+
+
+def documents_prefix(index_key: str) -> str:
+    return f"{index_key.removesuffix('.json')}/documents/"
 
 
 class ProvisionIndex:
     def __init__(self, documents: dict[str, DocumentEntry] | None = None, model_version: str = "") -> None:
         self.documents: dict[str, DocumentEntry] = documents or {}
         self.model_version = model_version
-        self._tag_cache: OrderedDict[tuple[str, str], list[Any]] = OrderedDict()
+        self._tag_cache: OrderedDict[str, PassageTags] = OrderedDict()
+        self._cache_version = ""
 
-    def _tag_cached(self, tagger: PassageTagger, passages: list[str]) -> list[list[Any]]:
-        keys = [(tagger.version, hashlib.sha1(p.encode("utf-8")).hexdigest()) for p in passages]
-        missing = [i for i, k in enumerate(keys) if k not in self._tag_cache]
+    def _tag_cached(
+        self, tagger: PassageTagger, passages: list[str], known: dict[str, PassageTags]
+    ) -> list[tuple[str, PassageTags]]:
+        """(hash, tags) per passage: from ``known`` (the document's previous version), the shared
+        cache, or the tagger for the rest."""
+        if self._cache_version != tagger.version:
+            self._tag_cache.clear()
+            self._cache_version = tagger.version
+        hashes = [passage_hash(p) for p in passages]
+        found: dict[str, PassageTags] = {}
+        missing: list[int] = []
+        for i, h in enumerate(hashes):
+            if h in found:
+                continue
+            tags = known.get(h)
+            if tags is None:
+                tags = self._tag_cache.get(h)
+                if tags is not None:
+                    self._tag_cache.move_to_end(h)
+            if tags is None:
+                missing.append(i)
+                found[h] = []  # placeholder: filled below (duplicates tagged once)
+            else:
+                found[h] = tags
         if missing:
             fresh = tagger.tag([passages[i] for i in missing])
-            for i, tags in zip(missing, fresh, strict=True):
-                self._tag_cache[keys[i]] = list(tags)
-        out = []
-        for k in keys:
-            self._tag_cache.move_to_end(k)
-            out.append(self._tag_cache[k])
-        while len(self._tag_cache) > TAG_CACHE_SIZE:
-            self._tag_cache.popitem(last=False)
-        return out
+            for i, ptags in zip(missing, fresh, strict=True):
+                tags = [(t.id, t.confidence) for t in ptags]
+                found[hashes[i]] = tags
+                self._tag_cache[hashes[i]] = tags
+            while len(self._tag_cache) > TAG_CACHE_SIZE:
+                self._tag_cache.popitem(last=False)
+        return [(h, found[h]) for h in hashes]
 
     # ------------------------------------------------------------------ building
     def index_document(
@@ -84,16 +157,20 @@ class ProvisionIndex:
     ) -> DocumentEntry:
         """(Re)index one document's current version; replaces its previous entry."""
         tagger = tagger or get_tagger()
+        previous = self.documents.get(document_id)
+        known = previous.passages if previous and previous.tagger_version == tagger.version else {}
         passages = [p.text for p in split_passages(text, max_chars=1500)]
         best: dict[str, dict[str, Any]] = {}
+        kept: dict[str, PassageTags] = {}
         for i in range(0, len(passages), batch):
             chunk = passages[i : i + batch]
-            for ptext, tags in zip(chunk, self._tag_cached(tagger, chunk), strict=True):
-                for t in tags:
-                    cur = best.get(t.id)
-                    if cur is None or t.confidence > cur["confidence"]:
-                        best[t.id] = {"excerpt": _excerpt(ptext), "confidence": t.confidence}
-        entry = DocumentEntry(platform, document_id, version_id, best)
+            for ptext, (h, tags) in zip(chunk, self._tag_cached(tagger, chunk, known), strict=True):
+                kept[h] = tags
+                for cat, confidence in tags:
+                    cur = best.get(cat)
+                    if cur is None or confidence > cur["confidence"]:
+                        best[cat] = {"excerpt": _excerpt(ptext), "confidence": confidence}
+        entry = DocumentEntry(platform, document_id, version_id, best, kept, tagger.version)
         self.documents[document_id] = entry
         self.model_version = tagger.version
         return entry
@@ -132,47 +209,58 @@ class ProvisionIndex:
 
     # ------------------------------------------------------------------ persistence
     def to_json(self) -> bytes:
+        """The whole index without the per-passage tags (snapshot / ``provisions --save`` file)."""
         payload = {
             "format": INDEX_FORMAT,
             "model_version": self.model_version,
-            "documents": {
-                k: {
-                    "platform": d.platform,
-                    "document_id": d.document_id,
-                    "version_id": d.version_id,
-                    "categories": d.categories,
-                }
-                for k, d in sorted(self.documents.items())
-            },
+            "documents": {k: d.to_dict() for k, d in sorted(self.documents.items())},
         }
         return json.dumps(payload, ensure_ascii=False, sort_keys=True).encode("utf-8")
 
     @classmethod
     def from_json(cls, data: bytes | str) -> ProvisionIndex:
         raw = json.loads(data)
-        docs = {
-            k: DocumentEntry(
-                v["platform"], v["document_id"], v.get("version_id"), dict(v.get("categories", {}))
-            )
-            for k, v in raw.get("documents", {}).items()
-        }
+        docs = {k: DocumentEntry.from_dict(v) for k, v in raw.get("documents", {}).items()}
         return cls(docs, raw.get("model_version", ""))
 
     async def save(self, store: NamedStore, key: str = INDEX_KEY) -> None:
+        """Write the whole index as one snapshot object."""
         await store.put_named(key, self.to_json(), content_type="application/json")
+
+    async def save_document(self, store: NamedStore, document_id: str, key: str = INDEX_KEY) -> None:
+        """Persist one document's entry (with its passages' tags): what the service does per change."""
+        entry = self.documents[document_id]
+        data = json.dumps(entry.to_dict(with_passages=True), ensure_ascii=False, sort_keys=True)
+        await store.put_named(
+            document_key(key, document_id), data.encode("utf-8"), content_type="application/json"
+        )
 
     @classmethod
     async def load(cls, store: NamedStore, key: str = INDEX_KEY) -> ProvisionIndex:
-        """Load from the store; an empty index when none was saved yet."""
+        """The snapshot (if any) overlaid with the per-document entries; empty when nothing was saved."""
         try:
-            data = await store.get_bytes(key)
+            index = cls.from_json(await store.get_bytes(key))
         except Exception as exc:
             # Not saved yet (the shared store raises ObjectNotFound) → start empty; anything else
             # (e.g. StorageUnavailable) propagates so the message is retried, not mis-indexed.
-            if _is_not_found(exc):
-                return cls()
-            raise
-        return cls.from_json(data)
+            if not _is_not_found(exc):
+                raise
+            index = cls()
+        for doc_key in await store.list_keys(documents_prefix(key)):
+            try:
+                entry = DocumentEntry.from_dict(json.loads(await store.get_bytes(doc_key)))
+            except (ValueError, KeyError, TypeError) as exc:
+                # A damaged entry must not stop the service: the document is re-indexed (in
+                # full) at its next change.
+                log.warning("provision index entry %s unreadable (%s); skipped", doc_key, exc)
+                continue
+            except Exception as exc:
+                if _is_not_found(exc):
+                    continue
+                raise
+            index.documents[entry.document_id] = entry
+            index.model_version = index.model_version or entry.tagger_version
+        return index
 
 
 def _is_not_found(exc: Exception) -> bool:

@@ -1,8 +1,8 @@
 """The classifier's per-process state and message handling, independent of the broker.
 
 ``ClassifierService.handle(change)``: re-index the document's current version in the provision
-index (text read from object storage via ``change.to_version.storage_key``), save the index, then
-run the pure pipeline. ``app.py`` wires it to the broker.
+index (text read from object storage via ``change.to_version.storage_key``), save the document's
+entry, then run the pure pipeline. ``app.py`` wires it to the broker.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ class ClassifierService:
             version_id=change.to_version.version_id,
             tagger=self.tagger,
         )
-        await self.index.save(self.store, self.settings.provision_index_key)
+        await self.index.save_document(self.store, change.document_id, self.settings.provision_index_key)
 
     async def handle(self, change: ChangeEvent) -> ClassifiedChange:
         async with self._lock:  # the index is shared state: one change at a time per process

@@ -15,7 +15,11 @@ class ClassifierSettings(ServiceSettings):
     group_id: str = Field(default="policywatch-classifier", description="Kafka consumer group id.")
     http_port: int = Field(default=8003, description="Port of /metrics, /healthz and /readyz.")
     provision_index_key: str = Field(
-        default=INDEX_KEY, description="Object-store key of the provision index (JSON, put_named)."
+        default=INDEX_KEY,
+        description=(
+            "Object-store key of the provision index snapshot; "
+            "per-document entries live under '{key without .json}/documents/'."
+        ),
     )
     index_documents: bool = Field(
         default=True, description="Re-index each changed document's current version in the provision index."
