@@ -87,7 +87,7 @@ def _excerpt(text: str) -> str:
 #: boilerplate). Each document also keeps its own passages' tags (``DocumentEntry.passages``), so
 #: re-indexing a changed document tags only its new passages (a 60k-character policy went from
 #: ~1.4 s to a few ms per change) even when far more passages than this went through since.
-TAG_CACHE_SIZE = 5_000
+TAG_CACHE_SIZE = 20_000
 
 
 def passage_hash(text: str) -> str:
