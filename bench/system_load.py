@@ -327,8 +327,13 @@ def _report(
         hops["change→classified"].append((cls.produced_at - change.produced_at).total_seconds() * 1000)
         hops["classified→delivered"].append((d.produced_at - cls.produced_at).total_seconds() * 1000)
     p50, p95, p99 = (percentile(lat_ms, q) for q in (50, 95, 99))
+    # Documents whose measured change never showed up (a loss, or the watcher missing one).
+    measured = list(watcher.events.get(T.FETCH_REQUESTS, {}).values())[mark.get(T.FETCH_REQUESTS, 0) :]
+    requested = {s.event.document_id for s in measured}
+    changed = {c.document_id for c in watcher.changes if c.kind.value != "first_version"}
     return {
         "complete": complete,
+        "without_change": sorted(requested - changed)[:10],
         "changes_published_in_s": round(sent_for, 1),
         "elapsed_s": round(elapsed, 1),
         "stages": stages,
@@ -347,6 +352,8 @@ def print_report(r: dict[str, Any]) -> None:
     print(f"\n# policywatch system load: {r['documents']} documents, {r['rate']} changes/s target")
     print(f"changes published in {r['changes_published_in_s']} s; all alerts by {r['elapsed_s']} s "
           f"(complete: {r['complete']}); warm-up {r.get('warmup_s')} s")  # fmt: skip
+    if r["without_change"]:
+        print(f"documents without a change event: {r['without_change']}")
     print("\nstage            events   per s   last at (s)")
     for name, s in r["stages"].items():
         print(f"{name:15} {s['events']:>7} {s['per_s']:>7} {s['last_at_s']:>12}")

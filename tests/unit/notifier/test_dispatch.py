@@ -165,3 +165,48 @@ def test_backoff_grows_and_is_capped() -> None:
     assert (
         sum(backoff_s(n, base_s=30, max_s=4 * 3600, jitter=0) for n in range(1, 10)) > 4 * 3600
     )  # spans hours
+
+
+async def test_a_slow_send_does_not_hold_back_later_alerts(
+    sessions: Sessions, tiers: Tiers, fake_channels: dict[str, Any]
+) -> None:
+    """run_forever refills free slots at once: the second change's webhook goes out while the
+    first change's e-mail is still stuck (with rounds it waited for that e-mail)."""
+    import asyncio
+
+    await setup(sessions, tiers, email="a@example.com", webhook_url="http://127.0.0.1:9/h")
+    release = asyncio.Event()
+    email = fake_channels["email"]
+    plain_send = email.send
+
+    async def stuck_send(recipient: Any, message: Any, *, delivery_id: str) -> None:
+        await release.wait()
+        await plain_send(recipient, message, delivery_id=delivery_id)
+
+    email.send = stuck_send
+    d = dispatcher(sessions, tiers, fake_channels, Clock(), [], interval_s=0.02)
+    loop = asyncio.create_task(d.run_forever())
+    try:
+        for _ in range(200):  # first change's webhook sent, its e-mail stuck
+            if len(fake_channels["webhook"].sent) == 1:
+                break
+            await asyncio.sleep(0.01)
+        async with sessions() as s, s.begin():
+            await decide(s, sample_classified(n=2), tiers)
+        d.wake()
+        for _ in range(200):
+            if len(fake_channels["webhook"].sent) == 2:
+                break
+            await asyncio.sleep(0.01)
+        assert len(fake_channels["webhook"].sent) == 2 and email.sent == []
+        release.set()
+        for _ in range(200):
+            if len(email.sent) == 2:
+                break
+            await asyncio.sleep(0.01)
+        assert len(email.sent) == 2
+        assert await statuses(sessions) == [("email", "sent", 1)] * 2 + [("webhook", "sent", 1)] * 2
+    finally:
+        d.stop()
+        release.set()
+        await asyncio.wait_for(loop, 5)

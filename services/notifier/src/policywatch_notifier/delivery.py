@@ -1,14 +1,17 @@
 """The outbox dispatcher: claim due deliveries, render, send, record the outcome.
 
-One round: lease a batch of due outbox rows (committed), send them concurrently, then record each
-result in its own transaction (sent → ledger ``sent`` + outbox row deleted; failure → exponential
-backoff; too many failures → ``dead_lettered`` with the reason; webhook 410 → endpoint disabled).
+Due outbox rows are leased (committed) and sent concurrently, up to ``batch`` in flight
+(``run_forever`` refills a slot as soon as a send finishes; ``run_once`` is one round, for tests
+and tools); each result is recorded in its own transaction (sent → ledger ``sent`` + outbox row
+deleted; failure → exponential backoff; too many failures → ``dead_lettered`` with the reason;
+webhook 410 → endpoint disabled).
 Outcomes are published as DeliveryOutcome events and counted in Prometheus.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -85,32 +88,57 @@ class Dispatcher:
         self._wake.set()
 
     async def run_forever(self) -> None:
-        while not self._stop.is_set():
-            try:
-                n = await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # database outage: keep the loop alive, try again
-                log.warning("dispatch round failed: %s: %s", type(exc).__name__, str(exc)[:200])
-                n = 0
-            if n >= self.batch:
-                continue  # more may be due
-            self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self.interval_s)
-            except TimeoutError:
-                pass
+        """Keep up to ``batch`` deliveries in flight: a slot freed by a finished send is refilled at
+        once, so a due alert never waits for the slowest send of an earlier round (with rounds,
+        one slow SMTP exchange held every alert claimed after it)."""
+        in_flight: set[asyncio.Task[None]] = set()
+
+        def finished(task: asyncio.Task[None]) -> None:
+            in_flight.discard(task)
+            self._wake.set()  # a slot is free
+
+        try:
+            while not self._stop.is_set():
+                self._wake.clear()  # before claiming: a wake during the claim is not lost
+                free = self.batch - len(in_flight)
+                claimed: list[Claimed] = []
+                if free > 0:
+                    try:
+                        claimed = await self._claim(free)
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception as exc:  # database outage: keep the loop alive, try again
+                        log.warning("dispatch claim failed: %s: %s", type(exc).__name__, str(exc)[:200])
+                for c in claimed:
+                    task = asyncio.create_task(self._one_logged(c), name=f"deliver-{c.delivery_id}")
+                    in_flight.add(task)
+                    task.add_done_callback(finished)
+                if claimed and len(claimed) == free:
+                    continue  # more may be due
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.interval_s)
+        finally:
+            if in_flight:  # let sends under way finish and be recorded (stop), or cancel them
+                await asyncio.gather(*in_flight, return_exceptions=True)
 
     async def run_once(self) -> int:
-        """One round; returns the number of deliveries attempted."""
-        async with self.sessions() as session, session.begin():
-            claimed = await claim(session, now=self.clock(), lease_s=self.lease_s, limit=self.batch)
+        """One round (claim a batch, send, record, wait for all); returns the number attempted."""
+        claimed = await self._claim(self.batch)
         if claimed:
-            results = await asyncio.gather(*(self._one(c) for c in claimed), return_exceptions=True)
-            for c, r in zip(claimed, results, strict=True):
-                if isinstance(r, BaseException):  # e.g. database gone: the lease expires, it is retried
-                    log.warning("delivery %s not recorded: %s", c.delivery_id, type(r).__name__)
+            await asyncio.gather(*(self._one_logged(c) for c in claimed))
         return len(claimed)
+
+    async def _claim(self, limit: int) -> list[Claimed]:
+        async with self.sessions() as session, session.begin():
+            return await claim(session, now=self.clock(), lease_s=self.lease_s, limit=limit)
+
+    async def _one_logged(self, c: Claimed) -> None:
+        try:
+            await self._one(c)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # e.g. database gone: the lease expires, it is retried
+            log.warning("delivery %s not recorded: %s", c.delivery_id, type(exc).__name__)
 
     async def _load(self, c: Claimed) -> tuple[Subscriber | None, list[ClassifiedChange]]:
         async with self.sessions() as session:
