@@ -245,6 +245,12 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             print(
                 f"warm-up: {args.documents} first versions in {warm:.1f} s (complete: {ok})", file=sys.stderr
             )
+            if not ok:
+                firsts = {c.document_id for c in watcher.changes if c.kind.value == "first_version"}
+                lacking = sorted({d.document_id for d in docs} - firsts)
+                kinds = Counter(c.kind.value for c in watcher.changes if c.document_id in set(lacking))
+                print(f"  without a first version: {lacking[:10]} (their change kinds: {dict(kinds)}; "
+                      f"dead letters: {len(watcher.dead_letters)})", file=sys.stderr)  # fmt: skip
             # … and drained through every stage (the classifier reads whole first versions).
             drained = await wait_drained(stack.bootstrap, list(groups.values()), args.timeout)
             warm = time.monotonic() - t

@@ -84,8 +84,14 @@ _BLOCKED = re.compile("|".join(_BLOCKED_PATTERNS), re.IGNORECASE)
 _ERROR = re.compile("|".join(_ERROR_PATTERNS), re.IGNORECASE)
 _SHELL = re.compile("|".join(_SCRIPT_SHELL_PATTERNS), re.IGNORECASE | re.MULTILINE)
 _SPACE = re.compile(r"\s+")
-#: Status codes in a title ("404 | Example") mean an error page; in a body they may be anything.
-_ERROR_TITLE = re.compile(r"\b(40[0-9]|410|50[0-4])\b|" + "|".join(_ERROR_PATTERNS), re.IGNORECASE)
+#: Status codes in a title ("404 | Example", "Error 503", "500 Internal Server Error") mean an
+#: error page, but only as a title segment of their own or next to error words: "Bench document
+#: 500" or "Fortune 500 Privacy Notice" are documents. In a body codes may be anything.
+_CODE_IN_TITLE = (
+    r"(?:^|[|\-–—:·•!])\s*(?:(?:error|http|status)\s*){0,2}(?:40[0-9]|410|50[0-4])\s*"
+    r"(?:$|[|\-–—:·•!.]|error|not found|forbidden|gone|unavailable|internal|server|bad|page)"
+)
+_ERROR_TITLE = re.compile(_CODE_IN_TITLE + "|" + "|".join(_ERROR_PATTERNS), re.IGNORECASE)
 
 #: Statuses that mean "blocked" whatever the body says.
 _BLOCKED_STATUSES = {401, 403, 407, 429, 451}

@@ -111,3 +111,23 @@ def test_no_false_positive_on_real_policy_versions() -> None:
             if not v.ok and rec["text"].strip():
                 flagged.append((rec["service"], rec["document"], v.reason))
     assert flagged == []
+
+
+SHORT_STATEMENT = (
+    "Accessibility statement. We are taking steps to make our website accessible. If you have any "
+    "difficulty accessing the information provided by our website, please contact our team. " * 3
+)
+
+
+@pytest.mark.parametrize(
+    "title", ["Bench document 500", "Fortune 500 Privacy Notice", "Section 404 Accessibility Notice"]
+)
+def test_a_number_in_a_short_documents_title_is_not_a_status(title: str) -> None:
+    assert check_page(SHORT_STATEMENT, title=title).ok
+
+
+@pytest.mark.parametrize(
+    "title", ["404 | Example", "Error 404", "500 Internal Server Error", "Example - 503", "HTTP Error 502"]
+)
+def test_a_status_code_as_a_title_segment_is_an_error_page(title: str) -> None:
+    assert check_page(SHORT_STATEMENT, title=title).outcome == "error_page"
