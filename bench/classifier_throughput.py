@@ -5,8 +5,8 @@
 Passages are real paragraphs from the shared corpus (latest privacy policies and terms). The
 baseline — the lexicon as first written, every rule tried on every sentence — is measured in the
 same run; the shipped lexicon (per-category pre-filter, same results) and the full path (rules +
-TF-IDF model + evidence) are printed as ratios to it. Single core: BLAS/OpenMP threads pinned to 1 and the
-process pinned to one CPU where the OS allows.
+TF-IDF model + embedding model + evidence) are printed as ratios to it. Single core: BLAS/OpenMP
+threads pinned to 1 and the process pinned to one CPU where the OS allows.
 """
 
 from __future__ import annotations
@@ -104,7 +104,11 @@ def main() -> int:
         full = run("full: lexicon + model + evidence", full_tagger.tag, texts, args.batch)
         model = full_tagger.model
         assert model is not None
-        mod = run("model only (predict_proba)", model.predict_proba, texts, args.batch)
+        mod = run("model only (TF-IDF + embedding models)", model.predict_proba, texts, args.batch)
+        from policywatch_classifier.embedding import get_embedder
+
+        run("embedding only (tokenise + mean-pool)", get_embedder().embed, texts, args.batch)
+    print(f"scikit-learn imported: {'sklearn' in sys.modules} (the run-time path must not need it)")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(
         f"ratios vs baseline: lexicon {base / naive:.2f}x ; full {full / naive:.2f}x ; "

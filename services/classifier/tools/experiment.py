@@ -9,6 +9,10 @@ it (closer to the held-out test situation than random folds). Thresholds are the
 out-of-fold scores exactly as ``evaluate --tune`` does, and dev macro-F1 is reported. The test
 split is never loaded here.
 
+Configurations ``stack*`` append the passage embedding (embedding.py) to the TF-IDF features;
+``blend*`` fit a second regression on the embedding and print the combined figure for several
+blend weights (the shipped model: blend 0.4, C = 1). ``--save-oof PREFIX`` keeps the scores.
+
 Approximation for speed: the TF-IDF vocabularies are fitted once per run on all training texts
 (public data + all of dev); only the logistic regressions are refitted per fold.
 """
@@ -39,6 +43,9 @@ class Config:
     c: float = 4.0
     dev_weight: float = 2.0
     pool: str = "passage"  # passage | max | mean  (sentence pooling of model probabilities)
+    emb: str = "none"  # none | stack (embedding appended to the TF-IDF features) | blend (own LR)
+    emb_scale: float = 1.0  # stack: scale of the embedding block against the TF-IDF block
+    emb_c: float = 1.0  # blend: C of the logistic regression on embeddings
 
 
 CONFIGS = {
@@ -51,7 +58,14 @@ CONFIGS = {
     "mean": Config("mean", pool="mean"),
     "w4max": Config("w4max", dev_weight=4.0, pool="max"),
     "w4mean": Config("w4mean", dev_weight=4.0, pool="mean"),
+    "stack1": Config("stack1", emb="stack", emb_scale=1.0),
+    "stack2": Config("stack2", emb="stack", emb_scale=2.0),
+    "stack4": Config("stack4", emb="stack", emb_scale=4.0),
+    "blend1": Config("blend1", emb="blend", emb_c=1.0),
+    "blend4": Config("blend4", emb="blend", emb_c=4.0),
+    "blend16": Config("blend16", emb="blend", emb_c=16.0),
 }
+BLENDS = [0.0, 0.25, 0.4, 0.5, 0.6, 0.75, 1.0]
 
 
 def folds_by_family(services: list[str], k: int = 5) -> list[int]:
@@ -93,6 +107,7 @@ def main() -> None:
         action="store_true",
         help="one model on the public data only (dev is then out-of-sample as a whole): compares poolings",
     )
+    ap.add_argument("--save-oof", default=None, help="prefix: keep each configuration's dev scores (.npz)")
     args = ap.parse_args()
     t0 = time.perf_counter()
     shared = shared_dir()
@@ -119,6 +134,13 @@ def main() -> None:
     x_sent = sp.hstack([word.transform(flat), char.transform(flat)], format="csr")
     rules = PassageTagger(use_model=False)
     _, r, _, _ = rules.scores([it.text for it in dev])
+    emb_base = emb_dev = None
+    if any(CONFIGS[n].emb != "none" for n in args.configs.split(",")):
+        from policywatch_classifier.embedding import get_embedder
+
+        embedder = get_embedder()
+        emb_base = embedder.embed([e.text for e in base])
+        emb_dev = embedder.embed([it.text for it in dev])
     print(f"features ready in {time.perf_counter() - t0:.0f}s")
 
     rules_f1, _ = tuned_f1(r, gold)
@@ -128,12 +150,18 @@ def main() -> None:
     for name in args.configs.split(","):
         cfg = CONFIGS[name]
         t1 = time.perf_counter()
+        xb, xd = x_base, x_dev
+        if cfg.emb == "stack":
+            assert emb_base is not None and emb_dev is not None
+            xb = sp.hstack([x_base, sp.csr_matrix(cfg.emb_scale * emb_base)], format="csr")
+            xd = sp.hstack([x_dev, sp.csr_matrix(cfg.emb_scale * emb_dev)], format="csr")
         p_pass = np.zeros(gold.shape, dtype=np.float32)
         p_sent = np.zeros(gold.shape, dtype=np.float32)
+        p_emb = np.zeros(gold.shape, dtype=np.float32)
         for k in range(max(fold) + 1):
             train_dev = [i for i in range(len(dev)) if fold[i] != k]
             test_dev = [i for i in range(len(dev)) if fold[i] == k]
-            x = sp.vstack([x_base, x_dev[train_dev]], format="csr")
+            x = sp.vstack([xb, xd[train_dev]], format="csr")
             for j, c in enumerate(ids):
                 rows = [i for i, e in enumerate(base) if c in e.known]
                 y = np.array(
@@ -147,24 +175,35 @@ def main() -> None:
                     C=cfg.c, class_weight="balanced", solver="liblinear", random_state=SEED, max_iter=200
                 )
                 clf.fit(xr, y, sample_weight=w)
-                p_pass[test_dev, j] = clf.predict_proba(x_dev[test_dev])[:, 1]
-                mask = np.isin(owner, test_dev)
-                ps = clf.predict_proba(x_sent[mask])[:, 1]
-                best = np.zeros(len(dev), dtype=np.float32)
-                np.maximum.at(best, owner[mask], ps)
-                p_sent[test_dev, j] = best[test_dev]
-        variants = {"passage": p_pass, "max": np.maximum(p_pass, p_sent), "mean": (p_pass + p_sent) / 2}
+                p_pass[test_dev, j] = clf.predict_proba(xd[test_dev])[:, 1]
+                if cfg.emb == "blend":
+                    assert emb_base is not None and emb_dev is not None
+                    e_tr = np.vstack([emb_base[rows], emb_dev[train_dev]])
+                    ce = LogisticRegression(C=cfg.emb_c, class_weight="balanced", max_iter=1000)
+                    ce.fit(e_tr, y, sample_weight=w)
+                    p_emb[test_dev, j] = ce.predict_proba(emb_dev[test_dev])[:, 1]
+                if cfg.pool != "passage" and cfg.emb == "none":
+                    mask = np.isin(owner, test_dev)
+                    ps = clf.predict_proba(x_sent[mask])[:, 1]
+                    best = np.zeros(len(dev), dtype=np.float32)
+                    np.maximum.at(best, owner[mask], ps)
+                    p_sent[test_dev, j] = best[test_dev]
+        variants: dict[str, np.ndarray] = {"passage": p_pass}
+        if cfg.pool != "passage":
+            variants = {cfg.pool: np.maximum(p_pass, p_sent) if cfg.pool == "max" else (p_pass + p_sent) / 2}
+        if cfg.emb == "blend":
+            variants = {f"blend{b}": (1 - b) * p_pass + b * p_emb for b in BLENDS}
         for pool, p in variants.items():
-            if cfg.pool != "passage" and pool != cfg.pool:
-                continue
             s = np.vectorize(combine)(p, r)
             f1, _ = tuned_f1(s, gold)
             m1, _ = tuned_f1(p, gold)
             print(
-                f"{name:8s} pool={pool:8s} C={cfg.c:<5} devw={cfg.dev_weight:<4} "
+                f"{name:8s} pool={pool:10s} C={cfg.c:<5} devw={cfg.dev_weight:<4} "
                 f"combined dev macro-F1 {f1:.3f} | model alone {m1:.3f}   ({time.perf_counter() - t1:.0f}s)",
                 flush=True,
             )
+        if args.save_oof:
+            np.savez(f"{args.save_oof}-{name}.npz", p_pass=p_pass, p_emb=p_emb, r=r, gold=gold)
 
 
 if __name__ == "__main__":

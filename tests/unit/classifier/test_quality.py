@@ -80,5 +80,5 @@ def test_training_is_deterministic_and_matches_the_shipped_inputs() -> None:
     subset = examples[::40]  # a fixed slice keeps the test fast; the procedure is the same
     w1, c1, weights1, bias1, counts1 = fit(subset)
     w2, c2, weights2, bias2, counts2 = fit(subset)
-    assert w1.vocabulary_ == w2.vocabulary_ and c1.vocabulary_ == c2.vocabulary_
+    assert w1.vocabulary == w2.vocabulary and c1.vocabulary == c2.vocabulary
     assert np.array_equal(weights1, weights2) and np.array_equal(bias1, bias2) and counts1 == counts2

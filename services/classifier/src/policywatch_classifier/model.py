@@ -1,8 +1,14 @@
-"""The trained linear model: TF-IDF word + character n-grams, one logistic regression per category.
+"""The trained model: per category, a logistic regression on TF-IDF word + character n-grams,
+blended with a logistic regression on dense passage embeddings (``embedding.py``):
+
+    p = (1 − b) · σ(TF-IDF · w + c) + b · σ(embedding · v + d)
 
 The artefact (``data/model/classifier-model.joblib``) is produced by ``train.py``. It holds the
-two fitted vectorisers, a weight matrix (float16, categories × features), biases, and the
-training metadata (data sets, their licences, counts, a content hash that names the version).
+two fitted vectorisers as plain objects (``tfidf.CompactTfidf``: no scikit-learn at run time),
+a weight matrix (float16, categories × features), biases, the embedding weights (float16,
+categories × 256), the blend weight ``b``, the name of the embedding table
+(``embedding.EMBEDDING_ID``) and the training metadata (data sets, licences, counts). An
+artefact without embedding weights is the TF-IDF model alone.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ import joblib
 import numpy as np
 import scipy.sparse as sp
 
+from policywatch_classifier.tfidf import CompactTfidf
+
 MODEL_FILE = "classifier-model.joblib"
 
 
@@ -29,12 +37,16 @@ def model_path() -> Path:
 class LinearModel:
     version: str
     categories: list[str]
-    word: Any  # fitted TfidfVectorizer (word n-grams)
-    char: Any  # fitted TfidfVectorizer (char_wb n-grams)
+    word: CompactTfidf  # word 1–2-grams
+    char: CompactTfidf  # char_wb 3–5-grams
     weights: np.ndarray  # (n_categories, n_features), float16 on disk
     bias: np.ndarray  # (n_categories,)
     meta: dict[str, Any] = field(default_factory=dict)
     digest: str = ""  # sha256 prefix of the artefact file (names the exact model in model_version)
+    emb_weights: np.ndarray | None = None  # (n_categories, dim) on passage embeddings
+    emb_bias: np.ndarray | None = None
+    blend: float = 0.0  # b: share of the embedding model in the probability
+    embedding: str = ""  # embedding.EMBEDDING_ID the weights were fitted on
 
     def features(self, texts: list[str]) -> sp.csr_matrix:
         return sp.hstack([self.word.transform(texts), self.char.transform(texts)], format="csr")
@@ -44,8 +56,17 @@ class LinearModel:
         if not texts:
             return np.zeros((0, len(self.categories)), dtype=np.float32)
         x = self.features(texts)
-        z = np.asarray(x @ self._w32.T) + self.bias
-        return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
+        p = _sigmoid(np.asarray(x @ self._w32.T) + self.bias)
+        if self.emb_weights is not None and self.emb_bias is not None and self.blend > 0:
+            from policywatch_classifier.embedding import get_embedder
+
+            embedder = get_embedder()
+            if embedder.name != self.embedding:
+                raise ValueError(f"model fitted on embedding {self.embedding!r}, installed {embedder.name!r}")
+            e = embedder.embed(texts)
+            pe = _sigmoid(e @ self.emb_weights.astype(np.float32).T + self.emb_bias)
+            p = (1.0 - self.blend) * p + self.blend * pe
+        return p.astype(np.float32)
 
     @property
     def _w32(self) -> np.ndarray:
@@ -61,12 +82,19 @@ class LinearModel:
         payload = {
             "version": self.version,
             "categories": self.categories,
-            "word": self.word,
-            "char": self.char,
+            "word": self.word.to_dict(),
+            "char": self.char.to_dict(),
             "weights": self.weights.astype(np.float16),
             "bias": self.bias.astype(np.float32),
             "meta": self.meta,
         }
+        if self.emb_weights is not None and self.emb_bias is not None:
+            payload["emb"] = {
+                "embedding": self.embedding,
+                "weights": self.emb_weights.astype(np.float16),
+                "bias": self.emb_bias.astype(np.float32),
+                "blend": float(self.blend),
+            }
         joblib.dump(payload, path, compress=("xz", 6))
         return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
 
@@ -78,16 +106,30 @@ def load_model(path: Path | None = None) -> LinearModel | None:
         return None
     raw = joblib.load(p)
     digest = hashlib.sha256(p.read_bytes()).hexdigest()[:8]
+    emb = raw.get("emb") or {}
     return LinearModel(
         version=raw["version"],
         categories=list(raw["categories"]),
-        word=raw["word"],
-        char=raw["char"],
+        word=_vectoriser(raw["word"]),
+        char=_vectoriser(raw["char"]),
         weights=raw["weights"],
         bias=raw["bias"],
         meta=raw.get("meta", {}),
         digest=digest,
+        emb_weights=emb.get("weights"),
+        emb_bias=emb.get("bias"),
+        blend=float(emb.get("blend", 0.0)),
+        embedding=str(emb.get("embedding", "")),
     )
+
+
+def _vectoriser(stored: Any) -> CompactTfidf:
+    # Artefacts before model 1.2.0 pickled scikit-learn vectorisers (loading them imports it).
+    return CompactTfidf.from_dict(stored) if isinstance(stored, dict) else CompactTfidf.from_sklearn(stored)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
 
 
 @lru_cache(maxsize=1)

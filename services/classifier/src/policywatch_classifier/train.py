@@ -5,6 +5,9 @@ Reproducible: fixed seeds, fixed sub-sampling, deterministic solver (liblinear).
 * CLAUDETTE English sentences (CC BY 4.0) — unfair/fair clause tags mapped likewise;
 * ``data/training_supplement.yaml`` — hand-written sentences for categories the data sets lack.
 The evaluation set (tests/data/classifier/eval_set.jsonl, from the OTA corpus) is never used here.
+Two models per category are fitted on the same examples and weights: a logistic regression on
+TF-IDF n-grams and one on dense passage embeddings (``embedding.py``, static WordLlama vectors
+shipped in a PyPI wheel); the model blends their probabilities (``EMB_BLEND``, see model.py).
 Output: ``data/model/classifier-model.joblib`` (+ ``LICENSE.md`` beside it: CC BY-SA derivative).
 """
 
@@ -26,12 +29,17 @@ from sklearn.linear_model import LogisticRegression
 from policywatch_classifier.model import LinearModel, model_path
 from policywatch_classifier.taxonomy import get_taxonomy, load_data
 from policywatch_classifier.text import clean_markdown
+from policywatch_classifier.tfidf import CompactTfidf
 
-MODEL_VERSION = "1.1.0"
+MODEL_VERSION = "1.2.0"
 MODEL_FILE_NAME = "classifier-model.joblib"
 SEED = 20261124
 DEFAULT_SHARED = Path(__file__).resolve().parents[4] / ".." / "shared"
 CLAUDETTE_NEGATIVES = 6000
+#: Embedding model: C of its logistic regressions and its share b of the blended probability.
+#: Chosen on dev out-of-fold figures (family-grouped folds, services/classifier/tools/experiment.py).
+EMB_C = 1.0
+EMB_BLEND = 0.4
 
 
 @dataclass
@@ -106,7 +114,7 @@ def dev_examples(shared: Path, exclude: set[str] | None = None) -> list[Example]
 
 def fit(
     examples: list[Example], *, c: float = 4.0
-) -> tuple[TfidfVectorizer, TfidfVectorizer, np.ndarray, np.ndarray, dict[str, dict[str, int]]]:
+) -> tuple[CompactTfidf, CompactTfidf, np.ndarray, np.ndarray, dict[str, dict[str, int]]]:
     tax = get_taxonomy()
     texts = [e.text for e in examples]
     word = TfidfVectorizer(
@@ -116,11 +124,6 @@ def fit(
         analyzer="char_wb", ngram_range=(3, 5), min_df=3, max_features=60000, sublinear_tf=True
     )
     x = sp.hstack([word.fit_transform(texts), char.fit_transform(texts)], format="csr")
-    # The fitted stop-word sets only serve introspection and bloat the artefact.
-    word.stop_words_ = None
-    char.stop_words_ = None
-    for vec in (word, char):  # an id() of this process: would make the artefact bytes irreproducible
-        vec.__dict__.pop("_stop_words_id", None)
     weights = np.zeros((len(tax.ids), x.shape[1]), dtype=np.float32)
     bias = np.zeros(len(tax.ids), dtype=np.float32)
     counts: dict[str, dict[str, int]] = {}
@@ -138,7 +141,29 @@ def fit(
         clf.fit(x[rows], y, sample_weight=sw)
         weights[k] = clf.coef_[0]
         bias[k] = clf.intercept_[0]
-    return word, char, weights, bias, counts
+    # Only what transform needs, as plain objects: the service never imports scikit-learn.
+    return CompactTfidf.from_sklearn(word), CompactTfidf.from_sklearn(char), weights, bias, counts
+
+
+def fit_embedding(
+    examples: list[Example], embeddings: np.ndarray, *, c: float = EMB_C
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-category logistic regression on passage embeddings (same rows, labels and weights as
+    the TF-IDF model). lbfgs on dense features is deterministic for the same inputs."""
+    tax = get_taxonomy()
+    weights = np.zeros((len(tax.ids), embeddings.shape[1]), dtype=np.float32)
+    bias = np.full(len(tax.ids), -10.0, dtype=np.float32)  # a category without positives: never
+    for k, cat in enumerate(tax.ids):
+        rows = [i for i, e in enumerate(examples) if cat in e.known]
+        y = np.array([1 if cat in examples[i].labels else 0 for i in rows])
+        if y.sum() == 0:
+            continue
+        sw = np.array([examples[i].weight for i in rows])
+        clf = LogisticRegression(C=c, class_weight="balanced", solver="lbfgs", max_iter=2000)
+        clf.fit(embeddings[rows], y, sample_weight=sw)
+        weights[k] = clf.coef_[0]
+        bias[k] = clf.intercept_[0]
+    return weights, bias
 
 
 def train(
@@ -155,6 +180,10 @@ def train(
     if with_dev:
         examples += dev_examples(shared, exclude_dev)
     word, char, weights, bias, counts = fit(examples, c=c)
+    from policywatch_classifier.embedding import get_embedder
+
+    embedder = get_embedder()
+    emb_weights, emb_bias = fit_embedding(examples, embedder.embed([e.text for e in examples]))
     model = LinearModel(
         version=MODEL_VERSION,
         categories=list(tax.ids),
@@ -174,7 +203,12 @@ def train(
             },
             "counts": counts,
             "C": c,
+            "embedding": {"id": embedder.name, "C": EMB_C, "blend": EMB_BLEND},
         },
+        emb_weights=emb_weights,
+        emb_bias=emb_bias,
+        blend=EMB_BLEND,
+        embedding=embedder.name,
     )
     digest = model.dump(out_path or model_path()) if save else ""
     return model, digest
@@ -197,7 +231,7 @@ def check(shared: Path, *, with_dev: bool = True) -> int:
     problems = []
     if new.version != shipped.version or new.categories != shipped.categories:
         problems.append("version or categories differ")
-    if new.word.vocabulary_ != shipped.word.vocabulary_ or new.char.vocabulary_ != shipped.char.vocabulary_:
+    if new.word.vocabulary != shipped.word.vocabulary or new.char.vocabulary != shipped.char.vocabulary:
         problems.append("vocabularies differ")
     if new.meta != shipped.meta:
         problems.append("training metadata (counts, sources) differ")
@@ -208,6 +242,13 @@ def check(shared: Path, *, with_dev: bool = True) -> int:
     same_w = np.allclose(w_new, w_old, rtol=2e-3, atol=1e-4)
     if not (same_w and np.allclose(new.bias, shipped.bias, atol=1e-3)):
         problems.append(f"weights differ beyond float16 rounding (max |dw| {dw:.2g}, |db| {db:.2g})")
+    if (new.emb_weights is None) != (shipped.emb_weights is None) or new.blend != shipped.blend:
+        problems.append("embedding model present in one artefact only, or blend differs")
+    elif new.emb_weights is not None and shipped.emb_weights is not None:
+        v_new, v_old = new.emb_weights.astype(np.float32), shipped.emb_weights.astype(np.float32)
+        if not np.allclose(v_new, v_old, rtol=2e-3, atol=1e-4):
+            dv = float(np.abs(v_new - v_old).max())
+            problems.append(f"embedding weights differ beyond float16 rounding (max |dv| {dv:.2g})")
     print(f"check: max |dw| {dw:.2g}, |db| {db:.2g}; " + ("; ".join(problems) or "same model as shipped"))
     return 1 if problems else 0
 

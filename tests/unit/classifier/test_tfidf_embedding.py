@@ -1,0 +1,88 @@
+"""The run-time TF-IDF transform equals scikit-learn's; embeddings load offline from the wheel."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from policywatch_classifier.embedding import EMBEDDING_ID, StaticEmbedder, get_embedder, package_dir
+from policywatch_classifier.tfidf import CompactTfidf
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+TEXTS = [
+    "We may share your personal data with advertisers and measurement partners.",
+    "Vous pouvez accéder à vos données; Café naïve résumé — ÆØÅ.",
+    "You can opt out at any time.\n\nNew  paragraph\twith   irregular   spacing.",
+    "",
+    "   ",
+    "a b c",
+    "We keep a record of your request for 3 years. We delete logs after 90 days.",
+    "Für Nutzer in der EU: Ihre Daten werden in die USA übertragen.",
+]
+UNSEEN = ["Brand-new wording, unseen n-grams: zyxwv qqq.", "résumé résumé résumé", "", "x"]
+
+
+@pytest.mark.parametrize(
+    "vec",
+    [
+        TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True, strip_accents="unicode"),
+        TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), min_df=1, sublinear_tf=True),
+        TfidfVectorizer(ngram_range=(1, 1)),
+    ],
+    ids=["word12", "char_wb35", "word1-plain"],
+)
+def test_compact_tfidf_equals_sklearn(vec: TfidfVectorizer) -> None:
+    vec.fit(TEXTS)
+    compact = CompactTfidf.from_dict(CompactTfidf.from_sklearn(vec).to_dict())
+    for texts in (TEXTS, UNSEEN):
+        want, got = vec.transform(texts), compact.transform(texts)
+        assert want.shape == got.shape
+        assert abs(want - got).max() < 1e-12 if want.nnz else got.nnz == 0
+        assert np.array_equal(want.indptr, got.indptr)
+
+
+def test_compact_tfidf_refuses_options_it_does_not_reproduce() -> None:
+    vec = TfidfVectorizer(stop_words="english").fit(TEXTS)
+    with pytest.raises(ValueError):
+        CompactTfidf.from_sklearn(vec)
+
+
+def test_embedder_loads_from_installed_package_and_is_normalised() -> None:
+    root = package_dir()
+    assert (root / "weights").is_dir()  # shipped inside the wheel: nothing downloaded
+    emb = get_embedder()
+    assert emb.name == EMBEDDING_ID and emb.table.dtype == np.float16
+    v = emb.embed(
+        [
+            "We may share your personal data with advertisers.",
+            "We share your information with advertising partners.",
+            "You may terminate your account at any time.",
+            "",
+        ]
+    )
+    assert v.shape == (4, emb.dim) and v.dtype == np.float32
+    assert np.allclose(np.linalg.norm(v[:3], axis=1), 1.0, atol=1e-5)
+    assert not v[3].any()  # empty text: zero vector
+    assert v[0] @ v[1] > v[0] @ v[2]  # related sentences are closer
+
+
+def test_embedding_is_independent_of_batch() -> None:
+    emb = get_embedder()
+    texts = ["We sell no data.", "Arbitration applies to all disputes between you and us.", "Hi"]
+    batch = emb.embed(texts)
+    single = np.vstack([emb.embed([t]) for t in texts])
+    assert np.allclose(batch, single, atol=1e-6)
+
+
+def test_static_embedder_mean_pools_token_vectors() -> None:
+    class Enc:
+        def __init__(self, ids: list[int]) -> None:
+            self.ids = ids
+
+    class Tok:
+        def encode_batch(self, texts: list[str], add_special_tokens: bool = False) -> list[Enc]:
+            return [Enc([int(c) for c in t]) for t in texts]
+
+    table = np.array([[1, 0], [0, 1], [3, 4]], dtype=np.float16)
+    out = StaticEmbedder(table, Tok(), name="t").embed(["01", "2", ""])
+    assert np.allclose(out[0], [2**-0.5, 2**-0.5]) and np.allclose(out[1], [0.6, 0.8])
+    assert not out[2].any()
