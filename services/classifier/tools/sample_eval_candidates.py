@@ -18,7 +18,7 @@ import re
 import sys
 from typing import Any
 
-from policywatch_classifier.text import split_passages
+from policywatch_classifier.text import passage_at, split_passages
 
 CORPUS = "/work/shared/corpus/vlopses-us-versions.jsonl.xz"
 DOCS = (
@@ -188,10 +188,72 @@ def dev_extra(existing: str, seed: int = 20261126, n_random: int = 120, per_targ
         sys.stdout.write(json.dumps(c, ensure_ascii=False) + "\n")
 
 
+# Fourth round: more DEV passages again (dev platform families only; the test split is not touched),
+# keyword-targeted at the categories weakest on the held-out split (retention, sensitive data,
+# audiences, licence, termination, transfers, sharing, first-party collection) plus random ones.
+DEV_TARGETS2 = {
+    "retention": r"retain|retention|how long|keep (your|this|the|such)|stored for|period of time|"
+    r"after you (close|delete)",
+    "sensitive": r"biometric|health|precise location|face|voice|fingerprint|racial|religio|sexual|"
+    r"government.issued|sensitive",
+    "audiences": r"children|minors?\b|teens?\b|parent|under (the age of )?1[3-8]|california|\bEEA\b|european|"
+    r"united kingdom|\bUK\b|residents|brazil|korea|japan|if you (live|are located) in",
+    "license": r"licen[cs]e|royalt|sublicens|intellectual property|own(ership)? (of|your)|moral rights",
+    "termination": r"terminat|suspend|disable (your|the) account|remov\w* (your )?content|\bban\b|"
+    r"close your account",
+    "transfer": r"transfer|outside (of )?(the|your)|countr|cross.border|standard contractual|adequacy",
+    "sharing": r"\bshare|disclos|third.part|partners|service providers|vendors|affiliates",
+    "collection": r"we collect|information (you|that you) provide|automatically|device information|"
+    r"we (use|process)",
+}
+
+
+def dev_extra2(existing: str, seed: int = 20261127, n_random: int = 70, per_target: int = 18) -> None:
+    rng = random.Random(seed)
+    rows = [json.loads(line) for line in open(existing)]
+    seen = {(c["service"], c["document"], c["start"]) for c in rows}
+    last: dict[tuple[str, str], dict[str, str]] = {}
+    with lzma.open(CORPUS, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            r = json.loads(line)
+            if r["service"] in DEV_SERVICES and r["document"] in DOCS and r["text"] and len(r["text"]) > 2000:
+                last[(r["service"], r["document"])] = r
+    # Texts already labelled (Google's services share whole policies: the same paragraph appears
+    # under several services), so no passage is labelled twice under another service's name.
+    by_commit = {r["commit"]: r["text"] for r in last.values()}
+    seen_text = {
+        passage_at(by_commit[c["commit"]], c["start"], c["end"]) for c in rows if c["commit"] in by_commit
+    }
+    pool = [
+        {"service": s, "document": d, "commit": r["commit"], "start": p.start, "end": p.end, "text": p.text}
+        for (s, d), r in sorted(last.items())
+        for p in split_passages(r["text"], min_chars=80)
+        if len(p.text) <= 700 and (s, d, p.start) not in seen and p.text not in seen_text
+    ]
+    unique: dict[str, dict[str, Any]] = {}
+    for c in pool:
+        unique.setdefault(str(c["text"]), c)
+    pool = list(unique.values())
+    out = []
+    for c in rng.sample(pool, n_random):
+        out.append({**c, "stratum": "dev-extra2:random"})
+        seen_text.add(str(c["text"]))
+    for name, pat in DEV_TARGETS2.items():
+        rx = re.compile(pat, re.I)
+        hits = [c for c in pool if rx.search(str(c["text"])) and str(c["text"]) not in seen_text]
+        for c in rng.sample(hits, min(per_target, len(hits))):
+            seen_text.add(str(c["text"]))
+            out.append({**c, "stratum": f"dev-extra2:{name}"})
+    for c in out:
+        sys.stdout.write(json.dumps(c, ensure_ascii=False) + "\n")
+
+
 if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[1] == "extra":
         extra()
     elif len(sys.argv) > 2 and sys.argv[1] == "dev-extra":
         dev_extra(sys.argv[2])
+    elif len(sys.argv) > 2 and sys.argv[1] == "dev-extra2":
+        dev_extra2(sys.argv[2])
     else:
         main()

@@ -31,7 +31,7 @@ from policywatch_classifier.taxonomy import get_taxonomy, load_data
 from policywatch_classifier.text import clean_markdown
 from policywatch_classifier.tfidf import CompactTfidf
 
-MODEL_VERSION = "1.2.0"
+MODEL_VERSION = "1.3.0"
 MODEL_FILE_NAME = "classifier-model.joblib"
 SEED = 20261124
 DEFAULT_SHARED = Path(__file__).resolve().parents[4] / ".." / "shared"
