@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -43,7 +44,7 @@ _WORDS = re.compile(r"\S+\s*")
 Opcode = tuple[str, int, int, int, int]
 
 
-def _opcodes(a: list[str] | list[int], b: list[str] | list[int]) -> list[Opcode]:
+def _opcodes(a: Sequence[str] | Sequence[int], b: Sequence[str] | Sequence[int]) -> list[Opcode]:
     return cast(list[Opcode], Indel.opcodes(a, b).as_list())
 
 
@@ -140,17 +141,17 @@ def diff_docs(old: Doc, new: Doc) -> DiffResult:
     deleted: dict[str, list[int]] = {}
     for dels, _ in groups:
         for i in dels:
-            deleted.setdefault(old.blocks[i].key, []).append(i)
+            deleted.setdefault(old.keys[i], []).append(i)
     moved_old: set[int] = set()
     moved_new: set[int] = set()
     for _, ins in groups:
         for j in ins:
-            cands = deleted.get(new.blocks[j].key)
+            cands = deleted.get(new.keys[j])
             if cands:
                 i = cands.pop(0)
                 moved_old.add(i)
                 moved_new.add(j)
-                paras.append(_Para("moved", i, j, heading=new.blocks[j].heading))
+                paras.append(_Para("moved", i, j, heading=new.headings[j]))
 
     date_changes = 0
     other_changes = 0
@@ -162,9 +163,9 @@ def diff_docs(old: Doc, new: Doc) -> DiffResult:
             continue
         for oi, nj in _pair(old, new, dels, ins):
             if oi is not None and nj is not None:
-                heading = new.blocks[nj].heading or old.blocks[oi].heading
+                heading = new.headings[nj] or old.headings[oi]
                 paras.append(_Para("reworded", oi, nj, heading=heading))
-                ko, kn = old.blocks[oi].key, new.blocks[nj].key
+                ko, kn = old.keys[oi], new.keys[nj]
                 if (
                     _HAS_DIGIT.search(ko)
                     and _HAS_DIGIT.search(kn)
@@ -174,11 +175,13 @@ def diff_docs(old: Doc, new: Doc) -> DiffResult:
                 elif not heading:
                     other_changes += 1
             else:
-                b = old.blocks[oi] if oi is not None else new.blocks[nj]  # type: ignore[index]
-                paras.append(_Para("removed" if oi is not None else "added", oi, nj, heading=b.heading))
-                if _is_date_line(b.key):
+                side, idx = (old, oi) if oi is not None else (new, nj)
+                assert idx is not None
+                b_key, b_heading = side.keys[idx], side.headings[idx]
+                paras.append(_Para("removed" if oi is not None else "added", oi, nj, heading=b_heading))
+                if _is_date_line(b_key):
                     date_changes += 1
-                elif not b.heading:
+                elif not b_heading:
                     other_changes += 1
     # Date-only: every wording difference is an absolute date (headings may have moved around it).
     date_only = date_changes > 0 and other_changes == 0
@@ -189,7 +192,7 @@ _DATE_LINE_MAX_WORDS = 10
 
 
 def _words(doc: Doc, blocks: list[int]) -> list[str]:
-    return " ".join(doc.blocks[i].key for i in blocks).split()
+    return " ".join(doc.keys[i] for i in blocks).split()
 
 
 _DATE_WORDS = frozenset(
@@ -224,7 +227,7 @@ def _pair(old: Doc, new: Doc, dels: list[int], ins: list[int]) -> list[tuple[int
         # Near-total rewrite: positional pairing of the common prefix is good enough.
         out: list[tuple[int | None, int | None]] = []
         for i, j in zip(dels, ins, strict=False):
-            if ratio(old.blocks[i].key, new.blocks[j].key) >= PAIR_MIN_RATIO:
+            if ratio(old.keys[i], new.keys[j]) >= PAIR_MIN_RATIO:
                 out.append((i, j))
             else:
                 out.extend([(i, None), (None, j)])
@@ -236,9 +239,9 @@ def _pair(old: Doc, new: Doc, dels: list[int], ins: list[int]) -> list[tuple[int
     start = 0
     for i in dels:
         best, best_j = PAIR_MIN_RATIO, -1
-        ki = old.blocks[i].key
+        ki = old.keys[i]
         for jj in range(start, len(ins)):
-            r = ratio(ki, new.blocks[ins[jj]].key, score_cutoff=best)
+            r = ratio(ki, new.keys[ins[jj]], score_cutoff=best)
             if r > best or (r == best and best_j < 0 and r >= PAIR_MIN_RATIO):
                 best, best_j = r, jj
         if best_j < 0:
@@ -274,10 +277,10 @@ def _describe(old: Doc, new: Doc, paras: list[_Para], date_only: bool) -> DiffRe
     grouped: dict[tuple[str, int], list[_Para]] = {}
     for p in paras:
         if p.new is not None:
-            grouped.setdefault(("new", new.blocks[p.new].section), []).append(p)
+            grouped.setdefault(("new", new.block_sections[p.new]), []).append(p)
         else:
             assert p.old is not None
-            osec = old.sections[old.blocks[p.old].section]
+            osec = old.sections[old.block_sections[p.old]]
             nidx = new_by_anchor.get(osec.anchor)
             key = ("new", nidx) if nidx is not None else ("old", osec.index)
             grouped.setdefault(key, []).append(p)
@@ -303,8 +306,8 @@ def _describe(old: Doc, new: Doc, paras: list[_Para], date_only: bool) -> DiffRe
                 body_changes += 1
             if p.kind == "reworded":
                 assert p.old is not None and p.new is not None
-                before = display_text(old.blocks[p.old].raw)
-                after = display_text(new.blocks[p.new].raw)
+                before = display_text(old.raws[p.old])
+                after = display_text(new.raws[p.new])
                 ops = word_diff(before, after)
                 t, left, sw = variant_edits(ops)
                 v_total, v_left, v_swaps = v_total + t, v_left + left, v_swaps + sw
@@ -318,13 +321,13 @@ def _describe(old: Doc, new: Doc, paras: list[_Para], date_only: bool) -> DiffRe
                     )
             elif p.kind == "added":
                 assert p.new is not None
-                after = display_text(new.blocks[p.new].raw)
+                after = display_text(new.raws[p.new])
                 a, r = _count(after), 0
                 if len(paragraphs) < MAX_PARAGRAPHS and budget.take(len(after)):
                     paragraphs.append(ParagraphChange(kind="added", after=_clip(after)))
             else:
                 assert p.old is not None
-                before = display_text(old.blocks[p.old].raw)
+                before = display_text(old.raws[p.old])
                 a, r = 0, _count(before)
                 if len(paragraphs) < MAX_PARAGRAPHS and budget.take(len(before)):
                     paragraphs.append(ParagraphChange(kind="removed", before=_clip(before)))
@@ -353,8 +356,8 @@ def _describe(old: Doc, new: Doc, paras: list[_Para], date_only: bool) -> DiffRe
         )
         if kind == "renamed" and heading_change is not None:
             assert heading_change.old is not None and heading_change.new is not None
-            ch.old_heading = display_text(old.blocks[heading_change.old].raw)
-            ch.new_heading = display_text(new.blocks[heading_change.new].raw)
+            ch.old_heading = display_text(old.raws[heading_change.old])
+            ch.new_heading = display_text(new.raws[heading_change.new])
         if kind == "added":
             ch.after = _clip(new.section_text(sec.index)) if budget.take(MAX_TEXT) else None
             ch.new_heading = sec.heading or None
@@ -410,10 +413,19 @@ VARIANT_MIN_EXPLAINED = 0.65
 VARIANT_MIN_SWAPS = 10
 
 
+_US_MEMO: dict[str, str] = {}  # token → en-US form (a plain dict: the GC does not track it)
+
+
 def _us(token: str) -> str:
-    for pattern, repl in _GB_US:
-        token = pattern.sub(repl, token)
-    return token
+    got = _US_MEMO.get(token)
+    if got is None:
+        got = token
+        for pattern, repl in _GB_US:
+            got = pattern.sub(repl, got)
+        if len(_US_MEMO) >= 65536:
+            _US_MEMO.clear()
+        _US_MEMO[token] = got
+    return got
 
 
 def _variant_bag(text: str) -> tuple[dict[str, int], int]:
@@ -454,14 +466,14 @@ def _chrome_fragment(doc: Doc, idx: int) -> bool:
     place where pages put chrome rather than terms: the untitled top of a document that has
     headings (site header: search suggestions, menus), or right before a heading (a teaser
     or a sub-heading rendered as a paragraph)."""
-    block = doc.blocks[idx]
-    text = display_text(block.raw)
-    if block.heading or _LIST_OR_TABLE.match(block.raw) or _SENTENCE_PUNCT.search(text):
+    raw = doc.raws[idx]
+    text = display_text(raw)
+    if doc.headings[idx] or _LIST_OR_TABLE.match(raw) or _SENTENCE_PUNCT.search(text):
         return False
     if not 0 < len(text.split()) <= CHROME_MAX_WORDS:
         return False
-    at_top = doc.sections[block.section].level == 0 and len(doc.sections) > 1
-    before_heading = idx + 1 < len(doc.blocks) and doc.blocks[idx + 1].heading
+    at_top = doc.sections[doc.block_sections[idx]].level == 0 and len(doc.sections) > 1
+    before_heading = idx + 1 < len(doc.raws) and doc.headings[idx + 1]
     return at_top or before_heading
 
 
@@ -480,7 +492,7 @@ def _section_kind(
     if kinds == {"moved"}:
         return "moved"
     doc = new if side == "new" else old
-    content = [b for b in doc.sections[sidx].blocks if doc.blocks[b].key]
+    content = [b for b in doc.sections[sidx].blocks if doc.keys[b]]
     if side == "new" and anchor not in old_anchors and sidx > 0:
         added = {p.new for p in ps if p.kind == "added"}
         if content and all(b in added for b in content):

@@ -92,8 +92,9 @@ class Differ:
     """Decides outcomes and keeps histories in the object store.
 
     ``cache_histories`` keeps histories in memory (offline replay: one writer); the
-    service reloads each history from the store, which is the source of truth when
-    partitions move between instances.
+    service loads each history through its :class:`HistoryStore`, which hands out the one
+    it last saved only while the stored object is still that one: the store is the source
+    of truth when partitions move between instances.
     """
 
     def __init__(
@@ -129,13 +130,26 @@ class Differ:
             n = self._norms[document_id] = LineNormaliser()
         return n
 
-    async def _doc(self, v: VersionRecord, document_id: str) -> tuple[Doc, str]:
-        text = await self.histories.get_text(v.storage_key)
+    async def _doc(self, v: VersionRecord, document_id: str) -> Doc:
+        """The parsed version (texts are content-addressed: a parsed copy never goes stale)."""
         doc = self._docs.get(v.storage_key)
         if doc is None:
-            doc = parse(text)
+            text = await self.histories.get_text(v.storage_key)
+            # The document's normaliser: the capture compared with this version reuses its lines.
+            doc = parse(text, self._norm(document_id))
             self._docs.put(v.storage_key, doc)
-        return doc, text
+            self._english.setdefault(v.storage_key, english_share(text))
+        return doc
+
+    async def _english_share(self, v: VersionRecord, document_id: str) -> float:
+        """English-word share of a version (set when it is created or parsed from the store)."""
+        share = self._english.get(v.storage_key)
+        if share is None and v.storage_key not in self._docs:
+            await self._doc(v, document_id)  # reads and parses it: sets the share too
+            share = self._english.get(v.storage_key)
+        if share is None:
+            share = self._english[v.storage_key] = english_share(await self.histories.get_text(v.storage_key))
+        return share
 
     # ------------------------------------------------------------------ decision
 
@@ -152,9 +166,13 @@ class Differ:
         hints_fingerprint: str | None = None,
         trace_id: str | None = None,
         check_available: bool = True,
+        history: DocumentHistory | None = None,
     ) -> Observation:
-        """Outcome of one capture. ``text`` None with ``unavailable`` set: the capture failed."""
-        h = await self.history(info)
+        """Outcome of one capture. ``text`` None with ``unavailable`` set: the capture failed.
+
+        ``history``: the document's history as just loaded by the caller (saves loading it twice).
+        """
+        h = history if history is not None else await self.history(info)
         seen, event = h.remembered(capture_id) if self.persist else (False, None)
         if seen:  # redelivery: same answer, same event id
             return Observation(event.kind.value if event else UNCHANGED, event, _alert(event), h)
@@ -196,12 +214,7 @@ class Differ:
     ) -> Observation:
         cur = h.current_version
         if text is not None and unavailable is None and not skip_check:
-            share: float | None = None
-            if cur is not None:
-                share = self._english.get(cur.storage_key)
-                if share is None:
-                    _, cur_text = await self._doc(cur, info.document_id)
-                    share = self._english[cur.storage_key] = english_share(cur_text)
+            share = await self._english_share(cur, info.document_id) if cur is not None else None
             unavailable = unavailable_reason(text, previous_share=share)
         if unavailable is not None or text is None:
             return self._unavailable(h, info, capture_id, at, trace_id, unavailable, cur)
@@ -210,8 +223,8 @@ class Differ:
         key = key_of_lines([k for _, k in pairs if k])
         earlier = h.by_id(key) if cur is not None else None
         if cur is not None and key != cur.version_id and earlier is None and not technical and not skip_check:
-            old_doc, _ = await self._doc(cur, info.document_id)
-            old_keys = {b.key for b in old_doc.blocks}
+            old_doc = await self._doc(cur, info.document_id)
+            old_keys = set(old_doc.keys)
             partial = inline_error([k for _, k in pairs if k and k not in old_keys], old_keys)
             if partial is not None:
                 return self._unavailable(h, info, capture_id, at, trace_id, partial, cur)
@@ -245,11 +258,11 @@ class Differ:
                 return Observation(ChangeKind.RESTORED.value, ev)
             return Observation(UNCHANGED)
 
-        old_doc, _ = await self._doc(cur, info.document_id)
+        old_doc = await self._doc(cur, info.document_id)
         if earlier is not None and not technical:
             earlier.seen(capture_id, at)
             h.current = earlier.number
-            back_doc, _ = await self._doc(earlier, info.document_id)
+            back_doc = await self._doc(earlier, info.document_id)
             d = diff_docs(old_doc, back_doc)
             ev = self._event(
                 h, info, capture_id, at, ChangeKind.REVERTED, trace_id,
@@ -341,6 +354,8 @@ class Differ:
         h.versions.append(v)
         h.current = v.number
         self._docs.put(storage_key, doc)
+        # Computed now, from the text at hand: the next capture needs it without reading the store.
+        self._english.setdefault(storage_key, english_share(text))
         return v
 
     def _event(

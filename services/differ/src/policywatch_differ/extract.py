@@ -12,14 +12,17 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 from collections.abc import Sequence
+from typing import Any
 
 import lxml.html
 from lxml import etree
-from markdownify import markdownify
 from policywatch_shared.events import ExtractionHints
+
+from policywatch_differ.htmlmd import MarkdownCache, markdownify_plain
 
 #: Removed before extraction when the catalog gives no selectors of its own (and always).
 DEFAULT_REMOVE = [
@@ -87,20 +90,30 @@ def _drop(el: lxml.html.HtmlElement) -> None:
     parent.remove(el)
 
 
+@functools.lru_cache(maxsize=512)
+def _compiled(selector: str) -> Any:
+    """The compiled selector (what ``el.cssselect`` builds on every call)."""
+    from lxml.cssselect import CSSSelector
+
+    return CSSSelector(selector, translator="html")
+
+
 def _select(root: lxml.html.HtmlElement, selector: str) -> list[lxml.html.HtmlElement]:
     try:
-        return list(root.cssselect(selector))
+        return list(_compiled(selector)(root))
     except Exception:  # a bad selector in the catalog must not crash the differ
         return []
+
+
+#: Elements the banner / hidden-style rules can match (the others have none of these attributes).
+_WITH_ATTRS = etree.XPath("//*[@id or @class or @aria-label or @style]")
 
 
 def clean_tree(root: lxml.html.HtmlElement, remove: Sequence[str] = ()) -> None:
     for sel in [*DEFAULT_REMOVE, *remove]:
         for el in _select(root, sel):
             _drop(el)
-    for el in list(root.iter()):
-        if not isinstance(el.tag, str):
-            continue
+    for el in _WITH_ATTRS(root):
         attrs = " ".join(filter(None, (el.get("id"), el.get("class"), el.get("aria-label"))))
         style = el.get("style") or ""
         if (attrs and _BANNER_ATTR.search(attrs) and el.tag not in ("html", "body", "main", "article")) or (
@@ -109,10 +122,22 @@ def clean_tree(root: lxml.html.HtmlElement, remove: Sequence[str] = ()) -> None:
             _drop(el)
 
 
-def to_markdown(html: str) -> str:
-    md = markdownify(html, heading_style="ATX", bullets="*", strip=["img"], escape_misc=False)
+#: Markdown of blocks seen in earlier captures (see :mod:`.htmlmd`): process-wide, bounded.
+BLOCKS = MarkdownCache()
+
+
+def _tidy(md: str) -> str:
     md = _TRAILING.sub("\n", md)
     return _MANY_BLANKS.sub("\n\n", md).strip() + "\n"
+
+
+def to_markdown(html: str) -> str:
+    return _tidy(markdownify_plain(html))
+
+
+def elements_to_markdown(els: Sequence[lxml.html.HtmlElement]) -> str:
+    """``to_markdown`` of the elements' HTML joined by newlines (same output; modifies ``els``)."""
+    return _tidy(BLOCKS.convert(els))
 
 
 def extract_html(html: str, hints: ExtractionHints | None = None) -> str:
@@ -131,10 +156,10 @@ def extract_html(html: str, hints: ExtractionHints | None = None) -> str:
             if not any(other is not el and el in other.iterdescendants() for other in parts)
         ]
         if keep:
-            return to_markdown("\n".join(lxml.html.tostring(el, encoding="unicode") for el in keep))
+            return elements_to_markdown(keep)
     main = _select(root, "main") or _select(root, "article") or _select(root, "[role=main]")
     if len(main) == 1:
-        return to_markdown(lxml.html.tostring(main[0], encoding="unicode"))
+        return elements_to_markdown(main)
     from readability import Document
 
     try:
@@ -145,11 +170,7 @@ def extract_html(html: str, hints: ExtractionHints | None = None) -> str:
         summary, title = None, None
     body = root.find("body")
     container = _container_of(root, summary) if summary is not None else None
-    md = to_markdown(
-        lxml.html.tostring(
-            container if container is not None else (body if body is not None else root), encoding="unicode"
-        )
-    )
+    md = elements_to_markdown([container if container is not None else (body if body is not None else root)])
     # readability may leave the page's own <h1> outside the content: put the title back.
     if title and title.strip() and not md.lstrip().startswith("# "):
         md = f"# {title.strip()}\n\n{md}"

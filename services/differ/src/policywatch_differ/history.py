@@ -9,6 +9,7 @@ redelivered capture re-publishes the same event instead of computing a second on
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import quote
@@ -105,21 +106,56 @@ def history_key(document_id: str) -> str:
 
 
 class HistoryStore:
-    """Reads and writes histories and version texts in an :class:`ObjectStore`."""
+    """Reads and writes histories and version texts in an :class:`ObjectStore`.
 
-    def __init__(self, store: ObjectStore) -> None:
+    With ``cache_bytes`` > 0, the histories this instance last saved are kept in memory
+    (least recently used dropped first, up to that many bytes of JSON): ``load`` hands one
+    out when the stored object is still the one saved (its sha256, from a ``stat``), so the
+    store stays the source of truth (another instance may have written since: a partition
+    moved) and a restart starts empty. A history handed out is the caller's: it leaves the
+    cache until it is saved again, so a change that was never saved cannot be read back.
+    """
+
+    def __init__(self, store: ObjectStore, *, cache_bytes: int = 0) -> None:
         self.store = store
+        self.cache_bytes = cache_bytes
+        # document id → (sha256 of the stored JSON, its size, the history)
+        self._saved: OrderedDict[str, tuple[str, int, DocumentHistory]] = OrderedDict()
+        self._saved_size = 0
 
     async def load(self, document_id: str) -> DocumentHistory | None:
-        data = await self.store.get_json(history_key(document_id))
+        key = history_key(document_id)
+        kept = self._take(document_id)
+        if kept is not None:
+            stored = await self.store.stat(key)
+            if stored is not None and stored.sha256 == kept[0]:
+                return kept[2]
+        data = await self.store.get_json(key)
         return DocumentHistory.model_validate(data) if data else None
 
     async def save(self, history: DocumentHistory) -> None:
-        await self.store.put_named(
-            history_key(history.document_id),
-            history.model_dump_json().encode("utf-8"),
-            content_type="application/json",
+        self._take(history.document_id)  # a failed write must not leave this object behind
+        data = history.model_dump_json().encode("utf-8")
+        obj = await self.store.put_named(
+            history_key(history.document_id), data, content_type="application/json"
         )
+        if self.cache_bytes > 0 and len(data) <= self.cache_bytes:
+            self._saved[history.document_id] = (obj.sha256, len(data), history)
+            self._saved_size += len(data)
+            while self._saved_size > self.cache_bytes:
+                _, (_, size, _) = self._saved.popitem(last=False)
+                self._saved_size -= size
+
+    def _take(self, document_id: str) -> tuple[str, int, DocumentHistory] | None:
+        kept = self._saved.pop(document_id, None)
+        if kept is not None:
+            self._saved_size -= kept[1]
+        return kept
+
+    @property
+    def kept(self) -> int:
+        """Histories kept in memory."""
+        return len(self._saved)
 
     async def put_text(self, text: str, *, document_id: str) -> tuple[str, str, int]:
         data = text.encode("utf-8")

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -85,7 +86,9 @@ _ABSDATE = re.compile(
 _EMPHASIS = re.compile(r"(\*{1,3}|_{1,3}|~~)(?=\S)|(?<=\S)(\*{1,3}|_{1,3}|~~)")
 # "6.Liability" and "6. Liability" are the same numbered item.
 _LIST_MARK = re.compile(r"^(?:[*+\-]\s+|\d{1,3}[.)](?:\s+|(?=[^\W\d_]))|[a-z][.)]\s+)", re.I)
-_CONTRACTION = re.compile(r"\b(?:(can)'t|(won)'t|(\w+)n't|(\w+)'(ll|re|ve)|(i)'m|(cannot))\b")
+# The lookahead (a word then an apostrophe, or "cannot") holds wherever an alternative can match:
+# it only spares trying the alternatives at every word of the line.
+_CONTRACTION = re.compile(r"\b(?=\w++'|cannot)(?:(can)'t|(won)'t|(\w+)n't|(\w+)'(ll|re|ve)|(i)'m|(cannot))\b")
 _EXPAND = {"ll": "will", "re": "are", "ve": "have"}
 
 
@@ -134,8 +137,11 @@ _COOKIE_BANNER = re.compile(
     re.I,
 )
 _PUNCT = re.compile(r"[,;:!?\"()\[\]{}]|\.(?!\d)|(?<!\w)-|-(?!\w)")
-# Punctuation → space, and a space between a number and a glued word ("2.2The").
-_PUNCT_DIGIT = re.compile(r"[,;:!?\"()\[\]{}]|\.(?!\d)|(?<!\w)-|-(?!\w)|(?<=\d)(?=[^\W\d_])")
+# Punctuation → space (_PUNCT), and a space between a number and a glued word ("2.2The"):
+# a second pass, run only where a digit touches a letter (as one alternation of _PUNCT, the
+# zero-width match was tried at every position; punctuation → space moves nothing).
+_NUMBER_WORD = re.compile(r"\d(?=[^\W\d_])")
+_NUMBER_WORD_GAP = re.compile(r"(?<=\d)(?=[^\W\d_])")
 _UI_KEYS = frozenset(" ".join(_PUNCT.sub(" ", u.replace("'", "")).split()) for u in UI_STRINGS)
 #: Banner-like lines are only dropped when short: a cookie policy discusses cookies at length.
 COOKIE_LINE_MAX = 400
@@ -164,8 +170,10 @@ _SPELL_WORDS = {
     "counselling": "counseling", "fuelled": "fueled", "signalled": "signaled",
 }  # fmt: skip
 _SPELL_SORTED = sorted(_SPELL_SUFFIX, key=lambda p: -len(p[0]))
+# A word of 3+ letters with an en-GB ending, or one of the words above. (The lookahead: both
+# need 5+ letters, and checking that first spares short words the whole alternation.)
 _ALPHA_WORD = re.compile(
-    r"\b[a-z]{3,}(?:is(?:e|es|ed|ing|ations?|ers?)|ys(?:e|ed|ing)|our(?:s|ed|ing|able|ite|ites)?)\b|\b(?:"
+    r"\b(?=[a-z]{5})(?:[a-z]{3,}(?:is(?:e|es|ed|ing|ations?|ers?)|ys(?:e|ed|ing)|our(?:s|ed|ing|able|ite|ites)?)|"
     + "|".join(_SPELL_WORDS)
     + r")\b"
 )
@@ -261,7 +269,10 @@ def normalise_line(line: str) -> str:
         s = _CONTRACTION.sub(_expand, s)  # "we'll" = "we will"
     # Punctuation placement (serial commas, "privacy)." / "privacy.)", quotes, a missing space
     # after a full stop or a number: "2.2The") does not change the terms: words and numbers only.
-    s = " ".join(_PUNCT_DIGIT.sub(" ", s.replace("'", "")).split())
+    s = _PUNCT.sub(" ", s.replace("'", ""))
+    if _NUMBER_WORD.search(s):
+        s = _NUMBER_WORD_GAP.sub(" ", s)
+    s = " ".join(s.split())
     if not s or _PUNCT_ONLY.match(s) or s in _UI_KEYS:
         return ""
     if "cookie" in s and len(s) <= COOKIE_LINE_MAX and _COOKIE_BANNER.search(s):
@@ -278,12 +289,18 @@ class LineNormaliser:
     """:func:`normalise_line` with a rolling cache: lines of the previous text are reused.
 
     Consecutive captures of a document share almost every line, so keeping only the
-    previous text's lines makes normalisation cost proportional to what changed.
+    previous text's lines makes normalisation cost proportional to what changed. Lines
+    the previous text dropped are kept a while longer (bounded): a document that flaps
+    between two versions brings them back.
     """
+
+    #: Dropped lines kept at least (and at most this or the current text's line count).
+    OLDER_MIN = 2048
 
     def __init__(self) -> None:
         self._prev: dict[str, str] = {}
         self._cur: dict[str, str] = {}
+        self._older: dict[str, str] = {}
 
     def __call__(self, line: str) -> str:
         got = self._cur.get(line)
@@ -304,10 +321,24 @@ class LineNormaliser:
         uniq = set(lines)
         common = uniq.intersection(prev)
         cur = dict(zip(common, map(prev.__getitem__, common), strict=True))
-        for line in uniq.difference(common):
-            cur[line] = normalise_line(line)
+        if len(common) < len(uniq):
+            older = self._older
+            for line in uniq.difference(common):
+                got = older.get(line)
+                cur[line] = normalise_line(line) if got is None else got
+        if len(common) < len(prev):
+            self._keep_older(prev, common, len(uniq))
         self._prev, self._cur = cur, {}
         return list(map(cur.__getitem__, lines))
+
+    def _keep_older(self, prev: dict[str, str], common: set[str], size: int) -> None:
+        older = self._older
+        for line in prev.keys() - common:
+            older[line] = prev[line]
+        excess = len(older) - max(self.OLDER_MIN, size)
+        if excess > 0:  # drop the longest-kept ones (dicts keep insertion order)
+            for line in list(itertools.islice(older, excess)):
+                del older[line]
 
 
 def line_keys(text: str, norm: LineNormaliser | None = None) -> list[tuple[str, str]]:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from policywatch_differ.normalise import LineNormaliser, clean_chars, line_keys
 
@@ -46,8 +47,9 @@ def slug(parts: list[str]) -> str:
     return "/".join(_SLUG.sub("-", p.casefold()).strip("-")[:60] or "section" for p in parts) or "top"
 
 
-@dataclass(slots=True)
-class Block:
+class Block(NamedTuple):
+    """One line of a version (a view: :class:`Doc` keeps its blocks as parallel lists)."""
+
     raw: str
     key: str  # comparison key; '' = not content (UI string, image, navigation)
     section: int  # index into Doc.sections
@@ -61,33 +63,47 @@ class Section:
     heading: str
     path: list[str]
     anchor: str
-    blocks: list[int] = field(default_factory=list)  # indices into Doc.blocks (heading included)
+    blocks: tuple[int, ...] = ()  # indices into the Doc's blocks (heading included)
 
 
 @dataclass(slots=True)
 class Doc:
-    blocks: list[Block]
+    """A parsed version. Block ``i`` is ``(raws[i], keys[i], block_sections[i], headings[i])``.
+
+    Tuples of strings, ints and bools rather than one object per line: the garbage collector
+    stops tracking such tuples, so the parsed versions kept in memory (millions of lines) do
+    not make every full collection (and so the service) slow.
+    """
+
+    raws: tuple[str, ...]
+    keys: tuple[str, ...]  # comparison keys; '' = not content (UI string, image, navigation)
+    block_sections: tuple[int, ...]  # index into ``sections``
+    headings: tuple[bool, ...]
     sections: list[Section]
     _words: int = -1
-    _content: list[int] | None = None
-    _hashes: list[int] | None = None
+    _content: tuple[int, ...] | None = None
+    _hashes: tuple[int, ...] | None = None
 
-    def content(self) -> tuple[list[int], list[int]]:
+    @property
+    def blocks(self) -> list[Block]:
+        """The blocks as tuples (convenience; hot paths index the lists)."""
+        return list(map(Block, self.raws, self.keys, self.block_sections, self.headings))
+
+    def content(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
         """Indices of the blocks with a key, and their key hashes (cached: a version is diffed twice)."""
         if self._content is None or self._hashes is None:
-            self._content = [i for i, b in enumerate(self.blocks) if b.key]
-            self._hashes = [hash(self.blocks[i].key) for i in self._content]
+            self._content = tuple([i for i, k in enumerate(self.keys) if k])
+            self._hashes = tuple(map(hash, filter(None, self.keys)))
         return self._content, self._hashes
 
     def section_text(self, index: int) -> str:
-        return "\n\n".join(
-            display_text(self.blocks[b].raw) for b in self.sections[index].blocks if self.blocks[b].key
-        )
+        raws, keys = self.raws, self.keys
+        return "\n\n".join(display_text(raws[b]) for b in self.sections[index].blocks if keys[b])
 
     @property
     def word_count(self) -> int:
         if self._words < 0:
-            keys = [b.key for b in self.blocks if b.key]
+            keys = [k for k in self.keys if k]
             self._words = " ".join(keys).count(" ") + 1 if keys else 0
         return self._words
 
@@ -96,42 +112,88 @@ def parse(text: str, norm: LineNormaliser | None = None) -> Doc:
     return parse_pairs(line_keys(text, norm))
 
 
-def parse_pairs(pairs: list[tuple[str, str]]) -> Doc:
-    """Build the section tree from ``(raw line, key)`` pairs (see :func:`normalise.line_keys`)."""
-    blocks: list[Block] = []
-    sections = [Section(0, 0, "", [], "top")]
-    stack: list[tuple[int, str, str]] = []  # (level, heading, slug) of open sections
-    n = len(pairs)
-    firsts = [r.lstrip()[:1] for r, _ in pairs]
-    for i in range(n):
-        raw, key = pairs[i]
-        first = firsts[i]
+def _marks(raws: list[str], keys: list[str], firsts: list[str]) -> list[tuple[int, int]]:
+    """The lines that are not plain blocks: ``(index, heading level)``, level 0 = a rule or an
+    underline (no text). Only lines starting with ``= - * _ #`` or followed by one starting
+    with ``=`` or ``-`` can be either: the others are never looked at one by one."""
+    n = len(raws)
+    nexts = [*firsts[1:], "x"] if firsts else []  # "x": the last line has no next
+    out: list[tuple[int, int]] = []
+    for i in [i for i, (f, g) in enumerate(zip(firsts, nexts, strict=True)) if f in "=-*_#" or g in "=-"]:
+        raw, first = raws[i], firsts[i]
         if first in "=-*_" and (_SETEXT.match(raw) or _HR.match(raw)):
-            continue  # underlines and rules carry no text
+            out.append((i, 0))  # underlines and rules carry no text
+            continue
         level = 0
-        if key:
+        if keys[i]:
             if first == "#":
                 m = _ATX.match(raw)
                 if m:
                     level = len(m.group(1))
-            elif i + 1 < n and firsts[i + 1] in "=-" and not _LIST.match(raw):
-                u = _SETEXT.match(pairs[i + 1][0])
+            elif i + 1 < n and nexts[i] in "=-" and not _LIST.match(raw):
+                u = _SETEXT.match(raws[i + 1])
                 if u:
                     level = 1 if u.group(1).startswith("=") else 2
         if level:
-            heading = display_text(raw)
-            while stack and stack[-1][0] >= level:
-                stack.pop()
-            stack.append((level, heading, _SLUG.sub("-", key).strip("-")[:60] or "section"))
-            sec = Section(
-                len(sections), level, heading, [h for _, h, _ in stack], "/".join(s for *_, s in stack)
-            )
-            sections.append(sec)
-        cur = sections[-1]
-        cur.blocks.append(len(blocks))
-        blocks.append(Block(raw, key, cur.index, heading=bool(level)))
+            out.append((i, level))
+    return out
+
+
+def parse_pairs(pairs: list[tuple[str, str]]) -> Doc:
+    """Build the section tree from ``(raw line, key)`` pairs (see :func:`normalise.line_keys`)."""
+    all_raws = [r for r, _ in pairs]
+    all_keys = [k for _, k in pairs]
+    firsts = [r.lstrip()[:1] for r in all_raws]
+    raws: list[str] = []
+    keys: list[str] = []
+    secs: list[int] = []
+    heads: list[bool] = []
+    sections = [Section(0, 0, "", [], "top")]
+    members: list[list[int]] = [[]]  # block indices of each section
+    # The open sections: their levels, headings and slugs.
+    levels: list[int] = []
+    heads_open: list[str] = []
+    slugs: list[str] = []
+    cur_index = 0
+
+    def plain(a: int, b: int) -> None:
+        """Lines a..b-1: blocks of the current section (in bulk: most lines are)."""
+        if b > a:
+            start = len(raws)
+            raws.extend(all_raws[a:b])
+            keys.extend(all_keys[a:b])
+            secs.extend([cur_index] * (b - a))
+            heads.extend([False] * (b - a))
+            members[-1].extend(range(start, start + b - a))
+
+    pos = 0
+    for i, level in _marks(all_raws, all_keys, firsts):
+        plain(pos, i)
+        pos = i + 1
+        if not level:
+            continue
+        raw, key = all_raws[i], all_keys[i]
+        heading = display_text(raw)
+        while levels and levels[-1] >= level:
+            levels.pop()
+            heads_open.pop()
+            slugs.pop()
+        levels.append(level)
+        heads_open.append(heading)
+        slugs.append(_SLUG.sub("-", key).strip("-")[:60] or "section")
+        sec = Section(len(sections), level, heading, list(heads_open), "/".join(slugs))
+        sections.append(sec)
+        members.append([len(raws)])
+        cur_index = sec.index
+        raws.append(raw)
+        keys.append(key)
+        secs.append(cur_index)
+        heads.append(True)
+    plain(pos, len(all_raws))
+    for sec, idx in zip(sections, members, strict=True):
+        sec.blocks = tuple(idx)
     _dedupe_anchors(sections)
-    return Doc(blocks, sections)
+    return Doc(tuple(raws), tuple(keys), tuple(secs), tuple(heads), sections)
 
 
 def _dedupe_anchors(sections: list[Section]) -> None:

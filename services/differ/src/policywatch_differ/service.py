@@ -21,10 +21,14 @@ UNAVAILABLE_OUTCOMES = {CaptureOutcome.BLOCKED, CaptureOutcome.ERROR_PAGE}
 GONE_STATUSES = {404, 410, 451}
 
 
+#: JSON bytes of recently saved histories kept in memory (see :class:`HistoryStore`).
+HISTORY_CACHE_BYTES = 32 * 2**20
+
+
 class DifferService:
-    def __init__(self, store: ObjectStore) -> None:
+    def __init__(self, store: ObjectStore, *, history_cache_bytes: int = HISTORY_CACHE_BYTES) -> None:
         self.store = store
-        self.histories = HistoryStore(store)
+        self.histories = HistoryStore(store, cache_bytes=history_cache_bytes)
         self.differ = Differ(self.histories)
         self.unavailable = UnavailableTracker()
 
@@ -65,16 +69,20 @@ class DifferService:
                 return []
             history = await self.differ.history(info)
             fp = capture.hints.fingerprint()
+            # A re-extraction saves a newer history (observe reloads it); otherwise the one
+            # loaded here is still the stored one.
+            reextracting = history.hints_fingerprint is not None and history.hints_fingerprint != fp
             technical = await self._reextract_if_hints_changed(history, info, capture, fp)
             if technical is not None:
                 events.append(technical)
+            loaded = None if reextracting else history
             try:
                 text = await self._extract_keys(
                     keys, capture.hints, [p.final_url or p.url for p in capture.pages]
                 )
                 obs = await self.differ.observe(
                     info, text, capture_id=capture.event_id, at=at, raw_keys=keys,
-                    hints_fingerprint=fp, trace_id=capture.trace_id,
+                    hints_fingerprint=fp, trace_id=capture.trace_id, history=loaded,
                 )  # fmt: skip
             except ExtractionError as exc:
                 obs = await self.differ.observe(
@@ -84,6 +92,7 @@ class DifferService:
                     at=at,
                     unavailable=str(exc),
                     trace_id=capture.trace_id,
+                    history=loaded,
                 )
         elif capture.outcome in UNAVAILABLE_OUTCOMES or (
             capture.outcome == CaptureOutcome.HTTP_ERROR and status in GONE_STATUSES

@@ -1,0 +1,185 @@
+"""Cost of one capture in the differ service (issue 7), against baselines in the same run.
+
+    .venv/bin/python bench/differ_service.py [--documents 20] [--rounds 3] [--restart]
+
+Feeds ``DifferService.handle`` the captures the load bench (bench/system_load.py) makes:
+real corpus documents (first recorded version, capped at 60,000 characters; by default
+documents at least that long, as most of the load bench's are) rendered to HTML by the
+demo site (chrome, cookie banner, navigation around ``article.policy``), stored raw in a
+``LocalStore`` in a temporary directory. Per document: the first version, then
+``--rounds`` modified versions (the load bench's added clause, renumbered each round),
+then the last page again (unchanged). Prints CPU (process time) and wall ms per capture
+of each kind, and two baselines measured on the same pages: extraction alone without the
+block cache (what every capture cost before it) and a bare ``difflib`` diff of the two
+texts (line alignment, then words inside replaced blocks). ``--restart`` also times a
+modified capture handled by a fresh service (empty memory) on the stored state.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import difflib
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+
+import policywatch_differ.extract as extraction
+from policywatch_differ.extract import extract
+from policywatch_differ.htmlmd import MarkdownCache
+from policywatch_differ.service import DifferService
+from policywatch_shared.events import (
+    CapturedPage,
+    CaptureEvent,
+    CaptureOutcome,
+    ExtractionHints,
+    Fetcher,
+)
+from policywatch_shared.storage import LocalStore
+
+from policywatch.demo.corpus import BUNDLED, corpus_path, iter_corpus
+from policywatch.demo.setup import REMOVE, SELECT
+from policywatch.demo.site import SiteDocument, _article, _chrome
+
+MAX_CHARS = 60_000  # as bench/system_load.py
+CLAUSE = (
+    "\n\n## Sharing with partners (update {n})\n\nWe share your personal information, including your "
+    "precise location and browsing history, with advertising partners and data brokers, who may sell it.\n"
+)
+HINTS = ExtractionHints(select=SELECT, remove=REMOVE)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def texts(limit: int, min_chars: int) -> list[str]:
+    """First recorded versions of corpus documents, capped at 60,000 characters: those at least
+    ``min_chars`` long first (the load bench's size), then the longest others."""
+    path = corpus_path() if corpus_path().exists() else BUNDLED
+    firsts = [doc.versions[0].text[:MAX_CHARS] for doc in iter_corpus(path) if doc.versions]
+    big = [t for t in firsts if len(t) >= min_chars]
+    rest = sorted((t for t in firsts if len(t) < min_chars), key=len, reverse=True)
+    return (big + rest)[:limit]
+
+
+def page(i: int, text: str, docs: list[SiteDocument]) -> bytes:
+    """The HTML the demo site serves for this text (the chrome rotates per request)."""
+    doc = SiteDocument(f"bench/doc-{i}", f"Bench document {i}", f"Bench {i}", [text])
+    site = SimpleNamespace(documents_list=lambda: docs)
+    return _chrome(site, doc, _article(doc), title=doc.title).encode()  # type: ignore[arg-type]
+
+
+def difflib_pair(a: str, b: str) -> int:
+    """Baseline: line alignment then word diff inside replaced blocks."""
+    la, lb = a.splitlines(), b.splitlines()
+    n = 0
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, la, lb).get_opcodes():
+        if tag == "replace":
+            wa, wb = " ".join(la[i1:i2]).split(), " ".join(lb[j1:j2]).split()
+            n += len(difflib.SequenceMatcher(None, wa, wb).get_opcodes())
+        elif tag != "equal":
+            n += 1
+    return n
+
+
+async def capture(store: LocalStore, doc: int, n: int, body: bytes) -> CaptureEvent:
+    obj = await store.put_bytes(body, namespace="raw", content_type="text/html; charset=utf-8")
+    url = f"http://127.0.0.1:1/bench/doc-{doc}"
+    return CaptureEvent(
+        event_id=f"cap-{doc}-{n}",
+        platform=f"bench-{doc}",
+        document_type="privacy_policy",
+        document_id=f"bench/doc-{doc}",
+        fetch_request_id=f"req-{doc}-{n}",
+        outcome=CaptureOutcome.OK,
+        attempted_at=T0 + timedelta(hours=n),
+        pages=[
+            CapturedPage(
+                url=url, final_url=url, status=200, outcome=CaptureOutcome.OK, fetcher=Fetcher.HTTP,
+                content_type="text/html; charset=utf-8", sha256=obj.sha256, size=obj.size,
+                storage_key=obj.key,
+            )
+        ],
+        hints=HINTS,
+    )  # fmt: skip
+
+
+def ms(xs: list[float]) -> str:
+    return f"p50 {statistics.median(xs) * 1e3:6.1f}  max {max(xs) * 1e3:6.1f} ms"
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--documents", type=int, default=20)
+    ap.add_argument("--rounds", type=int, default=3, help="modified captures per document")
+    ap.add_argument("--min-chars", type=int, default=MAX_CHARS, help="prefer documents this long")
+    ap.add_argument("--restart", action="store_true", help="also time a fresh service on the stored state")
+    args = ap.parse_args()
+    bodies = texts(args.documents, args.min_chars)
+    site_docs = [SiteDocument(f"bench/doc-{i}", f"Bench document {i}", "Bench", [""]) for i in range(6)]
+    print(f"{len(bodies)} documents, {statistics.mean(map(len, bodies)):.0f} chars of markdown on average")
+
+    cpu: dict[str, list[float]] = {"first": [], "modified": [], "unchanged": []}
+    wall: dict[str, list[float]] = {k: [] for k in cpu}
+    extract_cpu: list[float] = []  # uncached extraction of the same pages
+    base: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        store = LocalStore(Path(tmp))
+        svc = DifferService(store)
+        for i, text in enumerate(bodies):
+            versions = [text] + [text + CLAUSE.format(n=r) for r in range(1, args.rounds + 1)]
+            prev_md = None
+            for n, v in enumerate(versions):
+                html = page(i, v, site_docs)
+                for kind in ("first" if n == 0 else "modified", "unchanged"):
+                    if kind == "unchanged" and n != len(versions) - 1:
+                        continue
+                    ev = await capture(store, i, len(cpu[kind]) + 100 * n + (kind == "unchanged"), html)
+                    c, w = time.process_time(), time.perf_counter()
+                    events = await svc.handle(ev)
+                    cpu[kind].append(time.process_time() - c)
+                    wall[kind].append(time.perf_counter() - w)
+                    expected = {"first": "first_version", "modified": "modified", "unchanged": None}[kind]
+                    got = events[-1].kind.value if events else None
+                    if got != expected:
+                        sys.exit(f"document {i} capture {n}: expected {expected}, got {got}")
+                # Components (not part of the service figures): extraction without the block
+                # cache (what every capture cost before it), and a bare text diff.
+                cached, extraction.BLOCKS = extraction.BLOCKS, MarkdownCache(0)
+                c = time.process_time()
+                md = extract(html, content_type="text/html; charset=utf-8", hints=HINTS)
+                extract_cpu.append(time.process_time() - c)
+                extraction.BLOCKS = cached
+                if prev_md is not None:
+                    c = time.process_time()
+                    difflib_pair(prev_md, md)
+                    base.append(time.process_time() - c)
+                prev_md = md
+
+        for kind in cpu:
+            n = len(cpu[kind])
+            print(f"handle {kind:9s}: CPU {ms(cpu[kind])}   wall {ms(wall[kind])}   ({n} captures)")
+        print(f"baseline: extraction alone, no block cache: CPU {ms(extract_cpu)}")
+        print(f"baseline: difflib diff of the two texts    : CPU {ms(base)}")
+        mod = statistics.median(cpu["modified"])
+        print(
+            f"ratio  : a modified capture (extraction, checks, diff, storage) costs "
+            f"{mod / statistics.median(extract_cpu):.2f}x a bare uncached extraction of its page and "
+            f"{mod / statistics.median(base):.0f}x a difflib diff of its text (CPU p50)"
+        )
+
+        if args.restart:
+            fresh = DifferService(store)
+            i = 0
+            html = page(i, bodies[i] + CLAUSE.format(n=99), site_docs)
+            ev = await capture(store, i, 999, html)
+            c = time.process_time()
+            await fresh.handle(ev)
+            took = (time.process_time() - c) * 1e3
+            print(f"after a restart (empty caches): modified capture CPU {took:.1f} ms")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
