@@ -301,3 +301,34 @@ async def test_browser_wait_for_timeout_and_bot_wall(site: FixtureSite, capturer
     finally:
         capturer.browser.opts.wait_timeout_s = 5.0
     assert walled.page.outcome == CaptureOutcome.BLOCKED and walled.page.storage_key
+
+
+async def test_validators_are_saved_only_after_the_capture_event_is_published(
+    site: FixtureSite, capturer: Capturer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A crash between capture and publish must not leave an ETag behind: the redelivered request
+    would get a 304 and that version would never reach the differ."""
+    import policywatch_fetcher.app as app_module
+    from policywatch_fetcher.app import FetcherService
+
+    published: list[Any] = []
+
+    async def broken_publish(broker: Any, topic: str, event: Any, **kw: Any) -> None:
+        raise ConnectionError("broker gone")
+
+    async def good_publish(broker: Any, topic: str, event: Any, **kw: Any) -> None:
+        published.append(event)
+
+    service = FetcherService(capturer.settings, broker=None, store=capturer.store)  # type: ignore[arg-type]
+    service.capturer = capturer
+    doc = f"fixture/crash-{uuid.uuid4().hex[:6]}"
+    req = request(site, doc, "/static/privacy")
+    monkeypatch.setattr(app_module, "publish", broken_publish)
+    with pytest.raises(ConnectionError):
+        await service.handle(req)
+    monkeypatch.setattr(app_module, "publish", good_publish)
+    redelivered = await service.handle(req)  # the same request again: captured in full
+    assert redelivered is not None and redelivered.outcome == CaptureOutcome.OK
+    assert published == [redelivered]
+    later = await service.handle(request(site, doc, "/static/privacy"))  # now the ETag was saved
+    assert later is not None and later.outcome == CaptureOutcome.NOT_MODIFIED

@@ -123,10 +123,14 @@ class FetcherService:
             log.warning("skipping stale fetch request for %s (due %.0fs ago)", req.document_id, age)
             return None
         with log_context(document_id=req.document_id, trace_id=req.trace_id):
-            result = await self.capturer.capture_request(req)
+            result = await self.capturer.capture_request(req, save_state=False)
             await publish(self.broker, CAPTURES, result.event)
             if result.alert is not None:
                 await publish(self.broker, OPERATOR_ALERTS, result.alert)
+            # The new validators (ETag, Last-Modified) are saved only once the capture is out: a
+            # kill in between re-captures the page in full instead of getting a 304 for a version
+            # the differ never saw.
+            await self.capturer.save_state(result)
             log.info(
                 "captured %s: %s",
                 req.document_id,

@@ -155,6 +155,8 @@ class CaptureResult:
     event: CaptureEvent
     alert: OperatorAlert | None = None
     pages: list[PageCapture] = field(default_factory=list)
+    #: The document's state after this capture (new validators, failure count), for ``save_state``.
+    state: DocumentState | None = None
 
 
 def document_outcome(outcomes: list[CaptureOutcome]) -> CaptureOutcome:
@@ -408,8 +410,13 @@ class Capturer:
         return PageCapture(page, text_length, shell, bad)
 
     # ------------------------------------------------------------------ one document
-    async def capture_request(self, req: FetchRequest) -> CaptureResult:
-        """Capture every page of a fetch request; update the document's state; build the event."""
+    async def save_state(self, result: CaptureResult) -> None:
+        if result.state is not None:
+            await self.states.put(result.state)
+
+    async def capture_request(self, req: FetchRequest, *, save_state: bool = True) -> CaptureResult:
+        """Capture every page of a fetch request; update the document's state (saved here unless
+        ``save_state`` is False: the service saves it once the event is published); build the event."""
         attempted_at = datetime.now(UTC)
         state = await self.states.get(req.document_id)
         hints = req.hints
@@ -469,7 +476,8 @@ class Capturer:
             state.consecutive_failures += 1
             state.failing_since = state.failing_since or attempted_at
         alert = self._maybe_alert(req, state, outcome, attempted_at)
-        await self.states.put(state)
+        if save_state:
+            await self.states.put(state)
         FAILURES.labels(req.document_id).set(state.consecutive_failures)
         DOC_CAPTURES.labels(outcome.value).inc()
 
@@ -490,7 +498,7 @@ class Capturer:
             consecutive_failures=state.consecutive_failures,
             error=first_error,
         )
-        return CaptureResult(event, alert, captures)
+        return CaptureResult(event, alert, captures, state)
 
     def _maybe_alert(
         self, req: FetchRequest, state: DocumentState, outcome: CaptureOutcome, now: datetime
