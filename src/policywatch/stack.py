@@ -171,7 +171,10 @@ class Stack:
         from policywatch.supervisor import ServiceSpec
 
         assert self.bootstrap is not None
-        base = {**infra_env(self.data_dir), **self.env, "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap}
+        # Two malloc arenas: the services' worker threads (asyncio.to_thread) otherwise each get an
+        # arena and the resident size creeps up (classifier 303 → 248 MB at 300 documents).
+        malloc = {"MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", "2")}
+        base = {**infra_env(self.data_dir), **malloc, **self.env, "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap}
         specs = []
         for name in self.services:
             env = {**base, **self.service_env.get(name, {})}

@@ -269,3 +269,21 @@ def test_parser_handles_continuations_and_stages() -> None:
     assert env_names(stages[1]) == {"A", "B", "C"}
     with pytest.raises(AssertionError):
         parse_dockerfile("RUN x\n")
+
+
+@pytest.mark.parametrize("service", sorted(SERVICE_PORTS))
+def test_service_runs_with_two_malloc_arenas(dockerfiles: dict[str, list[Stage]], service: str) -> None:
+    """Worker threads would each get a glibc arena; resident memory creeps past the 300 MB goal."""
+    final = dockerfiles[service][-1]
+    assert "MALLOC_ARENA_MAX=2" in " ".join(final.all("ENV")), f"{service}: MALLOC_ARENA_MAX=2 not set"
+
+
+def test_local_stack_runs_services_with_two_malloc_arenas(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from policywatch.stack import Stack
+
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    stack = Stack(data_dir=tmp_path, env_broker=False)
+    stack.bootstrap = "127.0.0.1:1"
+    assert {s.env["MALLOC_ARENA_MAX"] for s in stack.specs()} == {"2"}
