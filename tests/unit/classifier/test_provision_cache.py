@@ -102,3 +102,26 @@ def test_a_new_tagger_version_retags_everything() -> None:
     tagger.version = "other-model"
     index.index_document(platform="p", document_id="p/privacy", text=V2, tagger=tagger)  # type: ignore[arg-type]
     assert tagger.tagged >= 40
+
+
+def test_cross_platform_picks_each_platforms_most_confident_document() -> None:
+    from policywatch_classifier.provision import DocumentEntry
+
+    def entry(platform: str, doc: str, confidence: float) -> DocumentEntry:
+        hit = {"excerpt": f"{doc} excerpt", "confidence": confidence}
+        return DocumentEntry(platform, f"{platform}/{doc}", None, {"ai_training": hit})
+
+    docs = [entry("b", "terms", 0.7), entry("b", "privacy", 0.9), entry("a", "privacy", 0.8),
+            entry("c", "privacy", 0.6), entry("c", "faq", 0.6), entry("d", "privacy", 0.5)]  # fmt: skip
+    index = ProvisionIndex({d.document_id: d for d in docs})
+    found = index.platforms_for("ai_training")
+    assert [(e.platform, e.document_id) for e in found] == [
+        ("a", "a/privacy"),
+        ("b", "b/privacy"),
+        ("c", "c/privacy"),
+        ("d", "d/privacy"),
+    ]  # c: the first of two equally confident documents
+    cross = index.cross_platform("ai_training", exclude_platform="b")
+    assert cross.platform_count == 4
+    assert [e.document_id for e in cross.examples] == ["a/privacy", "c/privacy", "d/privacy"]
+    assert index.other_platforms("ai_training", "b") == 3 and index.other_platforms("x", "b") == 0

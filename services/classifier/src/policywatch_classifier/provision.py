@@ -179,27 +179,43 @@ class ProvisionIndex:
         self.documents.pop(document_id, None)
 
     # ------------------------------------------------------------------ queries
-    def platforms_for(self, category: str) -> list[ProvisionExample]:
-        """One example per platform (its most confident document), sorted by platform."""
-        per_platform: dict[str, tuple[float, ProvisionExample]] = {}
+    def _best_per_platform(self, category: str) -> dict[str, DocumentEntry]:
+        """Per platform, its most confident document for ``category`` (first one on ties)."""
+        best: dict[str, tuple[float, DocumentEntry]] = {}
         for doc in self.documents.values():
             hit = doc.categories.get(category)
             if hit is None:
                 continue
-            ex = ProvisionExample(platform=doc.platform, document_id=doc.document_id, excerpt=hit["excerpt"])
-            cur = per_platform.get(doc.platform)
+            cur = best.get(doc.platform)
             if cur is None or hit["confidence"] > cur[0]:
-                per_platform[doc.platform] = (hit["confidence"], ex)
-        return [per_platform[p][1] for p in sorted(per_platform)]
+                best[doc.platform] = (hit["confidence"], doc)
+        return {p: d for p, (_, d) in best.items()}
+
+    @staticmethod
+    def _example(category: str, doc: DocumentEntry) -> ProvisionExample:
+        return ProvisionExample(
+            platform=doc.platform, document_id=doc.document_id, excerpt=doc.categories[category]["excerpt"]
+        )
+
+    def platforms_for(self, category: str) -> list[ProvisionExample]:
+        """One example per platform (its most confident document), sorted by platform."""
+        best = self._best_per_platform(category)
+        return [self._example(category, best[p]) for p in sorted(best)]
 
     def cross_platform(self, category: str, *, exclude_platform: str | None, limit: int = 3) -> CrossPlatform:
-        found = self.platforms_for(category)
-        others = [e for e in found if e.platform != exclude_platform]
-        return CrossPlatform(category=category, platform_count=len(found), examples=others[:limit])
+        # Examples are built for the few shown only: with 1,000 documents, building one per
+        # document for every category of every change made this the classifier's main cost.
+        best = self._best_per_platform(category)
+        others = [p for p in sorted(best) if p != exclude_platform][:limit]
+        return CrossPlatform(
+            category=category,
+            platform_count=len(best),
+            examples=[self._example(category, best[p]) for p in others],
+        )
 
     def other_platforms(self, category: str, platform: str) -> int:
         """How many platforms other than ``platform`` have a provision of ``category``."""
-        return sum(1 for e in self.platforms_for(category) if e.platform != platform)
+        return sum(1 for p in self._best_per_platform(category) if p != platform)
 
     def categories(self) -> list[str]:
         cats: set[str] = set()
