@@ -76,6 +76,10 @@ def guess_document_type(name: str) -> str:
     return "other"
 
 
+#: Documents whose line normaliser (their last capture's lines) is kept.
+NORMALISER_DOCUMENTS = 1200
+
+
 class _LRU(OrderedDict[str, Doc]):
     def __init__(self, size: int) -> None:
         super().__init__()
@@ -104,7 +108,7 @@ class Differ:
         self.cache_histories = cache_histories
         self._hist: dict[str, DocumentHistory] = {}
         self._docs = _LRU(doc_cache)  # storage key → parsed version
-        self._norms: dict[str, LineNormaliser] = {}
+        self._norms: OrderedDict[str, LineNormaliser] = OrderedDict()
         self._english: dict[str, float] = {}  # storage key → English share of the version
         self.persist = True
 
@@ -125,9 +129,13 @@ class Differ:
     def _norm(self, document_id: str) -> LineNormaliser:
         n = self._norms.get(document_id)
         if n is None:
-            if len(self._norms) > 4096:
-                self._norms.clear()
             n = self._norms[document_id] = LineNormaliser()
+            # Least recently used first out: each holds a document's lines (~150 kB for a 60 k-
+            # character policy), so the bound keeps the differ near 200 MB with 1,000 documents.
+            while len(self._norms) > NORMALISER_DOCUMENTS:
+                self._norms.pop(next(iter(self._norms)))
+        else:
+            self._norms.move_to_end(document_id)
         return n
 
     async def _doc(self, v: VersionRecord, document_id: str) -> Doc:
