@@ -39,9 +39,9 @@ from typing import Any
 import psutil
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from policywatch_shared import topics as T
+from policywatch_shared.net import free_port
 
 from policywatch.demo.corpus import BUNDLED, corpus_path, iter_corpus
-from policywatch.demo.httpserver import free_port
 from policywatch.demo.mailbox import Mailbox
 from policywatch.demo.run import publish_requests
 from policywatch.demo.setup import DemoSubscriber, create_subscribers, fetch_request, write_catalog

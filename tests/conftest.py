@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from policywatch_shared.net import free_port
 
-from tests.helpers import free_port, run_async
+from tests.helpers import run_async
 
 TESTS = Path(__file__).resolve().parent
 

@@ -9,8 +9,6 @@ from typing import Any, TypeVar
 
 from policywatch_shared.net import free_port
 
-__all__ = ["free_port", "make_settings", "read_topic", "run_async", "wait_until"]
-
 S = TypeVar("S")
 
 

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from policywatch_shared import topics as T
+from policywatch_shared.net import free_port
 
-from policywatch.demo.httpserver import free_port
 from policywatch.demo.mailbox import Mailbox
 from policywatch.demo.run import publish_requests
 from policywatch.demo.setup import DemoSubscriber, create_subscribers, fetch_request, write_catalog
@@ -235,6 +235,13 @@ class Pipeline:
         )
         assert ok, f"captures missing for {len(request_ids)} requests\n{self.logs()[-4000:]}"
 
+    async def wait_first_versions(self, document_ids: set[str], within_s: float = 60) -> None:
+        def seen() -> bool:
+            firsts = {c.document_id for c in self.watcher.changes if c.kind.value == "first_version"}
+            return firsts >= document_ids
+
+        await self.wait_for(seen, within_s, "first versions")
+
     async def wait_for(self, predicate: Any, within_s: float, what: str) -> None:
         deadline = time.monotonic() + within_s
         while not predicate():
@@ -254,6 +261,10 @@ class Pipeline:
 
     def emails_to(self, address: str) -> list[Any]:
         return self.mailbox.for_recipient(address)
+
+    def distinct_emails_to(self, address: str) -> set[str]:
+        """Message-IDs of the e-mails to ``address`` (a duplicate delivery repeats one)."""
+        return {m.header("Message-ID") for m in self.emails_to(address)}
 
     def webhooks_to(self, endpoint: str) -> list[Any]:
         return self.receiver.received(endpoint)

@@ -60,19 +60,11 @@ async def pipeline(tmp_path_factory: pytest.TempPathFactory, s3_server):
         await drop_database(db)
 
 
-def _distinct(messages: list) -> set[str]:
-    return {m.header("Message-ID") for m in messages}
-
-
 async def test_broker_killed_or_stopped_with_changes_in_flight_every_alert_arrives_once(pipeline: Pipeline):
     p = pipeline
     assert p.tansu is not None and p.stack.supervisor is not None
     await p.wait_captured(await p.fetch(), 90)
-    await p.wait_for(
-        lambda: {c.document_id for c in p.watcher.changes if c.kind.value == "first_version"} >= set(DOCS),
-        60,
-        "first versions",
-    )
+    await p.wait_first_versions(set(DOCS), 60)
     starts = {n: s.starts for n, s in p.stack.supervisor.services.items()}
     port = p.tansu.port
     # Round 1 kills the broker (a crash), round 2 stops it (SIGTERM); each with a change of
@@ -91,8 +83,8 @@ async def test_broker_killed_or_stopped_with_changes_in_flight_every_alert_arriv
     ann_expected, bob_expected = ROUNDS * 2, ROUNDS  # Ann: both Acme documents; Bob: Globex
     await p.wait_for(
         lambda: (
-            len(_distinct(p.emails_to(ANN))) >= ann_expected
-            and len(_distinct(p.emails_to(BOB))) >= bob_expected
+            len(p.distinct_emails_to(ANN)) >= ann_expected
+            and len(p.distinct_emails_to(BOB)) >= bob_expected
             and len({h.webhook_id for h in p.webhooks_to("ann")}) >= ann_expected
         ),
         90,
@@ -102,8 +94,8 @@ async def test_broker_killed_or_stopped_with_changes_in_flight_every_alert_arriv
     # Nothing lost, nothing twice: exactly the expected changes, mails and webhooks.
     assert len(p.substantive_changes()) == expected_changes
     assert len({c.to_version.version_id for c in p.substantive_changes()}) == expected_changes
-    assert len(p.emails_to(ANN)) == len(_distinct(p.emails_to(ANN))) == ann_expected
-    assert len(p.emails_to(BOB)) == len(_distinct(p.emails_to(BOB))) == bob_expected
+    assert len(p.emails_to(ANN)) == len(p.distinct_emails_to(ANN)) == ann_expected
+    assert len(p.emails_to(BOB)) == len(p.distinct_emails_to(BOB)) == bob_expected
     hooks = p.webhooks_to("ann")
     assert len(hooks) == len({h.webhook_id for h in hooks}) == ann_expected
     assert not p.receiver.rejected

@@ -76,18 +76,10 @@ async def pipeline(tmp_path_factory: pytest.TempPathFactory, s3_server):
         await drop_database(db)
 
 
-def _distinct(messages: list) -> set[str]:
-    return {m.header("Message-ID") for m in messages}
-
-
 async def test_happy_path_alerts_matching_subscribers_in_every_channel(pipeline: Pipeline):
     p = pipeline
     await p.wait_captured(await p.fetch())
-    await p.wait_for(
-        lambda: {c.document_id for c in p.watcher.changes if c.kind.value == "first_version"} >= set(DOCS),
-        60,
-        "first versions",
-    )
+    await p.wait_first_versions(set(DOCS), 60)
     assert not p.substantive_changes(), "a first version is a baseline, not a change"
 
     p.site.advance([DOCS[0]])
@@ -108,9 +100,9 @@ async def test_happy_path_alerts_matching_subscribers_in_every_channel(pipeline:
 
 async def test_kill_9_each_service_in_flight_loses_and_duplicates_nothing(pipeline: Pipeline):
     p = pipeline
-    ann_before = len(_distinct(p.emails_to(ANN)))
+    ann_before = len(p.distinct_emails_to(ANN))
     hooks_before = len(p.webhooks_to("ann"))
-    bob_before = len(_distinct(p.emails_to(BOB)))
+    bob_before = len(p.distinct_emails_to(BOB))
     changes_before = len(p.substantive_changes())
     # Kill at different depths of the pipeline: the later the service, the later it gets work.
     for name, delay in (("fetcher", 0.1), ("differ", 0.4), ("classifier", 0.6), ("notifier", 1.0)):
@@ -127,8 +119,8 @@ async def test_kill_9_each_service_in_flight_loses_and_duplicates_nothing(pipeli
     bob_expected = bob_before + 4
     await p.wait_for(
         lambda: (
-            len(_distinct(p.emails_to(ANN))) >= ann_expected
-            and len(_distinct(p.emails_to(BOB))) >= bob_expected
+            len(p.distinct_emails_to(ANN)) >= ann_expected
+            and len(p.distinct_emails_to(BOB)) >= bob_expected
             and len({h.webhook_id for h in p.webhooks_to("ann")}) >= hooks_before + 8
         ),
         180,
@@ -138,8 +130,8 @@ async def test_kill_9_each_service_in_flight_loses_and_duplicates_nothing(pipeli
     assert all(p.stack.supervisor.services[n].starts >= 2 for n in SERVICES)
     # Nothing lost: exactly the expected alerts; nothing duplicated: one message per delivery id.
     assert len(p.substantive_changes()) == expected_changes
-    assert len(_distinct(p.emails_to(ANN))) == ann_expected == len(p.emails_to(ANN))
-    assert len(_distinct(p.emails_to(BOB))) == bob_expected == len(p.emails_to(BOB))
+    assert len(p.distinct_emails_to(ANN)) == ann_expected == len(p.emails_to(ANN))
+    assert len(p.distinct_emails_to(BOB)) == bob_expected == len(p.emails_to(BOB))
     hooks = p.webhooks_to("ann")
     assert len({h.webhook_id for h in hooks}) == len(hooks) == hooks_before + 8
     assert p.emails_to(FRAN) == []
@@ -164,10 +156,10 @@ async def test_poison_message_on_each_topic_goes_to_its_dlq_and_the_rest_flows(p
     )
     for letter in p.watcher.dead_letters[-len(PIPELINE_INPUTS) :]:
         assert letter.value == b"\xff{not an event" and letter.key == b"poison/doc"
-    ann_before = len(_distinct(p.emails_to(ANN)))
+    ann_before = len(p.distinct_emails_to(ANN))
     p.site.advance([DOCS[0]])
     await p.wait_captured(await p.fetch([DOCS[0]]))
-    await p.wait_for(lambda: len(_distinct(p.emails_to(ANN))) == ann_before + 1, 90, "the next alert")
+    await p.wait_for(lambda: len(p.distinct_emails_to(ANN)) == ann_before + 1, 90, "the next alert")
 
 
 #: Hostile page -> the capture outcome the fetcher must report (never a new version).
@@ -212,7 +204,7 @@ OUTAGE_S = 30
 
 async def test_s3_and_postgresql_down_30s_the_pipeline_waits_retries_and_catches_up(pipeline: Pipeline):
     p = pipeline
-    ann_before = len(_distinct(p.emails_to(ANN)))
+    ann_before = len(p.distinct_emails_to(ANN))
     changes_before = len(p.substantive_changes())
     for proxy in p.proxies.values():
         await proxy.cut()
@@ -221,18 +213,18 @@ async def test_s3_and_postgresql_down_30s_the_pipeline_waits_retries_and_catches
         ids = await p.fetch([DOCS[0]])
         await asyncio.sleep(OUTAGE_S)
         # Nothing got through while storage and the database were down …
-        assert len(_distinct(p.emails_to(ANN))) == ann_before
+        assert len(p.distinct_emails_to(ANN)) == ann_before
     finally:
         for proxy in p.proxies.values():
             await proxy.restore()
     # … and everything does once they are back: the capture, the change, exactly one alert.
     await p.wait_captured(ids, 120)
     await p.wait_for(
-        lambda: len(_distinct(p.emails_to(ANN))) == ann_before + 1, 120, "the alert after the outage"
+        lambda: len(p.distinct_emails_to(ANN)) == ann_before + 1, 120, "the alert after the outage"
     )
     await p.watcher.quiet(3, 30)
     assert len(p.substantive_changes()) == changes_before + 1
-    assert len(p.emails_to(ANN)) == len(_distinct(p.emails_to(ANN)))
+    assert len(p.emails_to(ANN)) == len(p.distinct_emails_to(ANN))
     # An outage is waited out, never dead-lettered: the only dead letters are the poison messages.
     assert all(d.key == b"poison/doc" for d in p.watcher.dead_letters)
 
@@ -243,7 +235,7 @@ async def test_broker_restart_the_services_reconnect_and_the_next_change_flows(p
     What must hold: the stack recovers by itself and the next change is delivered exactly once.
     The no-loss broker restart (S3-backed broker, changes in flight) is test_broker_restart.py."""
     p = pipeline
-    ann_before = len(_distinct(p.emails_to(ANN)))
+    ann_before = len(p.distinct_emails_to(ANN))
     assert p.stack.broker is not None and p.stack.supervisor is not None
     starts = {n: s.starts for n, s in p.stack.supervisor.services.items()}
     await asyncio.to_thread(p.stack.broker.kill)  # a crash, not a stop
@@ -261,7 +253,7 @@ async def test_broker_restart_the_services_reconnect_and_the_next_change_flows(p
     ids = await p.fetch([DOCS[0]])
     await p.wait_captured(ids, 120)
     await p.wait_for(
-        lambda: len(_distinct(p.emails_to(ANN))) == ann_before + 1, 120, "the alert after the restart"
+        lambda: len(p.distinct_emails_to(ANN)) == ann_before + 1, 120, "the alert after the restart"
     )
     await p.watcher.quiet(3, 30)
-    assert len(p.emails_to(ANN)) == len(_distinct(p.emails_to(ANN)))
+    assert len(p.emails_to(ANN)) == len(p.distinct_emails_to(ANN))

@@ -14,8 +14,6 @@ from typing import Self
 
 from policywatch_shared.net import free_port
 
-__all__ = ["free_port"]
-
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True

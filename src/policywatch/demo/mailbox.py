@@ -23,8 +23,7 @@ from typing import Any, Self
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
-
-from policywatch.demo.httpserver import free_port
+from policywatch_shared.net import free_port
 
 
 @dataclass

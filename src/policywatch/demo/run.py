@@ -102,7 +102,7 @@ def demo_env(opts: DemoOptions, catalog_dir: Path, mailbox: Mailbox) -> dict[str
 
 
 def free_ports(names: list[str]) -> dict[str, int]:
-    from policywatch.demo.httpserver import free_port
+    from policywatch_shared.net import free_port
 
     return {n: free_port() for n in names}
 

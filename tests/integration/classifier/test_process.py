@@ -18,10 +18,11 @@ import pytest
 from policywatch_classifier.settings import ClassifierSettings
 from policywatch_shared.broker import make_broker, publish
 from policywatch_shared.events import ChangeEvent, ChangeKind, ClassifiedChange, SectionChange, VersionRef
+from policywatch_shared.net import free_port
 from policywatch_shared.storage import make_store
 from policywatch_shared.topics import CHANGES, CLASSIFIED
 
-from tests.helpers import free_port, make_settings, read_topic
+from tests.helpers import make_settings, read_topic
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from policywatch_shared.net import free_port
 from policywatch_shared.topics import TOPICS
-
-from tests.helpers import free_port
 
 REPO = Path(__file__).resolve().parents[3]
 INIT = REPO / "deploy/init/init.py"

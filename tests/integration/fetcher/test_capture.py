@@ -16,6 +16,7 @@ from policywatch_fetcher.capture import Capturer, capture
 from policywatch_fetcher.catalog import Catalog
 from policywatch_fetcher.settings import FetcherSettings
 from policywatch_shared.events import CaptureOutcome, ExtractionHints, Fetcher, FetchReason, FetchRequest
+from policywatch_shared.net import free_port
 from policywatch_shared.storage import ObjectStore, make_store
 
 from tests.helpers import make_settings
@@ -257,7 +258,6 @@ async def test_browser_capture_can_store_a_screenshot(
 
 
 async def test_connection_refused_is_a_network_error(s3_server: Any, store: ObjectStore) -> None:
-    from tests.helpers import free_port
 
     settings = fetcher_settings(s3_server, retries=1, retry_base_s=0.01)
     page = await capture(f"http://127.0.0.1:{free_port()}/privacy", settings=settings, store=store)

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 from policywatch_shared.events import CaptureEvent
+from policywatch_shared.net import free_port
 from policywatch_shared.topics import CAPTURES
 
-from tests.helpers import free_port, read_topic, run_async
+from tests.helpers import read_topic, run_async
 from tests.integration.fetcher.site import FixtureSite
 
 pytestmark = pytest.mark.timeout(120)

@@ -16,9 +16,8 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from policywatch_shared.net import free_port
 from standardwebhooks import Webhook
-
-from tests.helpers import free_port
 
 
 @dataclass

@@ -35,10 +35,11 @@ from policywatch_notifier.samples import sample_classified
 from policywatch_notifier.settings import NotifierSettings
 from policywatch_notifier.tier import Tiers
 from policywatch_shared.broker import make_broker, publish
+from policywatch_shared.net import free_port
 from policywatch_shared.topics import CLASSIFIED
 from sqlalchemy import func, select
 
-from tests.helpers import free_port, make_settings, wait_until
+from tests.helpers import make_settings, wait_until
 
 pytestmark = pytest.mark.timeout(400)  # three process starts: imports alone take 10-30 s on a busy machine
 

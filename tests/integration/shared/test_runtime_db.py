@@ -10,10 +10,11 @@ import pytest
 from faststream import FastStream
 from policywatch_shared import db
 from policywatch_shared.broker import make_broker
+from policywatch_shared.net import free_port
 from policywatch_shared.runtime import serve
 from policywatch_shared.settings import ServiceSettings
 
-from tests.helpers import free_port, make_settings, wait_until
+from tests.helpers import make_settings, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -9,9 +9,8 @@ import uuid
 from pathlib import Path
 
 import pytest
+from policywatch_shared.net import free_port
 from policywatch_shared.storage import LocalStore, ObjectNotFound, ObjectStore, S3Store, StorageUnavailable
-
-from tests.helpers import free_port
 
 pytestmark = pytest.mark.timeout(120)
 

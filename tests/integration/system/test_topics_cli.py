@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from policywatch_shared import topics as T
+from policywatch_shared.net import free_port
 from policywatch_shared.tansu import TansuBroker
 from typer.testing import CliRunner
 
 from policywatch.cli import app
-from tests.helpers import free_port
 
 
 def test_topics_create_then_list_shows_every_topic_on_the_broker():

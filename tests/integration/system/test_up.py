@@ -17,9 +17,9 @@ from pathlib import Path
 
 import psutil
 import pytest
+from policywatch_shared.net import free_port
 
 from policywatch.stack import SERVICES, service_installed
-from tests.helpers import free_port
 
 READY_WITHIN_S = 90  # the classifier loads its model at start (~20 s on 2 busy cores)
 
