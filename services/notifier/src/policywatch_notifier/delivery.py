@@ -118,7 +118,7 @@ class Dispatcher:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self.interval_s)
         finally:
-            if in_flight:  # let sends under way finish and be recorded (stop), or cancel them
+            if in_flight:  # sends under way finish and are recorded before the loop ends
                 await asyncio.gather(*in_flight, return_exceptions=True)
 
     async def run_once(self) -> int:
