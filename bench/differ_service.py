@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import difflib
 import statistics
 import sys
 import tempfile
@@ -29,6 +28,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import policywatch_differ.extract as extraction
+from differ_replay import difflib_pair  # sibling script: bench/ is on sys.path when run
 from policywatch_differ.extract import extract
 from policywatch_differ.htmlmd import MarkdownCache
 from policywatch_differ.service import DifferService
@@ -69,19 +69,6 @@ def page(i: int, text: str, docs: list[SiteDocument]) -> bytes:
     doc = SiteDocument(f"bench/doc-{i}", f"Bench document {i}", f"Bench {i}", [text])
     site = SimpleNamespace(documents_list=lambda: docs)
     return _chrome(site, doc, _article(doc), title=doc.title).encode()  # type: ignore[arg-type]
-
-
-def difflib_pair(a: str, b: str) -> int:
-    """Baseline: line alignment then word diff inside replaced blocks."""
-    la, lb = a.splitlines(), b.splitlines()
-    n = 0
-    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, la, lb).get_opcodes():
-        if tag == "replace":
-            wa, wb = " ".join(la[i1:i2]).split(), " ".join(lb[j1:j2]).split()
-            n += len(difflib.SequenceMatcher(None, wa, wb).get_opcodes())
-        elif tag != "equal":
-            n += 1
-    return n
 
 
 async def capture(store: LocalStore, doc: int, n: int, body: bytes) -> CaptureEvent:

@@ -103,6 +103,9 @@ async def test_metrics_count_changes_and_unavailable_documents() -> None:
     assert _sample("policywatch_differ_documents_unavailable") == 1
 
     # A restarted service counts the unavailable documents from the stored histories.
+    from policywatch_differ.metrics import DOCUMENTS_UNAVAILABLE
+
+    DOCUMENTS_UNAVAILABLE.set(0)  # a fresh process starts at 0 (the gauge is process-wide)
     restarted = DifferService(store)
     await restarted.load_state()
     assert restarted.unavailable.ids == {"acme/terms"}

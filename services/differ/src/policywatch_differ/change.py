@@ -313,6 +313,7 @@ def _describe(old: Doc, new: Doc, paras: list[_Para], date_only: bool) -> DiffRe
                 v_total, v_left, v_swaps = v_total + t, v_left + left, v_swaps + sw
                 a = sum(_count(o.text) for o in ops if o.op == "insert")
                 r = sum(_count(o.text) for o in ops if o.op == "delete")
+                fragment = False
                 if len(paragraphs) < MAX_PARAGRAPHS and budget.take(len(before) + 2 * len(after)):
                     paragraphs.append(
                         ParagraphChange(
@@ -323,21 +324,21 @@ def _describe(old: Doc, new: Doc, paras: list[_Para], date_only: bool) -> DiffRe
                 assert p.new is not None
                 after = display_text(new.raws[p.new])
                 a, r = _count(after), 0
+                fragment = _chrome_fragment(new, p.new)
                 if len(paragraphs) < MAX_PARAGRAPHS and budget.take(len(after)):
                     paragraphs.append(ParagraphChange(kind="added", after=_clip(after)))
             else:
                 assert p.old is not None
                 before = display_text(old.raws[p.old])
                 a, r = 0, _count(before)
+                fragment = _chrome_fragment(old, p.old)
                 if len(paragraphs) < MAX_PARAGRAPHS and budget.take(len(before)):
                     paragraphs.append(ParagraphChange(kind="removed", before=_clip(before)))
             if p.kind != "reworded":
                 v_total, v_left = v_total + a + r, v_left + a + r
             wa += a
             wr += r
-            if p.kind in ("added", "removed") and _chrome_fragment(
-                new if p.new is not None else old, p.new if p.new is not None else cast(int, p.old)
-            ):
+            if fragment:
                 chrome += 1
             elif not p.heading:
                 body_words += a + r

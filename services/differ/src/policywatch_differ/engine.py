@@ -152,11 +152,11 @@ class Differ:
     async def _english_share(self, v: VersionRecord, document_id: str) -> float:
         """English-word share of a version (set when it is created or parsed from the store)."""
         share = self._english.get(v.storage_key)
-        if share is None and v.storage_key not in self._docs:
-            await self._doc(v, document_id)  # reads and parses it: sets the share too
-            share = self._english.get(v.storage_key)
         if share is None:
-            share = self._english[v.storage_key] = english_share(await self.histories.get_text(v.storage_key))
+            # Not parsed yet (every version put in ``_docs`` gets its share): reading and
+            # parsing it sets the share, and the diff that may follow needs the parse anyway.
+            await self._doc(v, document_id)
+            share = self._english[v.storage_key]
         return share
 
     # ------------------------------------------------------------------ decision

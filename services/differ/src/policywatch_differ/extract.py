@@ -22,7 +22,7 @@ import lxml.html
 from lxml import etree
 from policywatch_shared.events import ExtractionHints
 
-from policywatch_differ.htmlmd import MarkdownCache, markdownify_plain
+from policywatch_differ.htmlmd import MarkdownCache
 
 #: Removed before extraction when the catalog gives no selectors of its own (and always).
 DEFAULT_REMOVE = [
@@ -131,12 +131,8 @@ def _tidy(md: str) -> str:
     return _MANY_BLANKS.sub("\n\n", md).strip() + "\n"
 
 
-def to_markdown(html: str) -> str:
-    return _tidy(markdownify_plain(html))
-
-
 def elements_to_markdown(els: Sequence[lxml.html.HtmlElement]) -> str:
-    """``to_markdown`` of the elements' HTML joined by newlines (same output; modifies ``els``)."""
+    """Markdown of the elements' HTML joined by newlines (modifies ``els``)."""
     return _tidy(BLOCKS.convert(els))
 
 

@@ -28,6 +28,7 @@ from typing import Any
 import lxml.html
 import markdownify
 from bs4 import Tag
+from lxml import etree
 
 #: markdownify options of the extractor.
 OPTIONS: dict[str, Any] = {
@@ -47,7 +48,7 @@ _CONTEXTUAL = frozenset(
 #: Void elements for BeautifulSoup's html.parser but not for lxml's serialiser: their
 #: serialisation would nest differently when re-parsed, so pages with them are converted whole.
 _VOID_MISMATCH = ("bgsound", "nextid", "keygen", "image", "command", "spacer", "menuitem")
-_MARKED = f"boolean(descendant-or-self::*[@{_GET} or @{_PUT}])"
+_MARKED = etree.XPath(f"boolean(descendant-or-self::*[@{_GET} or @{_PUT}])")
 _TABLE_PARTS = frozenset({"table", "thead", "tbody", "tfoot", "tr"})
 #: The only blocks whose conversion looks at their next sibling (a list followed by a
 #: paragraph ends with one more newline than one followed by a list or by nothing).
@@ -183,13 +184,14 @@ class MarkdownCache:
 
     def convert(self, els: Sequence[lxml.html.HtmlElement]) -> str:
         """markdownify of ``"\n".join(tostring(el) for el in els)``, exactly. Modifies ``els``."""
-        if self.size <= 0 or any(next(el.iter(*_VOID_MISMATCH), None) is not None for el in els):
+        if self.size <= 0 or any(
+            next(el.iter(*_VOID_MISMATCH), None) is not None
+            or _MARKED(el)  # the page's own attributes must not be taken for markers
+            for el in els
+        ):
             return markdownify_plain(self._html(els))
         got: list[str] = []
         keys: list[tuple[tuple[str, ...], str | None, bytes]] = []
-        for el in els:
-            if el.xpath(_MARKED):  # the page's own attributes must not be taken for markers
-                return markdownify_plain(self._html(els))
         for el in els:
             node, ancestry = _fan_out(el)
             if node.tag in _TABLE_PARTS:  # row conversions search the whole table

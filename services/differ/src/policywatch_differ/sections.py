@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
-from typing import NamedTuple
 
 from policywatch_differ.normalise import LineNormaliser, clean_chars, line_keys
 
@@ -47,15 +46,6 @@ def slug(parts: list[str]) -> str:
     return "/".join(_SLUG.sub("-", p.casefold()).strip("-")[:60] or "section" for p in parts) or "top"
 
 
-class Block(NamedTuple):
-    """One line of a version (a view: :class:`Doc` keeps its blocks as parallel lists)."""
-
-    raw: str
-    key: str  # comparison key; '' = not content (UI string, image, navigation)
-    section: int  # index into Doc.sections
-    heading: bool = False
-
-
 @dataclass(slots=True)
 class Section:
     index: int
@@ -83,11 +73,6 @@ class Doc:
     _words: int = -1
     _content: tuple[int, ...] | None = None
     _hashes: tuple[int, ...] | None = None
-
-    @property
-    def blocks(self) -> list[Block]:
-        """The blocks as tuples (convenience; hot paths index the lists)."""
-        return list(map(Block, self.raws, self.keys, self.block_sections, self.headings))
 
     def content(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
         """Indices of the blocks with a key, and their key hashes (cached: a version is diffed twice)."""

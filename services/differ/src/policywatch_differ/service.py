@@ -69,13 +69,16 @@ class DifferService:
                 return []
             history = await self.differ.history(info)
             fp = capture.hints.fingerprint()
-            # A re-extraction saves a newer history (observe reloads it); otherwise the one
-            # loaded here is still the stored one.
-            reextracting = history.hints_fingerprint is not None and history.hints_fingerprint != fp
-            technical = await self._reextract_if_hints_changed(history, info, capture, fp)
-            if technical is not None:
-                events.append(technical)
-            loaded = None if reextracting else history
+            loaded: DocumentHistory | None = history
+            if history.hints_fingerprint is not None and history.hints_fingerprint != fp:
+                technical = await self.reextract(
+                    history, info, capture.hints, at=at, trace_id=capture.trace_id
+                )
+                if technical is not None and technical.event is not None:
+                    events.append(technical.event)
+                # The re-extraction saved a newer history: observe loads it (otherwise the one
+                # loaded here is still the stored one).
+                loaded = None
             try:
                 text = await self._extract_keys(
                     keys, capture.hints, [p.final_url or p.url for p in capture.pages]
@@ -109,16 +112,6 @@ class DifferService:
             events.append(obs.event)
         self._record(obs, events)
         return events
-
-    async def _reextract_if_hints_changed(
-        self, history: DocumentHistory, info: DocumentInfo, capture: CaptureEvent, fp: str
-    ) -> ChangeEvent | None:
-        if history.hints_fingerprint is None or history.hints_fingerprint == fp:
-            return None
-        obs = await self.reextract(
-            history, info, capture.hints, at=capture.attempted_at, trace_id=capture.trace_id
-        )
-        return obs.event if obs else None
 
     async def reextract(
         self,
