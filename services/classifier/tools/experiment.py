@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from policywatch_classifier.evaluate import load_eval_set
+from policywatch_classifier.evaluate import best_threshold, load_eval_set
 from policywatch_classifier.tagger import PassageTagger, combine
 from policywatch_classifier.taxonomy import get_taxonomy
 from policywatch_classifier.text import split_sentences
@@ -34,7 +34,6 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 FAMILY = {"Google Maps": "Google", "Google Play": "Google", "Google Shopping": "Google", "YouTube": "Google"}
-GRID = [round(x, 2) for x in np.arange(0.40, 0.81, 0.05)]
 
 
 @dataclass
@@ -87,13 +86,7 @@ def tuned_f1(scores: np.ndarray, gold: np.ndarray) -> tuple[float, list[float]]:
         y = gold[:, j]
         if not y.any():
             continue
-        best, best_t = -1.0, 0.6
-        for t in sorted(GRID, key=lambda g: abs(g - 0.6)):
-            pred = scores[:, j] >= t
-            tp, fp, fn = int((pred & y).sum()), int((pred & ~y).sum()), int((~pred & y).sum())
-            f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
-            if f1 > best + 1e-9:
-                best, best_t = f1, t
+        best_t, best = best_threshold(scores[:, j], y)  # the grid and tie rule evaluate --tune uses
         f1s.append(best)
         ths.append(best_t)
     return float(np.mean(f1s)), ths

@@ -16,6 +16,7 @@ import lzma
 import random
 import re
 import sys
+from collections.abc import Callable, Collection
 from typing import Any
 
 from policywatch_classifier.text import passage_at, split_passages
@@ -52,28 +53,65 @@ TARGETS = {
 }
 
 
-def main(seed: int = 20261124, per_doc: int = 5, per_target: int = 11) -> None:
-    rng = random.Random(seed)
+Row = dict[str, Any]
+
+
+def latest_versions(keep: Callable[[dict[str, str]], bool]) -> dict[tuple[str, str], dict[str, str]]:
+    """The latest corpus version of each (service, document) that ``keep`` accepts (> 2,000 chars)."""
     last: dict[tuple[str, str], dict[str, str]] = {}
     with lzma.open(CORPUS, "rt", encoding="utf-8") as fh:
         for line in fh:
             r = json.loads(line)
-            if r["document"] in DOCS and r["text"] and len(r["text"]) > 2000:
+            if r["text"] and len(r["text"]) > 2000 and keep(r):
                 last[(r["service"], r["document"])] = r
-    pool = []
-    for (svc, doc), r in sorted(last.items()):
-        for p in split_passages(r["text"], min_chars=80):
-            if len(p.text) <= 700:
-                pool.append(
-                    {
-                        "service": svc,
-                        "document": doc,
-                        "commit": r["commit"],
-                        "start": p.start,
-                        "end": p.end,
-                        "text": p.text,
-                    }
-                )
+    return last
+
+
+def passage_pool(
+    last: dict[tuple[str, str], dict[str, str]],
+    seen: Collection[tuple[str, str, int]] = (),
+    seen_text: Collection[str] = (),
+) -> list[Row]:
+    """Paragraphs of 80-700 chars, in (service, document) order, minus already-sampled ones."""
+    return [
+        {"service": s, "document": d, "commit": r["commit"], "start": p.start, "end": p.end, "text": p.text}
+        for (s, d), r in sorted(last.items())
+        for p in split_passages(r["text"], min_chars=80)
+        if len(p.text) <= 700 and (s, d, p.start) not in seen and p.text not in seen_text
+    ]
+
+
+def write(rows: list[Row]) -> None:
+    for c in rows:
+        sys.stdout.write(json.dumps(c, ensure_ascii=False) + "\n")
+
+
+def sample_dev_round(
+    rng: random.Random,
+    pool: list[Row],
+    n_random: int,
+    targets: dict[str, str],
+    per_target: int,
+    seen_text: set[str],
+    stratum: str,
+) -> list[Row]:
+    """``n_random`` random passages, then up to ``per_target`` per keyword target; no text twice."""
+    out = []
+    for c in rng.sample(pool, n_random):
+        out.append({**c, "stratum": f"{stratum}:random"})
+        seen_text.add(str(c["text"]))
+    for name, pat in targets.items():
+        rx = re.compile(pat, re.I)
+        hits = [c for c in pool if rx.search(str(c["text"])) and str(c["text"]) not in seen_text]
+        for c in rng.sample(hits, min(per_target, len(hits))):
+            seen_text.add(str(c["text"]))
+            out.append({**c, "stratum": f"{stratum}:{name}"})
+    return out
+
+
+def main(seed: int = 20261124, per_doc: int = 5, per_target: int = 11) -> None:
+    rng = random.Random(seed)
+    pool = passage_pool(latest_versions(lambda r: r["document"] in DOCS))
     chosen: dict[tuple[str, str, int], dict[str, Any]] = {}
     by_doc: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for c in pool:
@@ -90,8 +128,7 @@ def main(seed: int = 20261124, per_doc: int = 5, per_target: int = 11) -> None:
         for c in rng.sample(hits, min(n, len(hits))):
             key3 = (str(c["service"]), str(c["document"]), int(c["start"]))
             chosen.setdefault(key3, {**c, "stratum": f"targeted:{name}"})
-    for c in chosen.values():
-        sys.stdout.write(json.dumps(c, ensure_ascii=False) + "\n")
+    write(list(chosen.values()))
 
 
 # Second round (added after the first labelling pass showed only 4 ai_training passages among 504):
@@ -107,22 +144,8 @@ EXTRA_TARGETS = {
 def extra(seed: int = 20261125, counts: tuple[int, int, int] = (34, 10, 10)) -> None:
     rng = random.Random(seed)
     seen = {(c["service"], c["document"], c["start"]) for c in map(json.loads, open(sys.argv[2]))}
-    last: dict[tuple[str, str], dict[str, str]] = {}
-    with lzma.open(CORPUS, "rt", encoding="utf-8") as fh:
-        for line in fh:
-            r = json.loads(line)
-            if (
-                r["text"]
-                and len(r["text"]) > 2000
-                and r["document"] in (*DOCS, "Commercial Terms", "Developer Terms")
-            ):
-                last[(r["service"], r["document"])] = r
-    pool = [
-        {"service": s, "document": d, "commit": r["commit"], "start": p.start, "end": p.end, "text": p.text}
-        for (s, d), r in sorted(last.items())
-        for p in split_passages(r["text"], min_chars=80)
-        if len(p.text) <= 700 and (s, d, p.start) not in seen
-    ]
+    extra_docs = (*DOCS, "Commercial Terms", "Developer Terms")
+    pool = passage_pool(latest_versions(lambda r: r["document"] in extra_docs), seen)
     dedupe: set[str] = set()
     for (name, pat), n in zip(EXTRA_TARGETS.items(), counts, strict=True):
         rx = re.compile(pat, 0 if name == "ai_train" else re.I)
@@ -149,6 +172,12 @@ DEV_SERVICES = {
     "Stripchat",
     "App Store",
 }
+
+
+def is_dev_document(r: dict[str, str]) -> bool:
+    return r["service"] in DEV_SERVICES and r["document"] in DOCS
+
+
 DEV_TARGETS = {
     "contact3": r"contact us|privacy@|dpo|data protection officer|questions",
     "audience3": r"california|eea|european|children|under (the age of )?1[3-8]|residents",
@@ -161,31 +190,8 @@ DEV_TARGETS = {
 def dev_extra(existing: str, seed: int = 20261126, n_random: int = 120, per_target: int = 14) -> None:
     rng = random.Random(seed)
     seen = {(c["service"], c["document"], c["start"]) for c in map(json.loads, open(existing))}
-    seen_text: set[str] = set()
-    last: dict[tuple[str, str], dict[str, str]] = {}
-    with lzma.open(CORPUS, "rt", encoding="utf-8") as fh:
-        for line in fh:
-            r = json.loads(line)
-            if r["service"] in DEV_SERVICES and r["document"] in DOCS and r["text"] and len(r["text"]) > 2000:
-                last[(r["service"], r["document"])] = r
-    pool = [
-        {"service": s, "document": d, "commit": r["commit"], "start": p.start, "end": p.end, "text": p.text}
-        for (s, d), r in sorted(last.items())
-        for p in split_passages(r["text"], min_chars=80)
-        if len(p.text) <= 700 and (s, d, p.start) not in seen
-    ]
-    out = []
-    for c in rng.sample(pool, n_random):
-        out.append({**c, "stratum": "dev-extra:random"})
-        seen_text.add(str(c["text"]))
-    for name, pat in DEV_TARGETS.items():
-        rx = re.compile(pat, re.I)
-        hits = [c for c in pool if rx.search(str(c["text"])) and str(c["text"]) not in seen_text]
-        for c in rng.sample(hits, min(per_target, len(hits))):
-            seen_text.add(str(c["text"]))
-            out.append({**c, "stratum": f"dev-extra:{name}"})
-    for c in out:
-        sys.stdout.write(json.dumps(c, ensure_ascii=False) + "\n")
+    pool = passage_pool(latest_versions(is_dev_document), seen)
+    write(sample_dev_round(rng, pool, n_random, DEV_TARGETS, per_target, set(), "dev-extra"))
 
 
 # Fourth round: more DEV passages again (dev platform families only; the test split is not touched),
@@ -212,40 +218,18 @@ def dev_extra2(existing: str, seed: int = 20261127, n_random: int = 70, per_targ
     rng = random.Random(seed)
     rows = [json.loads(line) for line in open(existing)]
     seen = {(c["service"], c["document"], c["start"]) for c in rows}
-    last: dict[tuple[str, str], dict[str, str]] = {}
-    with lzma.open(CORPUS, "rt", encoding="utf-8") as fh:
-        for line in fh:
-            r = json.loads(line)
-            if r["service"] in DEV_SERVICES and r["document"] in DOCS and r["text"] and len(r["text"]) > 2000:
-                last[(r["service"], r["document"])] = r
+    last = latest_versions(is_dev_document)
     # Texts already labelled (Google's services share whole policies: the same paragraph appears
     # under several services), so no passage is labelled twice under another service's name.
     by_commit = {r["commit"]: r["text"] for r in last.values()}
     seen_text = {
         passage_at(by_commit[c["commit"]], c["start"], c["end"]) for c in rows if c["commit"] in by_commit
     }
-    pool = [
-        {"service": s, "document": d, "commit": r["commit"], "start": p.start, "end": p.end, "text": p.text}
-        for (s, d), r in sorted(last.items())
-        for p in split_passages(r["text"], min_chars=80)
-        if len(p.text) <= 700 and (s, d, p.start) not in seen and p.text not in seen_text
-    ]
-    unique: dict[str, dict[str, Any]] = {}
-    for c in pool:
+    unique: dict[str, Row] = {}
+    for c in passage_pool(last, seen, seen_text):
         unique.setdefault(str(c["text"]), c)
     pool = list(unique.values())
-    out = []
-    for c in rng.sample(pool, n_random):
-        out.append({**c, "stratum": "dev-extra2:random"})
-        seen_text.add(str(c["text"]))
-    for name, pat in DEV_TARGETS2.items():
-        rx = re.compile(pat, re.I)
-        hits = [c for c in pool if rx.search(str(c["text"])) and str(c["text"]) not in seen_text]
-        for c in rng.sample(hits, min(per_target, len(hits))):
-            seen_text.add(str(c["text"]))
-            out.append({**c, "stratum": f"dev-extra2:{name}"})
-    for c in out:
-        sys.stdout.write(json.dumps(c, ensure_ascii=False) + "\n")
+    write(sample_dev_round(rng, pool, n_random, DEV_TARGETS2, per_target, seen_text, "dev-extra2"))
 
 
 if __name__ == "__main__":

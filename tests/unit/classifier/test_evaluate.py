@@ -23,7 +23,7 @@ def test_best_threshold_prefers_the_default_on_ties() -> None:
     assert f1 == 1.0 and t == 0.6
 
 
-def test_nested_figure_is_never_above_the_tuned_one_and_equal_when_separable() -> None:
+def test_nested_figure_is_below_the_tuned_one_on_noise_and_equal_when_separable() -> None:
     tagger = PassageTagger(use_model=False)  # the score is then the rule weight r
     ids = tagger.taxonomy.ids
     cat = ids[0]
@@ -35,6 +35,9 @@ def test_nested_figure_is_never_above_the_tuned_one_and_equal_when_separable() -
     r[:, 0] = [0.9 if y else 0.2 for y in labels]  # separable
     _, tuned = tune(tagger, dev, scores=(dev, p, r))
     assert tuned == nested_f1(tagger, dev, p, r) == 1.0
-    r[:, 0] = rng.uniform(0.3, 0.9, len(dev))  # noise: thresholds fitted to it look better than they are
+    # A weak signal under noise: thresholds fitted to the very scores they are measured on look
+    # better than they are (uniform noise alone gave equal figures: a nested_f1 that tuned on all
+    # of dev would have passed).
+    r[:, 0] = np.clip(0.6 + np.where(labels, 0.1, -0.1) + rng.normal(0, 0.15, len(dev)), 0, 1)
     _, tuned = tune(tagger, dev, scores=(dev, p, r))
-    assert nested_f1(tagger, dev, p, r) <= tuned
+    assert nested_f1(tagger, dev, p, r) < tuned

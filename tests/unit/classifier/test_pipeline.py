@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from policywatch_classifier.headline import Summariser, load_summariser
 from policywatch_classifier.pipeline import classify_change, model_version
 from policywatch_classifier.provision import ProvisionIndex
 from policywatch_shared.events import ClassifiedChange, SectionChange, Severity, make_event_id
+from policywatch_shared.storage import LocalStore
 
 AI_SECTION = SectionChange(
     kind="added",
@@ -99,34 +101,16 @@ def test_summariser_is_off_by_default_and_pluggable(make_change) -> None:
     assert kept.headline.startswith("Midjourney")
 
 
-class _MemStore:
-    def __init__(self) -> None:
-        self.objects: dict[str, bytes] = {}
-
-    async def put_named(
-        self, key: str, data: bytes, *, content_type: str = "", metadata: object = None
-    ) -> None:
-        self.objects[key] = data
-
-    async def get_bytes(self, key: str) -> bytes:
-        if key not in self.objects:
-            raise FileNotFoundError(key)
-        return self.objects[key]
-
-    async def list_keys(self, prefix: str = "") -> list[str]:
-        return sorted(k for k in self.objects if k.startswith(prefix))
-
-
-def test_provision_index_roundtrip_and_reindex() -> None:
+def test_provision_index_roundtrip_and_reindex(tmp_path: Path) -> None:
     idx = _index()
     assert [e.platform for e in idx.platforms_for("ai_training")] == ["midjourney", "openai", "x"]
-    store = _MemStore()
+    store = LocalStore(tmp_path / "saved")
     asyncio.run(idx.save(store))
     loaded = asyncio.run(ProvisionIndex.load(store))
     assert loaded.to_json() == idx.to_json()
     loaded.index_document(platform="x", document_id="x/privacy_policy", text="We keep logs for 30 days only.")
     assert [e.platform for e in loaded.platforms_for("ai_training")] == ["midjourney", "openai"]
-    empty = asyncio.run(ProvisionIndex.load(_MemStore()))
+    empty = asyncio.run(ProvisionIndex.load(LocalStore(tmp_path / "empty")))
     assert empty.documents == {}
 
 

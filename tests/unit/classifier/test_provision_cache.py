@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import policywatch_classifier.provision as provision
 from policywatch_classifier.provision import ProvisionIndex, document_key
 from policywatch_classifier.tagger import get_tagger
+from policywatch_shared.storage import LocalStore
 
 
 class CountingTagger:
@@ -39,24 +41,6 @@ def test_unchanged_passages_are_not_tagged_again() -> None:
     assert fresh.categories.keys() == second.categories.keys()
 
 
-class _Store:
-    def __init__(self) -> None:
-        self.objects: dict[str, bytes] = {}
-
-    async def put_named(
-        self, key: str, data: bytes, *, content_type: str = "", metadata: object = None
-    ) -> None:
-        self.objects[key] = data
-
-    async def get_bytes(self, key: str) -> bytes:
-        if key not in self.objects:
-            raise FileNotFoundError(key)
-        return self.objects[key]
-
-    async def list_keys(self, prefix: str = "") -> list[str]:
-        return sorted(k for k in self.objects if k.startswith(prefix))
-
-
 V1 = "\n\n".join(f"We keep record {i} of your account for as long as needed." for i in range(40))
 V2 = V1 + "\n\nWe may use your prompts to train our AI models."
 
@@ -76,16 +60,17 @@ def test_a_documents_own_passages_survive_a_full_shared_cache(monkeypatch) -> No
     assert "ai_training" in entry.categories
 
 
-def test_a_restarted_index_keeps_passage_tags_and_writes_one_object_per_document() -> None:
-    store = _Store()
+def test_a_restarted_index_keeps_passage_tags_and_writes_one_object_per_document(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
     index = ProvisionIndex()
     index.index_document(platform="p", document_id="p/privacy policy", text=V1, tagger=get_tagger())
     index.index_document(platform="q", document_id="q/terms", text=V1, tagger=get_tagger())
     asyncio.run(index.save_document(store, "p/privacy policy"))
     asyncio.run(index.save_document(store, "q/terms"))
-    assert sorted(store.objects) == sorted([document_key(provision.INDEX_KEY, "p/privacy policy"),
-                                            document_key(provision.INDEX_KEY, "q/terms")])  # fmt: skip
-    store.objects[document_key(provision.INDEX_KEY, "broken")] = b"{not json"  # skipped, not fatal
+    saved = [document_key(provision.INDEX_KEY, d) for d in ("p/privacy policy", "q/terms")]
+    assert asyncio.run(store.list_keys("")) == sorted(saved)
+    broken = document_key(provision.INDEX_KEY, "broken")
+    asyncio.run(store.put_named(broken, b"{not json"))  # skipped, not fatal
 
     restarted = asyncio.run(ProvisionIndex.load(store))
     assert set(restarted.documents) == {"p/privacy policy", "q/terms"}

@@ -1,32 +1,15 @@
-"""ClassifierService (the broker-independent part of the app) with an in-memory object store."""
+"""ClassifierService (the broker-independent part of the app) with the local object store."""
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from policywatch_classifier.provision import INDEX_KEY, ProvisionIndex, document_key
 from policywatch_classifier.service import ClassifierService, decode_version
 from policywatch_classifier.settings import ClassifierSettings
 from policywatch_shared.events import ChangeKind, SectionChange, Severity
-from policywatch_shared.storage import ObjectNotFound
-
-
-class MemStore:
-    def __init__(self) -> None:
-        self.objects: dict[str, bytes] = {}
-
-    async def put_named(
-        self, key: str, data: bytes, *, content_type: str = "", metadata: object = None
-    ) -> None:
-        self.objects[key] = data
-
-    async def get_bytes(self, key: str) -> bytes:
-        if key not in self.objects:
-            raise ObjectNotFound(key)
-        return self.objects[key]
-
-    async def list_keys(self, prefix: str = "") -> list[str]:
-        return sorted(k for k in self.objects if k.startswith(prefix))
+from policywatch_shared.storage import LocalStore
 
 
 def test_settings_use_the_classifier_prefix(monkeypatch) -> None:
@@ -36,14 +19,12 @@ def test_settings_use_the_classifier_prefix(monkeypatch) -> None:
     assert s.group_id == "g1" and s.provision_index_key == INDEX_KEY and s.index_documents
 
 
-def test_handle_reindexes_current_version_and_classifies(make_change) -> None:
-    store = MemStore()
-    store.objects["versions/00/openai"] = (
-        b"We use the content you provide to train our models.\n\nYou can opt out."
-    )
-    store.objects["versions/00/mj"] = (
-        b"# Data\n\nWe may use your prompts to train and improve our AI models.\n"
-    )
+def test_handle_reindexes_current_version_and_classifies(make_change, tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    openai = b"We use the content you provide to train our models.\n\nYou can opt out."
+    asyncio.run(store.put_named("versions/00/openai", openai))
+    mj = b"# Data\n\nWe may use your prompts to train and improve our AI models.\n"
+    asyncio.run(store.put_named("versions/00/mj", mj))
     service = ClassifierService(ClassifierSettings(), store)
     asyncio.run(service.start())
     assert service.index.documents == {}
@@ -73,7 +54,7 @@ def test_handle_reindexes_current_version_and_classifies(make_change) -> None:
     saved = asyncio.run(ProvisionIndex.load(store))
     assert set(saved.documents) == {"openai/privacy_policy", "midjourney/privacy_policy"}
     # one object per document (a change writes only its document's entry), no snapshot
-    assert sorted(store.objects) == sorted(
+    assert asyncio.run(store.list_keys("")) == sorted(
         [document_key(INDEX_KEY, d) for d in saved.documents] + ["versions/00/openai", "versions/00/mj"]
     )
 
@@ -83,16 +64,16 @@ def test_handle_reindexes_current_version_and_classifies(make_change) -> None:
     assert set(again.index.documents) == set(saved.documents)
 
 
-def test_date_only_change_does_not_touch_the_index(make_change) -> None:
-    store = MemStore()
+def test_date_only_change_does_not_touch_the_index(make_change, tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
     service = ClassifierService(ClassifierSettings(), store)
     change = make_change([], kind=ChangeKind.DATE_ONLY)
     result = asyncio.run(service.handle(change))
-    assert result.severity == Severity.NONE and store.objects == {}
+    assert result.severity == Severity.NONE and asyncio.run(store.list_keys("")) == []
 
 
-def test_missing_version_still_classifies_and_keeps_the_index(make_change) -> None:
-    store = MemStore()
+def test_missing_version_still_classifies_and_keeps_the_index(make_change, tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
     service = ClassifierService(ClassifierSettings(), store)
     asyncio.run(service.start())
     change = make_change(
@@ -100,7 +81,7 @@ def test_missing_version_still_classifies_and_keeps_the_index(make_change) -> No
     )
     result = asyncio.run(service.handle(change))  # to_version.storage_key is not in the store
     assert result.severity == Severity.HIGH and "data_security" in result.categories
-    assert service.index.documents == {} and store.objects == {}
+    assert service.index.documents == {} and asyncio.run(store.list_keys("")) == []
 
 
 SECURITY = "We use encryption and other technical and organisational security measures to protect your data."

@@ -55,8 +55,6 @@ class StaticEmbedder:
     def embed(self, texts: list[str]) -> np.ndarray:
         """(n_texts, dim) float32; an empty text gives a zero vector."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        if not texts:
-            return out
         for start in range(0, len(texts), BATCH):
             out[start : start + BATCH] = self._embed_batch(texts[start : start + BATCH])
         return out
@@ -79,7 +77,8 @@ class StaticEmbedder:
         return out
 
 
-def load_embedder() -> StaticEmbedder:
+@lru_cache(maxsize=1)  # one 16 MB table per process
+def get_embedder() -> StaticEmbedder:
     from safetensors.numpy import load_file
     from tokenizers import Tokenizer
 
@@ -93,8 +92,3 @@ def load_embedder() -> StaticEmbedder:
     tokenizer.no_padding()
     tokenizer.no_truncation()
     return StaticEmbedder(table, tokenizer)
-
-
-@lru_cache(maxsize=1)
-def get_embedder() -> StaticEmbedder:
-    return load_embedder()

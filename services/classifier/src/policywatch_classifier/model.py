@@ -64,7 +64,7 @@ class LinearModel:
             if embedder.name != self.embedding:
                 raise ValueError(f"model fitted on embedding {self.embedding!r}, installed {embedder.name!r}")
             e = embedder.embed(texts)
-            pe = _sigmoid(e @ self.emb_weights.astype(np.float32).T + self.emb_bias)
+            pe = _sigmoid(e @ self._v32.T + self.emb_bias)
             p = (1.0 - self.blend) * p + self.blend * pe
         return p.astype(np.float32)
 
@@ -75,6 +75,16 @@ class LinearModel:
             w = self.weights.astype(np.float32)
             self.__dict__["_w32_cache"] = w
         return w
+
+    @property
+    def _v32(self) -> np.ndarray:
+        # Cast once, like _w32: predict_proba is the hot path.
+        v = self.__dict__.get("_v32_cache")
+        if v is None:
+            assert self.emb_weights is not None
+            v = self.emb_weights.astype(np.float32)
+            self.__dict__["_v32_cache"] = v
+        return v
 
     def dump(self, path: Path) -> str:
         """Write the artefact; returns its sha256 (first 12 hex)."""

@@ -5,7 +5,7 @@ service's budget (300 MB); the service only needs ``transform``. ``CompactTfidf.
 copies what ``transform`` uses (vocabulary, idf, analyser options) into plain Python/NumPy
 objects at training time; ``transform`` reproduces scikit-learn's analysers (``word`` with a
 token pattern, ``char_wb``), raw counts, sublinear tf, idf weighting and l2 normalisation.
-Identity with scikit-learn is unit-tested (tests/unit/classifier/test_tfidf.py).
+Identity with scikit-learn is unit-tested (tests/unit/classifier/test_tfidf_embedding.py).
 """
 
 from __future__ import annotations
