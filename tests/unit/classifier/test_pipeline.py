@@ -5,7 +5,7 @@ from pathlib import Path
 
 from policywatch_classifier.headline import Summariser, load_summariser
 from policywatch_classifier.pipeline import classify_change, model_version
-from policywatch_classifier.provision import ProvisionIndex
+from policywatch_classifier.provision import INDEX_KEY, ProvisionIndex
 from policywatch_shared.events import ClassifiedChange, SectionChange, Severity, make_event_id
 from policywatch_shared.storage import LocalStore
 
@@ -105,9 +105,14 @@ def test_provision_index_roundtrip_and_reindex(tmp_path: Path) -> None:
     idx = _index()
     assert [e.platform for e in idx.platforms_for("ai_training")] == ["midjourney", "openai", "x"]
     store = LocalStore(tmp_path / "saved")
-    asyncio.run(idx.save(store))
+    for document_id in idx.documents:
+        asyncio.run(idx.save_document(store, document_id))
     loaded = asyncio.run(ProvisionIndex.load(store))
     assert loaded.to_json() == idx.to_json()
+    # an index saved whole (the earlier format) is read too
+    legacy = LocalStore(tmp_path / "legacy")
+    asyncio.run(legacy.put_named(INDEX_KEY, idx.to_json()))
+    assert asyncio.run(ProvisionIndex.load(legacy)).to_json() == idx.to_json()
     loaded.index_document(platform="x", document_id="x/privacy_policy", text="We keep logs for 30 days only.")
     assert [e.platform for e in loaded.platforms_for("ai_training")] == ["midjourney", "openai"]
     empty = asyncio.run(ProvisionIndex.load(LocalStore(tmp_path / "empty")))

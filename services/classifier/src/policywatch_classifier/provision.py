@@ -6,8 +6,8 @@ platforms handle this" (up to three other platforms' excerpts).
 
 Persisted in the object store as one small JSON object per document under
 ``{key without .json}/documents/`` (written after each re-index: the cost of a change does not
-grow with the number of documents indexed) plus, optionally, a whole-index snapshot at ``key``
-(``save``; read first by ``load``, per-document objects win).
+grow with the number of documents indexed). ``load`` also reads a whole-index object at ``key``
+if one is there (how the index was saved before; per-document objects win).
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ import logging
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import quote
 
 from policywatch_shared.events import CrossPlatform, ProvisionExample
+from policywatch_shared.storage import ObjectNotFound, ObjectStore
 
 from policywatch_classifier.tagger import PassageTagger, get_tagger
 from policywatch_classifier.text import split_passages
@@ -34,14 +35,6 @@ EXCERPT_CHARS = 320
 
 #: Tags of one passage as kept for re-indexing: (category id, confidence).
 PassageTags = list[tuple[str, float]]
-
-
-class NamedStore(Protocol):
-    async def put_named(
-        self, key: str, data: bytes, *, content_type: str = ..., metadata: Any = ...
-    ) -> Any: ...
-    async def get_bytes(self, key: str) -> bytes: ...
-    async def list_keys(self, prefix: str = "") -> list[str]: ...
 
 
 @dataclass
@@ -239,11 +232,7 @@ class ProvisionIndex:
         docs = {k: DocumentEntry.from_dict(v) for k, v in raw.get("documents", {}).items()}
         return cls(docs, raw.get("model_version", ""))
 
-    async def save(self, store: NamedStore, key: str = INDEX_KEY) -> None:
-        """Write the whole index as one snapshot object."""
-        await store.put_named(key, self.to_json(), content_type="application/json")
-
-    async def save_document(self, store: NamedStore, document_id: str, key: str = INDEX_KEY) -> None:
+    async def save_document(self, store: ObjectStore, document_id: str, key: str = INDEX_KEY) -> None:
         """Persist one document's entry (with its passages' tags): what the service does per change."""
         entry = self.documents[document_id]
         data = json.dumps(entry.to_dict(with_passages=True), ensure_ascii=False, sort_keys=True)
@@ -252,15 +241,12 @@ class ProvisionIndex:
         )
 
     @classmethod
-    async def load(cls, store: NamedStore, key: str = INDEX_KEY) -> ProvisionIndex:
-        """The snapshot (if any) overlaid with the per-document entries; empty when nothing was saved."""
+    async def load(cls, store: ObjectStore, key: str = INDEX_KEY) -> ProvisionIndex:
+        """The whole-index object (if any) overlaid with the per-document entries; empty when
+        nothing was saved. Storage outages propagate: the message is retried, not mis-indexed."""
         try:
             index = cls.from_json(await store.get_bytes(key))
-        except Exception as exc:
-            # Not saved yet (the shared store raises ObjectNotFound) → start empty; anything else
-            # (e.g. StorageUnavailable) propagates so the message is retried, not mis-indexed.
-            if not _is_not_found(exc):
-                raise
+        except ObjectNotFound:
             index = cls()
         for doc_key in await store.list_keys(documents_prefix(key)):
             try:
@@ -270,21 +256,11 @@ class ProvisionIndex:
                 # full) at its next change.
                 log.warning("provision index entry %s unreadable (%s); skipped", doc_key, exc)
                 continue
-            except Exception as exc:
-                if _is_not_found(exc):
-                    continue
-                raise
+            except ObjectNotFound:  # removed since it was listed
+                continue
             index.documents[entry.document_id] = entry
             index.model_version = index.model_version or entry.tagger_version
         return index
-
-
-def _is_not_found(exc: Exception) -> bool:
-    try:
-        from policywatch_shared.storage import ObjectNotFound
-    except ImportError:  # storage module unavailable (partial install): judge by name
-        return type(exc).__name__ in ("ObjectNotFound", "FileNotFoundError", "KeyError")
-    return isinstance(exc, ObjectNotFound | FileNotFoundError | KeyError)
 
 
 def build_from_documents(
