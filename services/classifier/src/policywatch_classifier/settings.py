@@ -17,8 +17,8 @@ class ClassifierSettings(ServiceSettings):
     provision_index_key: str = Field(
         default=INDEX_KEY,
         description=(
-            "Object-store key of the provision index snapshot; "
-            "per-document entries live under '{key without .json}/documents/'."
+            "Object-store key of the provision index: one entry per document under "
+            "'{key without .json}/documents/' (a whole index at the key itself is read too)."
         ),
     )
     index_documents: bool = Field(
