@@ -210,3 +210,42 @@ async def test_a_slow_send_does_not_hold_back_later_alerts(
         d.stop()
         release.set()
         await asyncio.wait_for(loop, 5)
+
+
+async def test_a_send_that_outlasts_its_lease_is_not_sent_twice(
+    sessions: Sessions, tiers: Tiers, fake_channels: dict[str, Any]
+) -> None:
+    """The lease expires mid-send and the next claim leases the row again: still one e-mail."""
+    import asyncio
+
+    await setup(sessions, tiers, email="a@example.com")
+    release, started = asyncio.Event(), asyncio.Event()
+    email = fake_channels["email"]
+    plain_send = email.send
+
+    async def stuck_send(recipient: Any, message: Any, *, delivery_id: str) -> None:
+        started.set()
+        await release.wait()
+        await plain_send(recipient, message, delivery_id=delivery_id)
+
+    email.send = stuck_send
+    clock = Clock()
+    d = dispatcher(sessions, tiers, fake_channels, clock, [], interval_s=0.02)
+    loop = asyncio.create_task(d.run_forever())
+    try:
+        await asyncio.wait_for(started.wait(), 5)
+        clock.now += timedelta(seconds=31)  # the 30 s lease is over while the send hangs
+        for _ in range(10):  # several claim rounds see the row due again
+            d.wake()
+            await asyncio.sleep(0.03)
+        release.set()
+        for _ in range(200):
+            if await statuses(sessions) == [("email", "sent", 1)]:
+                break
+            await asyncio.sleep(0.01)
+        assert len(email.sent) == 1
+        assert await statuses(sessions) == [("email", "sent", 1)]
+    finally:
+        d.stop()
+        release.set()
+        await asyncio.wait_for(loop, 5)

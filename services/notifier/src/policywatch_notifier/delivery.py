@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -91,10 +92,12 @@ class Dispatcher:
         """Keep up to ``batch`` deliveries in flight: a slot freed by a finished send is refilled at
         once, so a due alert never waits for the slowest send of an earlier round (with rounds,
         one slow SMTP exchange held every alert claimed after it)."""
-        in_flight: set[asyncio.Task[None]] = set()
+        # delivery id → its task. A send can outlast its lease (slow SMTP, short lease): the next
+        # claim then leases that row again, and it must not be sent a second time from here.
+        in_flight: dict[str, asyncio.Task[None]] = {}
 
-        def finished(task: asyncio.Task[None]) -> None:
-            in_flight.discard(task)
+        def finished(delivery_id: str, _task: asyncio.Task[None]) -> None:
+            in_flight.pop(delivery_id, None)
             self._wake.set()  # a slot is free
 
         try:
@@ -109,17 +112,18 @@ class Dispatcher:
                         raise
                     except Exception as exc:  # database outage: keep the loop alive, try again
                         log.warning("dispatch claim failed: %s: %s", type(exc).__name__, str(exc)[:200])
-                for c in claimed:
+                fresh = [c for c in claimed if c.delivery_id not in in_flight]
+                for c in fresh:
                     task = asyncio.create_task(self._one_logged(c), name=f"deliver-{c.delivery_id}")
-                    in_flight.add(task)
-                    task.add_done_callback(finished)
-                if claimed and len(claimed) == free:
+                    in_flight[c.delivery_id] = task
+                    task.add_done_callback(functools.partial(finished, c.delivery_id))
+                if fresh and len(claimed) == free:
                     continue  # more may be due
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self.interval_s)
         finally:
             if in_flight:  # sends under way finish and are recorded before the loop ends
-                await asyncio.gather(*in_flight, return_exceptions=True)
+                await asyncio.gather(*in_flight.values(), return_exceptions=True)
 
     async def run_once(self) -> int:
         """One round (claim a batch, send, record, wait for all); returns the number attempted."""
