@@ -86,3 +86,20 @@ def test_static_embedder_mean_pools_token_vectors() -> None:
     out = StaticEmbedder(table, Tok(), name="t").embed(["01", "2", ""])
     assert np.allclose(out[0], [2**-0.5, 2**-0.5]) and np.allclose(out[1], [0.6, 0.8])
     assert not out[2].any()
+
+
+def test_sparse_dot_equals_scipy_product_with_empty_rows() -> None:
+    import scipy.sparse as sp
+    from policywatch_classifier.model import _sparse_dot
+
+    rng = np.random.default_rng(7)
+    wt = rng.normal(size=(500, 6)).astype(np.float32)
+    dense = rng.random((5, 500)) * (rng.random((5, 500)) < 0.05)
+    dense[1] = 0.0  # a passage with no known feature
+    dense[4] = 0.0  # … also the last one (reduceat's edge)
+    x = sp.csr_matrix(dense)
+    got = _sparse_dot(x, wt)
+    assert got.dtype == np.float64 and got.shape == (5, 6)
+    np.testing.assert_allclose(got, np.asarray(x @ wt.astype(np.float64)), rtol=1e-12, atol=1e-12)
+    assert not got[1].any() and not got[4].any()
+    assert not _sparse_dot(sp.csr_matrix((2, 500)), wt).any()

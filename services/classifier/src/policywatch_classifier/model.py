@@ -56,7 +56,7 @@ class LinearModel:
         if not texts:
             return np.zeros((0, len(self.categories)), dtype=np.float32)
         x = self.features(texts)
-        p = _sigmoid(np.asarray(x @ self._w32.T) + self.bias)
+        p = _sigmoid(_sparse_dot(x, self._w32t) + self.bias)
         if self.emb_weights is not None and self.emb_bias is not None and self.blend > 0:
             from policywatch_classifier.embedding import get_embedder
 
@@ -69,16 +69,17 @@ class LinearModel:
         return p.astype(np.float32)
 
     @property
-    def _w32(self) -> np.ndarray:
-        w = self.__dict__.get("_w32_cache")
+    def _w32t(self) -> np.ndarray:
+        """(n_features, n_categories) float32, contiguous: the rows a passage's features pick."""
+        w = self.__dict__.get("_w32t_cache")
         if w is None:
-            w = self.weights.astype(np.float32)
-            self.__dict__["_w32_cache"] = w
+            w = np.ascontiguousarray(self.weights.astype(np.float32).T)
+            self.__dict__["_w32t_cache"] = w
         return w
 
     @property
     def _v32(self) -> np.ndarray:
-        # Cast once, like _w32: predict_proba is the hot path.
+        # Cast once, like _w32t: predict_proba is the hot path.
         v = self.__dict__.get("_v32_cache")
         if v is None:
             assert self.emb_weights is not None
@@ -136,6 +137,22 @@ def load_model(path: Path | None = None) -> LinearModel | None:
 def _vectoriser(stored: Any) -> CompactTfidf:
     # Artefacts before model 1.2.0 pickled scikit-learn vectorisers (loading them imports it).
     return CompactTfidf.from_dict(stored) if isinstance(stored, dict) else CompactTfidf.from_sklearn(stored)
+
+
+def _sparse_dot(x: sp.csr_matrix, wt: np.ndarray) -> np.ndarray:
+    """``x @ wt`` for a few sparse rows against 100k dense weight rows, in float64.
+
+    scipy's ``x @ wt`` casts the whole float32 weight matrix to float64 on every call (x is
+    float64): 9 ms per call, a fifth of the classifier's CPU under load. Picking only the rows the
+    passages use is ~35× faster and sums the same products in the same order."""
+    out = np.zeros((x.shape[0], wt.shape[1]), dtype=np.float64)
+    if x.nnz == 0:
+        return out
+    products = wt[x.indices] * x.data[:, None]
+    starts = x.indptr[:-1]
+    filled = np.diff(x.indptr) > 0  # reduceat would copy a neighbour's row into an empty one
+    out[filled] = np.add.reduceat(products, starts[filled], axis=0)
+    return out
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
