@@ -45,7 +45,7 @@ from policywatch.demo.corpus import BUNDLED, corpus_path, iter_corpus
 from policywatch.demo.mailbox import Mailbox
 from policywatch.demo.run import publish_requests
 from policywatch.demo.setup import DemoSubscriber, create_subscribers, fetch_request, write_catalog
-from policywatch.demo.site import DemoSite, SiteDocument
+from policywatch.demo.site import DemoSite, SiteDocument, render_markdown
 from policywatch.demo.watch import TopicWatcher
 from policywatch.demo.webhook_receiver import WebhookReceiver
 from policywatch.ops import consumer_lags
@@ -129,11 +129,40 @@ class Sampler:
         self.peak_browser = 0
         self.lag: list[tuple[float, dict[str, int]]] = []
         self._task: asyncio.Task[None] | None = None
+        self._cpu0: dict[str, float] = {}
+        self.cpu_s: dict[str, float] = {}  # CPU seconds per process while measured
+
+    def _cpu(self) -> dict[str, float]:
+        """CPU seconds so far of each service (browser apart), the broker and this process
+        (which also serves the site and watches every topic)."""
+        out: dict[str, float] = {}
+        procs: dict[str, int | None] = {n: s.pid for n, s in self.stack.supervisor.services.items()}  # type: ignore[union-attr]
+        broker = getattr(self.stack.broker, "process", None)
+        procs["broker"] = broker.pid if broker is not None else None
+        for name, pid in procs.items():
+            if pid is None:
+                continue
+            try:
+                proc = psutil.Process(pid)
+                t = proc.cpu_times()
+                out[name] = t.user + t.system
+                if name == "fetcher":
+                    out["browser"] = sum(
+                        c.cpu_times().user + c.cpu_times().system for c in proc.children(recursive=True)
+                    )
+            except psutil.Error:
+                continue
+        t = psutil.Process().cpu_times()
+        out["bench+site"] = t.user + t.system
+        return out
 
     def start(self) -> None:
+        self._cpu0 = self._cpu()
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
+        end = self._cpu()
+        self.cpu_s = {n: round(end[n] - self._cpu0.get(n, 0.0), 1) for n in end}
         if self._task:
             self._task.cancel()
             try:
@@ -144,7 +173,9 @@ class Sampler:
     async def _run(self) -> None:
         t0 = time.monotonic()
         next_lag = 0.0
+        rounds = -1
         while True:
+            rounds += 1
             assert self.stack.supervisor is not None
             for name, state in self.stack.supervisor.services.items():
                 if state.pid is None:
@@ -153,7 +184,9 @@ class Sampler:
                     proc = psutil.Process(state.pid)
                     own = proc.memory_info().rss
                     browser = 0
-                    for child in proc.children(recursive=True):
+                    # Listing children scans all of /proc: every 2 s, not every sample.
+                    children = proc.children(recursive=True) if rounds % 4 == 0 else []
+                    for child in children:
                         try:
                             browser += child.memory_info().rss
                         except psutil.Error:
@@ -204,7 +237,6 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         env={
             "DATABASE_URL": db_url,
             "LOG_LEVEL": "WARNING",
-            "KAFKA_FETCH_MAX_WAIT_MS": "20",
             "FETCHER_CATALOG_DIR": str(tmp / "catalog"),
             "FETCHER_ALLOW_PRIVATE": "true",
             "FETCHER_SCHEDULER_ENABLED": "false",
@@ -257,7 +289,11 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             print(f"warm-up drained in {warm:.1f} s (complete: {drained})", file=sys.stderr)
             sampler = Sampler(stack, groups)
             sampler.start()
-            # Phase 2: one substantive change per document at --rate per second.
+            # Phase 2: one substantive change per document at --rate per second. The site renders
+            # each new version beforehand: a real site's rendering is not on this machine.
+            new_texts = [d.versions[0] + CLAUSE.format(n=i) for i, d in enumerate(site.documents_list())]
+            for text in new_texts:
+                render_markdown(text)
             mark = {topic: len(watcher.events.get(topic, {})) for topic in T.TOPIC_NAMES}
             t0 = time.monotonic()
             interval = 1.0 / args.rate
@@ -266,7 +302,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 delay = due - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                site.append_version(d.document_id, d.versions[0] + CLAUSE.format(n=i))
+                site.append_version(d.document_id, new_texts[i])
                 await publish_requests(stack.bootstrap, [fetch_request(site, d, step=1, run="bench")])
             sent_for = time.monotonic() - t0
             done = await watcher.wait_for(
@@ -349,6 +385,7 @@ def _report(
         "latency_p50_over_4_hops": round(p50 / (4 * hop_ms), 1) if hop_ms else None,
         "peak_rss_mb": {n: round(v / 2**20) for n, v in sampler.peak_rss.items()},
         "peak_browser_rss_mb": round(sampler.peak_browser / 2**20),
+        "cpu_s": sampler.cpu_s,
         "lag_samples": [(round(t, 1), lag) for t, lag in sampler.lag],
         "max_lag": {n: max((lag.get(n, 0) for _, lag in sampler.lag), default=0) for n in sampler.groups},
     }
@@ -372,6 +409,8 @@ def print_report(r: dict[str, Any]) -> None:
     print("\npeak resident memory (MB, goal < 300): "
           + ", ".join(f"{n} {v}" for n, v in r["peak_rss_mb"].items())
           + f"; browser {r['peak_browser_rss_mb']}")  # fmt: skip
+    print(f"CPU seconds while measured ({r['elapsed_s']} s wall, 2 cores): "
+          + ", ".join(f"{n} {v}" for n, v in r["cpu_s"].items()))  # fmt: skip
     print("max consumer lag: " + ", ".join(f"{n} {v}" for n, v in r["max_lag"].items()))
     print("lag over time (s: " + ", ".join(r["max_lag"]) + "):")
     for t, lag in r["lag_samples"]:

@@ -82,7 +82,6 @@ def demo_env(opts: DemoOptions, catalog_dir: Path, mailbox: Mailbox) -> dict[str
     """Service settings for a fast, local demo (loopback site, no schedule: the demo sets the pace)."""
     return {
         "LOG_LEVEL": "INFO",
-        "KAFKA_FETCH_MAX_WAIT_MS": "20",
         "MESSAGE_RETRY_BACKOFF_S": "0.2",
         "FETCHER_CATALOG_DIR": str(catalog_dir.absolute()),
         "FETCHER_ALLOW_PRIVATE": "true",
