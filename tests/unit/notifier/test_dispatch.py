@@ -200,12 +200,13 @@ async def test_a_slow_send_does_not_hold_back_later_alerts(
             await asyncio.sleep(0.01)
         assert len(fake_channels["webhook"].sent) == 2 and email.sent == []
         release.set()
-        for _ in range(200):
-            if len(email.sent) == 2:
+        done = [("email", "sent", 1)] * 2 + [("webhook", "sent", 1)] * 2
+        for _ in range(200):  # the send is seen before its outcome commits: wait for the ledger
+            if len(email.sent) == 2 and await statuses(sessions) == done:
                 break
             await asyncio.sleep(0.01)
         assert len(email.sent) == 2
-        assert await statuses(sessions) == [("email", "sent", 1)] * 2 + [("webhook", "sent", 1)] * 2
+        assert await statuses(sessions) == done
     finally:
         d.stop()
         release.set()
@@ -248,4 +249,25 @@ async def test_a_send_that_outlasts_its_lease_is_not_sent_twice(
     finally:
         d.stop()
         release.set()
+        await asyncio.wait_for(loop, 5)
+
+
+async def test_a_freed_slot_is_refilled_at_once_while_rows_wait(
+    sessions: Sessions, tiers: Tiers, fake_channels: dict[str, Any]
+) -> None:
+    """One slot, two due rows: the second is claimed as soon as the first send finishes, not at
+    the next poll (the interval is far longer than the test may take)."""
+    import asyncio
+
+    await setup(sessions, tiers, email="a@example.com", webhook_url="http://127.0.0.1:9/h")
+    d = dispatcher(sessions, tiers, fake_channels, Clock(), [], batch=1, interval_s=60)
+    loop = asyncio.create_task(d.run_forever())
+    try:
+        for _ in range(500):
+            if await statuses(sessions) == [("email", "sent", 1), ("webhook", "sent", 1)]:
+                break
+            await asyncio.sleep(0.01)
+        assert await statuses(sessions) == [("email", "sent", 1), ("webhook", "sent", 1)]
+    finally:
+        d.stop()
         await asyncio.wait_for(loop, 5)

@@ -67,3 +67,28 @@ def test_digest_groups_by_platform_most_severe_first(tiers: Tiers) -> None:
     )
     assert "4 change(s) on 2 platform(s)" in m.subject
     assert m.text.index("== b ==") < m.text.index("== a ==")
+
+
+def test_wire_email_carries_what_email_message_did(tiers: Tiers) -> None:
+    """The e-mail written directly as bytes decodes to the same headers and parts as the
+    ``EmailMessage`` it replaced (non-ASCII and over-long subject included)."""
+    from email import message_from_bytes, policy
+
+    ev = sample_classified()
+    ev.headline = "Ünïcode — " + "a rather long headline " * 6
+    r = Recipient(id="s1", tier="professional", email="a@example.com", unsubscribe_token="tok")
+    m = Renderer(public_base_url="https://pw.example", versions_base_url="https://f.example").alert(
+        r, tiers["professional"], ev, delivery_id="d1"
+    )
+    ch = EmailChannel(host="x", port=25, mail_from="policywatch <alerts@policywatch.local>")
+    raw = ch.build_bytes(r, m, delivery_id="d1")
+    assert raw is not None and raw.isascii() and b"\r\n" in raw and max(map(len, raw.split(b"\r\n"))) <= 998
+    new = message_from_bytes(raw, policy=policy.default)
+    old = message_from_bytes(
+        ch.build_message(r, m, delivery_id="d1").as_bytes(policy=policy.SMTP), policy=policy.default
+    )
+    for h in ("From", "To", "Subject", "Message-ID", "List-Unsubscribe", "List-Unsubscribe-Post"):
+        assert str(new[h]) == str(old[h]), h
+    for subtype in ("plain", "html"):
+        assert new.get_body((subtype,)).get_content() == old.get_body((subtype,)).get_content()  # type: ignore[union-attr]
+    assert "GDPR Art. 6" in new.get_body(("plain",)).get_content()  # type: ignore[union-attr]

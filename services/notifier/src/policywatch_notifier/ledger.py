@@ -10,13 +10,14 @@ already stored and its ledger rows present, and adds nothing.
 
 from __future__ import annotations
 
-from collections import defaultdict
+import functools
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from policywatch_shared.events import ClassifiedChange, make_event_id
-from sqlalchemy import or_, select
+from sqlalchemy import Connection, Row, Select, bindparam, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from policywatch_notifier.models import Delivery, OutboxItem, StoredChange, Subscriber, Subscription, utcnow
@@ -31,7 +32,14 @@ def delivery_id(subscriber_id: str, event_key: str, channel: str) -> str:
     return make_event_id("delivery", subscriber_id, event_key, channel)
 
 
-def channels_of(sub: Subscriber) -> list[str]:
+class Contact(Protocol):
+    email: str | None
+    webhook_url: str | None
+    webhook_enabled: bool
+    apprise_urls: list[str] | None
+
+
+def channels_of(sub: Contact) -> list[str]:
     out = []
     if sub.email:
         out.append("email")
@@ -47,6 +55,7 @@ class Decision:
     stored: bool  # False: this classified event was seen before (redelivery)
     deliveries: list[str]  # ids of the ledger rows created now
     matched_subscribers: int
+    channels: list[str] = field(default_factory=list)  # the channel of each of ``deliveries``
 
 
 def stored_change(event: ClassifiedChange) -> StoredChange:
@@ -64,30 +73,91 @@ def stored_change(event: ClassifiedChange) -> StoredChange:
     )
 
 
+SUBSCRIPTIONS = Subscription.__table__
+SUBSCRIBERS = Subscriber.__table__
+CHANGES = StoredChange.__table__
+DELIVERIES = Delivery.__table__
+
+
+@functools.cache
+def _candidates_query(by_platform: bool, by_document: bool) -> Select[Any]:
+    """Built once per shape, with bind parameters: building and cache-keying a fresh statement
+    per change was a visible share of the decision's CPU (issue 7)."""
+    s, u = SUBSCRIPTIONS.c, SUBSCRIBERS.c
+    q = (
+        select(
+            u.id,
+            u.tier,
+            u.email,
+            u.webhook_url,
+            u.webhook_enabled,
+            u.apprise_urls,
+            s.platform,
+            s.document_id,
+            s.category,
+            s.min_severity,
+            s.everything,
+            s.enabled,
+        )
+        .select_from(SUBSCRIPTIONS.join(SUBSCRIBERS, u.id == s.subscriber_id))
+        .where(s.enabled.is_(True), u.active.is_(True))
+        .order_by(s.id)
+    )
+    if by_platform:
+        q = q.where(or_(s.platform.is_(None), s.platform == bindparam("platform")))
+    if by_document:
+        q = q.where(or_(s.document_id.is_(None), s.document_id == bindparam("document_id")))
+    return q
+
+
+def candidates(
+    conn: Connection, *, platform: str | None = None, document_id: str | None = None
+) -> dict[str, tuple[Row[Any], list[Row[Any]]]]:
+    """Active subscribers with their enabled subscriptions that could match a change of ``platform``.
+
+    One Core query: each row carries the subscription's filter and its subscriber's contact
+    fields (``id``, ``tier``, ``email``, ``webhook_url``, ``webhook_enabled``, ``apprise_urls``),
+    so it serves both as a :class:`~policywatch_notifier.subscription.Filter` and as a subscriber.
+    """
+    params: dict[str, str] = {}
+    if platform is not None:
+        params["platform"] = platform
+    if document_id is not None:
+        params["document_id"] = document_id
+    rows = conn.execute(_candidates_query(platform is not None, document_id is not None), params)
+    out: dict[str, tuple[Row[Any], list[Row[Any]]]] = {}
+    for r in rows.all():
+        entry = out.get(r.id)
+        if entry is None:
+            out[r.id] = (r, [r])
+        else:
+            entry[1].append(r)
+    return out
+
+
 async def load_candidates(
     session: AsyncSession, *, platform: str | None = None, document_id: str | None = None
-) -> dict[str, tuple[Subscriber, list[Subscription]]]:
-    """Active subscribers with their enabled subscriptions that could match a change of ``platform``."""
-    q = select(Subscription).where(Subscription.enabled.is_(True))
-    if platform is not None:
-        q = q.where(or_(Subscription.platform.is_(None), Subscription.platform == platform))
-    if document_id is not None:
-        q = q.where(or_(Subscription.document_id.is_(None), Subscription.document_id == document_id))
-    subs_by: dict[str, list[Subscription]] = defaultdict(list)
-    for s in (await session.scalars(q.order_by(Subscription.id))).all():
-        subs_by[s.subscriber_id].append(s)
-    if not subs_by:
-        return {}
-    rows = await session.scalars(
-        select(Subscriber).where(Subscriber.id.in_(list(subs_by)), Subscriber.active.is_(True))
+) -> dict[str, tuple[Row[Any], list[Row[Any]]]]:
+    """:func:`candidates` in ``session``'s transaction."""
+    return await session.run_sync(
+        lambda s: candidates(s.connection(), platform=platform, document_id=document_id)
     )
-    return {r.id: (r, subs_by[r.id]) for r in rows.all()}
+
+
+_EXISTING = select(DELIVERIES.c.id).where(DELIVERIES.c.id.in_(bindparam("ids", expanding=True)))
+_SEEN_CHANGE = select(CHANGES.c.event_id).where(CHANGES.c.event_id == bindparam("event_id"))
 
 
 async def existing_keys(session: AsyncSession, ids: Sequence[str]) -> set[str]:
     if not ids:
         return set()
-    return set((await session.scalars(select(Delivery.id).where(Delivery.id.in_(list(ids))))).all())
+    return set((await session.scalars(_EXISTING, {"ids": list(ids)})).all())
+
+
+def _existing(conn: Connection, ids: Sequence[str]) -> set[str]:
+    if not ids:
+        return set()
+    return set(conn.scalars(_EXISTING, {"ids": list(ids)}).all())
 
 
 def new_delivery(
@@ -122,15 +192,22 @@ def new_delivery(
 
 async def decide(session: AsyncSession, event: ClassifiedChange, tiers: Tiers) -> Decision:
     """Store the change and add ledger + outbox rows for matching same-day subscribers (no commit)."""
-    if await session.get(StoredChange, event.event_id) is not None:
+    return await session.run_sync(lambda s: decide_in(s.connection(), event, tiers))
+
+
+def decide_in(conn: Connection, event: ClassifiedChange, tiers: Tiers) -> Decision:
+    """:func:`decide` on a sync connection, inside the caller's transaction (no commit): the
+    service runs it as one transaction through :class:`~policywatch_notifier.database.Transactor`."""
+    changes_t = CHANGES
+    seen_change = conn.scalar(_SEEN_CHANGE, {"event_id": event.event_id})
+    if seen_change is not None:
         return Decision(stored=False, deliveries=[], matched_subscribers=0)
-    change = stored_change(event)
-    session.add(change)
+    change = stored_change(event)  # transient: for matching, written below with a Core INSERT
     now = utcnow()
-    candidates = await load_candidates(session, platform=event.platform, document_id=event.document_id)
-    planned: list[tuple[Subscriber, str]] = []
+    found = candidates(conn, platform=event.platform, document_id=event.document_id)
+    planned: list[tuple[Row[Any], str]] = []
     matched = 0
-    for sub, subs in candidates.values():
+    for sub, subs in found.values():
         if not any_match(subs, change):
             continue
         matched += 1
@@ -138,29 +215,47 @@ async def decide(session: AsyncSession, event: ClassifiedChange, tiers: Tiers) -
             continue  # digest-only tiers read the stored change at digest time
         planned.extend((sub, ch) for ch in channels_of(sub))
     key = event.change.event_id
-    seen = await existing_keys(session, [delivery_id(s.id, key, ch) for s, ch in planned])
+    seen = _existing(conn, [delivery_id(s.id, key, ch) for s, ch in planned])
+    # Core INSERTs (one executemany per table), not ORM objects: the unit of work cost more CPU
+    # than the rows themselves (issue 7). Same rows, same single transaction.
+    conn.execute(insert(changes_t), [{c.key: getattr(change, c.key) for c in changes_t.columns}])
     created: list[str] = []
-    outbox: list[OutboxItem] = []
+    channels: list[str] = []
+    ledger_rows: list[dict[str, object]] = []
+    outbox_rows: list[dict[str, object]] = []
     for sub, ch in planned:
         did = delivery_id(sub.id, key, ch)
         if did in seen:
             continue  # the same change reached us again (e.g. re-classified): never twice
-        d, o = new_delivery(
-            sub,
-            event_key=key,
-            channel=ch,
-            kind="alert",
-            payload_ids=[event.event_id],
-            now=now,
-            classified_event_id=event.event_id,
+        ledger_rows.append(
+            {
+                "id": did,
+                "subscriber_id": sub.id,
+                "event_key": key,
+                "channel": ch,
+                "kind": "alert",
+                "tier": sub.tier,
+                "status": "pending",
+                "attempts": 0,
+                "classified_event_id": event.event_id,
+                "created_at": now,
+                "updated_at": now,
+            }
         )
-        session.add(d)
-        outbox.append(o)
+        outbox_rows.append(
+            {
+                "delivery_id": did,
+                "payload": {"classified_event_ids": [event.event_id]},
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+        )
         created.append(did)
-    await session.flush()  # ledger rows first: the outbox rows reference them
-    session.add_all(outbox)
-    await session.flush()
-    return Decision(stored=True, deliveries=created, matched_subscribers=matched)
+        channels.append(ch)
+    if ledger_rows:  # ledger rows first: the outbox rows reference them
+        conn.execute(insert(Delivery.__table__), ledger_rows)
+        conn.execute(insert(OutboxItem.__table__), outbox_rows)
+    return Decision(stored=True, deliveries=created, matched_subscribers=matched, channels=channels)
 
 
 def unique_latest(changes: Iterable[StoredChange]) -> list[StoredChange]:

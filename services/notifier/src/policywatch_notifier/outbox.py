@@ -9,13 +9,31 @@ the ledger row ``sent`` in one transaction. Failures back off exponentially, the
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from policywatch_notifier.models import Delivery, OutboxItem, as_utc
+from policywatch_notifier.models import Delivery, OutboxItem, Subscriber, as_utc
+from policywatch_notifier.render import Recipient
+
+# Core tables, not ORM entities: these statements run for every delivery, and the ORM's
+# unit-of-work / bulk-update evaluation was a large share of the dispatcher's CPU (issue 7).
+OUTBOX = OutboxItem.__table__
+DELIVERIES = Delivery.__table__
+SUBSCRIBERS = Subscriber.__table__
+
+
+@dataclass(frozen=True)
+class Target:
+    """The subscriber of a claimed delivery, read in the claim's transaction."""
+
+    id: str
+    tier: str
+    active: bool
+    webhook_enabled: bool
+    recipient: Recipient
 
 
 @dataclass(frozen=True)
@@ -31,44 +49,102 @@ class Claimed:
     event_key: str
     classified_event_id: str | None
     decided_at: datetime | None = None
+    subscriber: Target | None = field(default=None, compare=False)  # None: subscriber removed
+
+
+_o, _d, _s = OUTBOX.c, DELIVERIES.c, SUBSCRIBERS.c
+# Built once, with bind parameters (statement building + cache keys per call cost CPU, issue 7).
+_DUE = (
+    select(_o.id)
+    .where(_o.next_attempt_at <= bindparam("now"))
+    .where((_o.locked_until.is_(None)) | (_o.locked_until <= bindparam("now")))
+    .order_by(_o.next_attempt_at, _o.id)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
+_LEASE = (
+    update(OUTBOX).where(_o.id.in_(bindparam("ids", expanding=True))).values(locked_until=bindparam("until"))
+)
+_CLAIMED = (
+    select(
+        _o.id,
+        _o.payload,
+        _d.id.label("delivery_id"),
+        _d.subscriber_id,
+        _d.channel,
+        _d.kind,
+        _d.tier,
+        _d.attempts,
+        _d.event_key,
+        _d.classified_event_id,
+        _d.created_at,
+        _s.id.label("sub_id"),
+        _s.tier.label("sub_tier"),
+        _s.active,
+        _s.email,
+        _s.webhook_url,
+        _s.webhook_enabled,
+        _s.apprise_urls,
+        _s.signing_secret,
+        _s.unsubscribe_token,
+        _s.timezone,
+    )
+    .select_from(
+        OUTBOX.join(DELIVERIES, _d.id == _o.delivery_id).outerjoin(SUBSCRIBERS, _s.id == _d.subscriber_id)
+    )
+    .where(_o.id.in_(bindparam("ids", expanding=True)))
+)
 
 
 async def claim(session: AsyncSession, *, now: datetime, lease_s: float, limit: int) -> list[Claimed]:
-    """Lease up to ``limit`` due rows (SKIP LOCKED on PostgreSQL, so several dispatchers may run)."""
-    q = (
-        select(OutboxItem.id)
-        .where(OutboxItem.next_attempt_at <= now)
-        .where((OutboxItem.locked_until.is_(None)) | (OutboxItem.locked_until <= now))
-        .order_by(OutboxItem.next_attempt_at, OutboxItem.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    ids = list((await session.scalars(q)).all())
+    """:func:`claim_in` in ``session``'s transaction."""
+    return await session.run_sync(lambda s: claim_in(s.connection(), now=now, lease_s=lease_s, limit=limit))
+
+
+def claim_in(conn: Connection, *, now: datetime, lease_s: float, limit: int) -> list[Claimed]:
+    """Lease up to ``limit`` due rows (SKIP LOCKED on PostgreSQL, so several dispatchers may run),
+    with their ledger rows and subscribers (one read for the whole batch). No commit."""
+    ids = list(conn.scalars(_DUE, {"now": now, "limit": limit}).all())
     if not ids:
         return []
-    until = now + timedelta(seconds=lease_s)
-    await session.execute(update(OutboxItem).where(OutboxItem.id.in_(ids)).values(locked_until=until))
-    rows = await session.execute(
-        select(OutboxItem, Delivery)
-        .join(Delivery, Delivery.id == OutboxItem.delivery_id)
-        .where(OutboxItem.id.in_(ids))
-    )
-    out = [
-        Claimed(
-            outbox_id=o.id,
-            delivery_id=d.id,
-            subscriber_id=d.subscriber_id,
-            channel=d.channel,
-            kind=d.kind,
-            tier=d.tier,
-            attempts=d.attempts,
-            classified_event_ids=list(o.payload.get("classified_event_ids", [])),
-            event_key=d.event_key,
-            classified_event_id=d.classified_event_id,
-            decided_at=as_utc(d.created_at),
+    conn.execute(_LEASE, {"ids": ids, "until": now + timedelta(seconds=lease_s)})
+    rows = conn.execute(_CLAIMED, {"ids": ids})
+    out = []
+    for r in rows.all():
+        target = None
+        if r.sub_id is not None:
+            target = Target(
+                id=r.sub_id,
+                tier=r.sub_tier,
+                active=bool(r.active),
+                webhook_enabled=bool(r.webhook_enabled),
+                recipient=Recipient(
+                    id=r.sub_id,
+                    tier=r.sub_tier,
+                    email=r.email,
+                    webhook_url=r.webhook_url if r.webhook_enabled else None,
+                    apprise_urls=list(r.apprise_urls or []),
+                    signing_secret=r.signing_secret,
+                    unsubscribe_token=r.unsubscribe_token,
+                    timezone=r.timezone,
+                ),
+            )
+        out.append(
+            Claimed(
+                outbox_id=r.id,
+                delivery_id=r.delivery_id,
+                subscriber_id=r.subscriber_id,
+                channel=r.channel,
+                kind=r.kind,
+                tier=r.tier,
+                attempts=r.attempts,
+                classified_event_ids=list((r.payload or {}).get("classified_event_ids", [])),
+                event_key=r.event_key,
+                classified_event_id=r.classified_event_id,
+                decided_at=as_utc(r.created_at),
+                subscriber=target,
+            )
         )
-        for o, d in rows.all()
-    ]
     out.sort(key=lambda c: c.outbox_id)
     return out
 
@@ -79,33 +155,51 @@ def backoff_s(attempts: int, *, base_s: float, max_s: float, jitter: float = 0.1
     return delay * (1 + random.uniform(-jitter, jitter))
 
 
-async def mark_sent(session: AsyncSession, c: Claimed, *, now: datetime) -> None:
-    await session.execute(
-        update(Delivery)
-        .where(Delivery.id == c.delivery_id)
-        .values(status="sent", attempts=c.attempts + 1, sent_at=now, updated_at=now, last_error=None)
+_SENT = (
+    update(DELIVERIES)
+    .where(DELIVERIES.c.id == bindparam("b_id"))
+    .values(
+        status="sent",
+        attempts=bindparam("b_attempts"),
+        sent_at=bindparam("b_now"),
+        updated_at=bindparam("b_now"),
+        last_error=None,
     )
-    await session.execute(OutboxItem.__table__.delete().where(OutboxItem.id == c.outbox_id))
+)
 
 
-async def mark_retry(session: AsyncSession, c: Claimed, *, now: datetime, delay_s: float, error: str) -> None:
-    await session.execute(
-        update(Delivery)
-        .where(Delivery.id == c.delivery_id)
+_DONE = delete(OUTBOX).where(OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
+
+
+def mark_sent_many(conn: Connection, sent: list[tuple[Claimed, datetime]]) -> None:
+    """Ledger rows ``sent`` (at their own time) and their outbox rows deleted: two statements for
+    a whole batch."""
+    if not sent:
+        return
+    conn.execute(
+        _SENT, [{"b_id": c.delivery_id, "b_attempts": c.attempts + 1, "b_now": now} for c, now in sent]
+    )
+    conn.execute(_DONE, {"ids": [c.outbox_id for c, _ in sent]})
+
+
+def mark_retry(conn: Connection, c: Claimed, *, now: datetime, delay_s: float, error: str) -> None:
+    conn.execute(
+        update(DELIVERIES)
+        .where(DELIVERIES.c.id == c.delivery_id)
         .values(status="retrying", attempts=c.attempts + 1, updated_at=now, last_error=error[:2000])
     )
-    await session.execute(
-        update(OutboxItem)
-        .where(OutboxItem.id == c.outbox_id)
+    conn.execute(
+        update(OUTBOX)
+        .where(OUTBOX.c.id == c.outbox_id)
         .values(next_attempt_at=now + timedelta(seconds=delay_s), locked_until=None)
     )
 
 
-async def mark_final(session: AsyncSession, c: Claimed, *, now: datetime, status: str, error: str) -> None:
+def mark_final(conn: Connection, c: Claimed, *, now: datetime, status: str, error: str) -> None:
     """``dead_lettered`` (gave up, with the reason) or ``disabled`` (endpoint gone): no more attempts."""
-    await session.execute(
-        update(Delivery)
-        .where(Delivery.id == c.delivery_id)
+    conn.execute(
+        update(DELIVERIES)
+        .where(DELIVERIES.c.id == c.delivery_id)
         .values(status=status, attempts=c.attempts + 1, updated_at=now, last_error=error[:2000])
     )
-    await session.execute(OutboxItem.__table__.delete().where(OutboxItem.id == c.outbox_id))
+    conn.execute(delete(OUTBOX).where(OUTBOX.c.id == c.outbox_id))

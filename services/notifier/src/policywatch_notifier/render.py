@@ -6,6 +6,7 @@ Text comes from Jinja2 template files in ``templates/``; the tier decides how mu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any
@@ -33,15 +34,84 @@ class Recipient:
     timezone: str = "UTC"
 
 
-@dataclass(frozen=True)
+class Bodies:
+    """The text, HTML and Markdown bodies of one message, each rendered on first use.
+
+    A webhook needs only the JSON payload and an e-mail only text + HTML: rendering all three
+    templates for every delivery was most of the rendering cost (issue 7). One ``Bodies`` may be
+    shared by several deliveries of the same content (same change, tier and unsubscribe link).
+    """
+
+    __slots__ = ("_ctx", "_done", "_names", "_render")
+
+    def __init__(
+        self, render: Callable[[str, dict[str, Any]], str], names: dict[str, str], ctx: dict[str, Any]
+    ):
+        self._render = render
+        self._names = names
+        self._ctx = ctx
+        self._done: dict[str, str] = {}
+
+    def get(self, part: str) -> str:
+        out = self._done.get(part)
+        if out is None:
+            out = self._done[part] = self._render(self._names[part], self._ctx)
+        return out
+
+
 class Rendered:
-    kind: str  # alert | digest
+    """One message for one delivery: subject, bodies (lazy), webhook payload, unsubscribe link."""
+
+    __slots__ = ("_bodies", "kind", "payload", "subject", "unsubscribe_url")
+
+    def __init__(
+        self, *, kind: str, subject: str, payload: dict[str, Any], unsubscribe_url: str, bodies: Bodies
+    ) -> None:
+        self.kind = kind  # alert | digest
+        self.subject = subject
+        self.payload = payload
+        self.unsubscribe_url = unsubscribe_url
+        self._bodies = bodies
+
+    @property
+    def text(self) -> str:
+        return self._bodies.get("text")
+
+    @property
+    def html(self) -> str:
+        return self._bodies.get("html")
+
+    @property
+    def markdown(self) -> str:
+        return self._bodies.get("markdown")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Everything of a message except the delivery id; ``for_delivery`` makes the per-delivery part."""
+
+    kind: str
     subject: str
-    text: str
-    html: str
-    markdown: str
-    payload: dict[str, Any]
+    payload_type: str
+    tier: str
+    data: dict[str, Any]
     unsubscribe_url: str
+    bodies: Bodies
+
+    def for_delivery(self, delivery_id: str) -> Rendered:
+        payload = {
+            "type": self.payload_type,
+            "delivery_id": delivery_id,
+            "tier": self.tier,
+            "data": self.data,
+        }
+        return Rendered(
+            kind=self.kind,
+            subject=self.subject,
+            payload=payload,
+            unsubscribe_url=self.unsubscribe_url,
+            bodies=self.bodies,
+        )
 
 
 def _clip(text: str, n: int = MAX_PASSAGE_CHARS) -> str:
@@ -170,30 +240,34 @@ class Renderer:
     def _render(self, name: str, ctx: dict[str, Any]) -> str:
         return self.env.get_template(name).render(**ctx)
 
-    def alert(self, r: Recipient, tier: Tier, change: ClassifiedChange, *, delivery_id: str) -> Rendered:
+    def _bodies(self, template: str, ctx: dict[str, Any]) -> Bodies:
+        names = {
+            part: f"{template}.{ext}.j2"
+            for part, ext in (("text", "txt"), ("html", "html"), ("markdown", "md"))
+        }
+        return Bodies(self._render, names, ctx)
+
+    def prepare_alert(self, r: Recipient, tier: Tier, change: ClassifiedChange) -> Prepared:
         view = change_view(change, tier, versions_base_url=self.versions_base_url)
         unsub = self.unsubscribe_url(r)
         ctx = {"c": view, "tier": tier, "unsubscribe_url": unsub}
         subject = f"[{view['severity'].upper()}] {view['platform']}: {view['headline']}"
-        payload = {
-            "type": "policy.change",
-            "delivery_id": delivery_id,
-            "tier": tier.name,
-            "data": view,
-        }
-        return Rendered(
+        return Prepared(
             kind="alert",
             subject=subject[:200],
-            text=self._render("alert.txt.j2", ctx),
-            html=self._render("alert.html.j2", ctx),
-            markdown=self._render("alert.md.j2", ctx),
-            payload=payload,
+            payload_type="policy.change",
+            tier=tier.name,
+            data=view,
             unsubscribe_url=unsub,
+            bodies=self._bodies("alert", ctx),
         )
 
-    def digest(
-        self, r: Recipient, tier: Tier, changes: list[ClassifiedChange], *, period: str, delivery_id: str
-    ) -> Rendered:
+    def alert(self, r: Recipient, tier: Tier, change: ClassifiedChange, *, delivery_id: str) -> Rendered:
+        return self.prepare_alert(r, tier, change).for_delivery(delivery_id)
+
+    def prepare_digest(
+        self, r: Recipient, tier: Tier, changes: list[ClassifiedChange], *, period: str
+    ) -> Prepared:
         groups = [
             {
                 "platform": p,
@@ -204,19 +278,17 @@ class Renderer:
         unsub = self.unsubscribe_url(r)
         n = sum(len(g["changes"]) for g in groups)
         ctx = {"groups": groups, "period": period, "count": n, "tier": tier, "unsubscribe_url": unsub}
-        subject = f"policywatch weekly digest: {n} change(s) on {len(groups)} platform(s)"
-        payload = {
-            "type": "policy.digest",
-            "delivery_id": delivery_id,
-            "tier": tier.name,
-            "data": {"period": period, "count": n, "groups": groups},
-        }
-        return Rendered(
+        return Prepared(
             kind="digest",
-            subject=subject,
-            text=self._render("digest.txt.j2", ctx),
-            html=self._render("digest.html.j2", ctx),
-            markdown=self._render("digest.md.j2", ctx),
-            payload=payload,
+            subject=f"policywatch weekly digest: {n} change(s) on {len(groups)} platform(s)",
+            payload_type="policy.digest",
+            tier=tier.name,
+            data={"period": period, "count": n, "groups": groups},
             unsubscribe_url=unsub,
+            bodies=self._bodies("digest", ctx),
         )
+
+    def digest(
+        self, r: Recipient, tier: Tier, changes: list[ClassifiedChange], *, period: str, delivery_id: str
+    ) -> Rendered:
+        return self.prepare_digest(r, tier, changes, period=period).for_delivery(delivery_id)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 
 from policywatch_shared.events import ClassifiedChange, DeliveryOutcome
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from policywatch_notifier import metrics
@@ -16,11 +16,11 @@ from policywatch_notifier.channels import Channel
 from policywatch_notifier.channels.apprise import AppriseChannel
 from policywatch_notifier.channels.email import EmailChannel
 from policywatch_notifier.channels.webhook import WebhookChannel
-from policywatch_notifier.database import open_db
+from policywatch_notifier.database import Transactor, open_db
 from policywatch_notifier.delivery import Dispatcher
 from policywatch_notifier.digest import run_digests
-from policywatch_notifier.ledger import Decision, decide
-from policywatch_notifier.models import Delivery, utcnow
+from policywatch_notifier.ledger import Decision, decide_in
+from policywatch_notifier.models import utcnow
 from policywatch_notifier.render import Renderer
 from policywatch_notifier.settings import NotifierSettings
 from policywatch_notifier.tier import Tiers
@@ -65,6 +65,7 @@ class NotifierService:
         self.engine: AsyncEngine | None = None
         self.sessions: async_sessionmaker[AsyncSession] | None = None
         self.dispatcher: Dispatcher | None = None
+        self.transactor: Transactor | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stop = asyncio.Event()
 
@@ -74,6 +75,7 @@ class NotifierService:
             return
         engine, sessions = await open_db(self.settings.database_url)
         self.engine, self.sessions = engine, sessions
+        self.transactor = Transactor(engine)
         s = self.settings
         self.dispatcher = Dispatcher(
             sessions,
@@ -88,6 +90,7 @@ class NotifierService:
             retry_max_s=s.retry_max_s,
             max_attempts=s.max_attempts,
             interval_s=s.dispatch_interval_s,
+            transactor=self.transactor,
         )
 
     async def start_loops(self) -> None:
@@ -117,23 +120,22 @@ class NotifierService:
             for ch in self.dispatcher.channels.values():
                 with contextlib.suppress(Exception):
                     await ch.close()
+        if self.transactor is not None:
+            await self.transactor.close()
         if self.engine is not None:
             await self.engine.dispose()
-        self.engine = self.sessions = self.dispatcher = None
+        self.engine = self.sessions = self.dispatcher = self.transactor = None
 
     async def handle(self, event: ClassifiedChange) -> Decision:
         """Decide who hears of this change; ledger + outbox rows commit together, then dispatch wakes."""
         await self.open()
         assert self.sessions is not None
-        async with self.sessions() as session, session.begin():
-            decision = await decide(session, event, self.tiers)
-            channels: list[str] = []
-            if decision.deliveries:
-                rows = await session.scalars(
-                    select(Delivery.channel).where(Delivery.id.in_(decision.deliveries))
-                )
-                channels = list(rows.all())
-        for ch in channels:
+        assert self.transactor is not None
+        # One transaction in one call (Transactor): store + ledger + outbox rows commit together.
+        decision = await self.transactor.run(functools.partial(decide_in, event=event, tiers=self.tiers))
+        if decision.stored and self.dispatcher is not None:
+            self.dispatcher.remember(event)  # its deliveries render from this object, not a DB read
+        for ch in decision.channels:
             metrics.DECIDED.labels(ch, "alert").inc()
         if decision.deliveries and self.dispatcher is not None:
             self.dispatcher.wake()
