@@ -1,6 +1,8 @@
 """Cost of one capture in the differ service (issue 7), against baselines in the same run.
 
     .venv/bin/python bench/differ_service.py [--documents 20] [--rounds 3] [--restart]
+    .venv/bin/python bench/differ_service.py --against DIR [--repeat 3]
+
 
 Feeds ``DifferService.handle`` the captures the load bench (bench/system_load.py) makes:
 real corpus documents (first recorded version, capped at 60,000 characters; by default
@@ -13,21 +15,32 @@ of each kind, and two baselines measured on the same pages: extraction alone wit
 block cache (what every capture cost before it) and a bare ``difflib`` diff of the two
 texts (line alignment, then words inside replaced blocks). ``--restart`` also times a
 modified capture handled by a fresh service (empty memory) on the stored state.
+
+``--against DIR`` compares two versions of the differ in the same run: DIR holds another
+``policywatch_differ`` package (e.g. the committed one:
+``git archive HEAD services/differ/src | tar -x -C /tmp/base`` then ``--against
+/tmp/base/services/differ/src``). The bench runs ``--repeat`` times with each, alternately,
+in child processes, and prints the CPU p50 per capture of both and their ratio.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import policywatch_differ.extract as extraction
+import policywatch_differ.service as service_module
 from differ_replay import difflib_pair  # sibling script: bench/ is on sys.path when run
 from policywatch_differ.extract import extract
 from policywatch_differ.htmlmd import MarkdownCache
@@ -103,12 +116,32 @@ async def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="modified captures per document")
     ap.add_argument("--min-chars", type=int, default=MAX_CHARS, help="prefer documents this long")
     ap.add_argument("--restart", action="store_true", help="also time a fresh service on the stored state")
+    ap.add_argument(
+        "--against", type=Path, help="src directory of another policywatch_differ to compare with"
+    )
+    ap.add_argument("--repeat", type=int, default=3, help="runs of each version with --against")
+    ap.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # child of --against
     args = ap.parse_args()
+    if args.against:
+        return compare(args)
     bodies = texts(args.documents, args.min_chars)
     site_docs = [SiteDocument(f"bench/doc-{i}", f"Bench document {i}", "Bench", [""]) for i in range(6)]
     print(f"{len(bodies)} documents, {statistics.mean(map(len, bodies)):.0f} chars of markdown on average")
 
     cpu: dict[str, list[float]] = {"first": [], "modified": [], "unchanged": []}
+    # The share of each handle spent extracting (the service's own call, block cache and all).
+    extract_in_handle: dict[str, list[float]] = {k: [] for k in cpu}
+    in_extract: list[float] = []
+    plain_extract = service_module.extract
+
+    def timed_extract(*a: Any, **kw: Any) -> str:
+        c = time.process_time()
+        try:
+            return plain_extract(*a, **kw)
+        finally:
+            in_extract.append(time.process_time() - c)
+
+    service_module.extract = timed_extract
     wall: dict[str, list[float]] = {k: [] for k in cpu}
     extract_cpu: list[float] = []  # uncached extraction of the same pages
     base: list[float] = []
@@ -125,8 +158,10 @@ async def main() -> None:
                         continue
                     ev = await capture(store, i, len(cpu[kind]) + 100 * n + (kind == "unchanged"), html)
                     c, w = time.process_time(), time.perf_counter()
+                    in_extract.clear()
                     events = await svc.handle(ev)
                     cpu[kind].append(time.process_time() - c)
+                    extract_in_handle[kind].append(sum(in_extract))
                     wall[kind].append(time.perf_counter() - w)
                     expected = {"first": "first_version", "modified": "modified", "unchanged": None}[kind]
                     got = events[-1].kind.value if events else None
@@ -145,9 +180,16 @@ async def main() -> None:
                     base.append(time.process_time() - c)
                 prev_md = md
 
+        if args.json:
+            import policywatch_differ
+
+            extracting = {f"extract {k}": v for k, v in extract_in_handle.items()}
+            print(json.dumps({"module": policywatch_differ.__file__, **cpu, **extracting}))
+            return
         for kind in cpu:
             n = len(cpu[kind])
             print(f"handle {kind:9s}: CPU {ms(cpu[kind])}   wall {ms(wall[kind])}   ({n} captures)")
+            print(f"  of which extraction: CPU {ms(extract_in_handle[kind])}")
         print(f"baseline: extraction alone, no block cache: CPU {ms(extract_cpu)}")
         print(f"baseline: difflib diff of the two texts    : CPU {ms(base)}")
         mod = statistics.median(cpu["modified"])
@@ -166,6 +208,46 @@ async def main() -> None:
             await fresh.handle(ev)
             took = (time.process_time() - c) * 1e3
             print(f"after a restart (empty caches): modified capture CPU {took:.1f} ms")
+
+
+def compare(args: argparse.Namespace) -> None:
+    """This bench with the current code and with ``--against``'s, alternately, in child processes."""
+    cmd = [
+        sys.executable,
+        __file__,
+        "--json",
+        "--documents",
+        str(args.documents),
+        "--rounds",
+        str(args.rounds),
+    ]
+    cmd += ["--min-chars", str(args.min_chars)]
+    runs: dict[str, list[dict[str, list[float]]]] = {"baseline": [], "current": []}
+    for r in range(args.repeat):
+        for name in ("baseline", "current") if r % 2 == 0 else ("current", "baseline"):
+            env = dict(os.environ)
+            if name == "baseline":  # PYTHONPATH comes before the installed (editable) package
+                env["PYTHONPATH"] = os.pathsep.join(
+                    filter(None, [str(args.against.resolve()), env.get("PYTHONPATH")])
+                )
+            done = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
+            out = json.loads(done.stdout.splitlines()[-1])
+            if (name == "baseline") != out["module"].startswith(str(args.against.resolve())):
+                sys.exit(f"{name} run imported {out['module']}")
+            runs[name].append(out)
+            print(
+                f"{name:8s} run {r + 1}: modified p50 {statistics.median(out['modified']) * 1e3:.1f} ms",
+                flush=True,
+            )
+    print(f"CPU per capture (ms), p50 / mean of each run; baseline = {args.against}")
+    for kind in ("modified", "unchanged", "first", "extract modified"):
+        for stat in (statistics.median, statistics.mean):
+            ms_ = {k: [stat(run[kind]) * 1e3 for run in v] for k, v in runs.items()}
+            ratio = statistics.median(ms_["baseline"]) / statistics.median(ms_["current"])
+            fmt = {k: " ".join(f"{x:.1f}" for x in v) for k, v in ms_.items()}
+            label = f"{kind} {'p50' if stat is statistics.median else 'mean'}"
+            print(f"  {label:14s}: baseline {fmt['baseline']:18s} current {fmt['current']:18s} ", end="")
+            print(f"-> {ratio:.2f}x less CPU")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from policywatch_differ.extract import extract, kind_of
+import random
+import re
+
+import lxml.html
+from lxml.cssselect import CSSSelector
+from policywatch_differ.extract import DEFAULT_REMOVE, _banner, _drop, _tidy, clean_tree, extract, kind_of
 from policywatch_shared.events import ExtractionHints
 
 HTML = b"""<html><head><title>Privacy Policy - Example</title><script>track()</script>
@@ -91,3 +96,52 @@ def test_pdf_to_text() -> None:
     body = _pdf("We retain personal data for 30 days.")
     assert kind_of("application/pdf", body) == "pdf"
     assert "We retain personal data for 30 days." in extract(body, content_type="application/pdf")
+
+
+def _clean_one_by_one(root: lxml.html.HtmlElement, remove: list[str]) -> None:
+    """The cleaning as first written: one scan per selector, in order, then the banner rules."""
+    for sel in [*DEFAULT_REMOVE, *remove]:
+        try:
+            found = list(CSSSelector(sel, translator="html")(root))
+        except Exception:
+            found = []
+        for el in found:
+            _drop(el)
+    for el in root.xpath("//*[@id or @class or @aria-label or @style]"):
+        if _banner(el):
+            _drop(el)
+
+
+def test_cleaning_in_one_walk_removes_what_one_scan_per_selector_removed() -> None:
+    rnd = random.Random(7)
+    tags = ["div", "p", "nav", "span", "footer", "aside", "section", "script", "button", "a", "li"]
+    attrs = ["", " hidden", ' aria-hidden="true"', ' class="cookie-banner x"', ' class="a b"', ' id="y"']
+    attrs += [' style="display: none"', ' role="dialog"', ' class="breadcrumb"', ' data-x="1"']
+    attrs += [' class="x\tb"']
+    removes = [[], ["nav", ".cookie-banner"], [".a", "#y", "[data-x]", "SPAN"], ["div > p", ".a"], ["*"]]
+    removes += [["span.a", "[data-x=1]", "p:empty", ".b"], ["[class~=b]", "[id^=y]", "bad[[", "li"]]
+
+    def node(depth: int) -> str:
+        if depth > 3 or rnd.random() < 0.3:
+            return rnd.choice(["text ", "", " tail", "<!-- c -->"])
+        tag, inner = rnd.choice(tags), node(depth + 1) + node(depth + 1)
+        return f"<{tag}{rnd.choice(attrs)}>{inner}</{tag}>{rnd.choice(['', 't'])}{node(depth + 1)}"
+
+    changed = 0
+    for i in range(600):
+        html = f"<html><body>{node(0)}{node(0)}</body></html>"
+        remove = removes[i % len(removes)]
+        ref, new = lxml.html.document_fromstring(html), lxml.html.document_fromstring(html)
+        _clean_one_by_one(ref, remove)
+        clean_tree(new, remove)
+        assert lxml.html.tostring(new) == lxml.html.tostring(ref), (html, remove)
+        changed += lxml.html.tostring(ref) != lxml.html.tostring(lxml.html.document_fromstring(html))
+    assert changed > 400  # the pages did have things to remove
+
+
+def test_tidy_is_the_two_regexes() -> None:
+    trailing, blanks = re.compile(r"[ \t]+\n"), re.compile(r"\n{3,}")
+    rnd = random.Random(3)
+    for _ in range(20_000):
+        md = "".join(rnd.choice(" \t\nab\r\x0b") for _ in range(rnd.randint(0, 30)))
+        assert _tidy(md) == blanks.sub("\n\n", trailing.sub("\n", md)).strip() + "\n"

@@ -135,3 +135,16 @@ def test_the_cache_is_bounded() -> None:
     assert _cached(cache, html) == _plain(html) and len(cache) == 3
     off = MarkdownCache(size=0)
     assert _cached(off, html) == _plain(html) and len(off) == 0
+
+
+def test_a_list_stays_remembered_when_a_section_is_appended_after_it() -> None:
+    cache = MarkdownCache()
+    intro, items = "<p>Intro.</p>", "<ol>" + "".join(f"<li>Clause {i}.</li>" for i in range(30)) + "</ol>"
+    before = _page([intro, items])
+    after = _page([intro, items, "<h2>New section</h2>", "<p>New text.</p>"])
+    assert _cached(cache, before) == _plain(before)
+    misses = cache.misses
+    # markdownify ends the list with one more newline now: the same entry, newline added back.
+    assert _cached(cache, after) == _plain(after) != _plain(before) + "## New section\n\nNew text.\n\n"
+    assert cache.misses - misses == 2  # only the heading and the paragraph were converted
+    assert _cached(cache, before) == _plain(before)  # and back: the newline is not kept
