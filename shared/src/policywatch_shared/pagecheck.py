@@ -8,7 +8,7 @@ capture as a new version alerts every subscriber twice (gone, then back).
 :func:`check_page` judges the *visible text* of a page (and optionally its HTTP status
 and title). Phrases are only trusted on short pages or in the title: real policies
 mention "access denied" or "this page isn't available" in their body, and a wall or
-error page is short. :func:`visible_text` turns HTML into that text (stdlib only).
+error page is short. :func:`visible_text` turns HTML into that text (lexbor, via selectolax).
 
 The fetcher uses it on every capture; the differ may use it again on extracted text.
 """
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from typing import Literal
 
 Verdict = Literal["ok", "blocked", "error_page"]
@@ -83,7 +82,6 @@ _SCRIPT_SHELL_PATTERNS = [
 _BLOCKED = re.compile("|".join(_BLOCKED_PATTERNS), re.IGNORECASE)
 _ERROR = re.compile("|".join(_ERROR_PATTERNS), re.IGNORECASE)
 _SHELL = re.compile("|".join(_SCRIPT_SHELL_PATTERNS), re.IGNORECASE | re.MULTILINE)
-_SPACE = re.compile(r"\s+")
 #: Status codes in a title ("404 | Example", "Error 503", "500 Internal Server Error") mean an
 #: error page, but only as a title segment of their own or next to error words: "Bench document
 #: 500" or "Fortune 500 Privacy Notice" are documents. In a body codes may be anything.
@@ -113,7 +111,8 @@ class PageVerdict:
 
 
 def _norm(text: str) -> str:
-    return _SPACE.sub(" ", text).strip()
+    """``re.sub(r"\\s+", " ", text).strip()``, in C (``str.split`` splits on the same characters)."""
+    return " ".join(text.split())
 
 
 def check_page(text: str, *, status: int | None = None, title: str | None = None) -> PageVerdict:
@@ -125,8 +124,11 @@ def check_page(text: str, *, status: int | None = None, title: str | None = None
       or near-empty document, or a script shell whose text only a browser would see;
     * ``ok`` otherwise.
     """
-    body = _norm(text)
-    head = _norm(title or "")
+    return _verdict(_norm(text), _norm(title or ""), status)
+
+
+def _verdict(body: str, head: str, status: int | None) -> PageVerdict:
+    """:func:`check_page` on whitespace-normalised text and title."""
     length = len(body)
     short = length < SHORT_PAGE_CHARS
 
@@ -183,45 +185,15 @@ _BLOCK = {
     "dd",
     "dt",
 }
-
-
-class _TextParser(HTMLParser):
-    def __init__(self, *, keep_noscript: bool) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.title_parts: list[str] = []
-        self._skip = 0
-        self._in_title = False
-        self._skip_tags = _SKIP - {"noscript"} if keep_noscript else _SKIP
-        self.script_bytes = 0
-        self._in_script = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "title":
-            self._in_title = True
-        elif tag in self._skip_tags:
-            self._skip += 1
-            self._in_script = tag == "script"
-        elif tag in _BLOCK:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "title":
-            self._in_title = False
-        elif tag in self._skip_tags:
-            self._skip = max(0, self._skip - 1)
-            self._in_script = False
-        elif tag in _BLOCK:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if self._in_title:
-            self.title_parts.append(data)
-        elif self._skip:
-            if self._in_script:
-                self.script_bytes += len(data)
-        else:
-            self.parts.append(data)
+#: The "<" of every start or end tag of a block element (the name ends where the tokenizer ends
+#: it). The names of _BLOCK as a trie: twice as fast as their plain alternation (tested equal).
+_BLOCK_NAMES = (
+    r"(?:p(?:re)?|d(?:iv|d|t)|section|article|main|h(?:eader|r|[1-6])|footer|nav|li|ul|ol"
+    r"|t(?:able|[rdh])|b(?:r|lockquote))"
+)
+_BLOCK_TAG = re.compile(r"<(?=/?" + _BLOCK_NAMES + r"[\t\n\r\f />\x00])", re.IGNORECASE)
+_SKIP_TAGS = sorted(_SKIP)
+_SKIP_TAGS_KEEP_NOSCRIPT = sorted(_SKIP - {"noscript"})
 
 
 @dataclass(frozen=True)
@@ -232,18 +204,51 @@ class PageText:
     script_chars: int = 0
 
 
+#: Whitespace met in page text besides the space (&nbsp;, narrow no-break space, tab).
+_COMMON_SPACES = ("\xa0", "\u202f", "\t")
+
+
+def _lines(raw: str) -> str:
+    """Lines of ``raw`` with whitespace runs collapsed, stripped, empty lines dropped.
+
+    Fast path (most pages): strip the lines, turn common whitespace into spaces and double
+    spaces into one; that is the answer when no run is left and no other whitespace (every
+    whitespace character but the space is unprintable). C string methods only: 2-3x faster
+    than splitting every line into words, which remains the fallback.
+    """
+    text = "\n".join(filter(None, map(str.strip, raw.split("\n"))))
+    fast = text
+    for ch in _COMMON_SPACES:
+        if ch in fast:
+            fast = fast.replace(ch, " ")
+    if "  " in fast:
+        fast = fast.replace("  ", " ")
+    # Lines end in non-whitespace after strip(), so squeezing inside them is enough.
+    if "  " not in fast and fast.replace("\n", " ").isprintable():
+        return fast
+    return "\n".join(filter(None, map(" ".join, map(str.split, text.split("\n")))))
+
+
 def visible_text(html: str, *, keep_noscript: bool = False) -> PageText:
-    """Title and visible text of an HTML page (scripts, styles and templates dropped)."""
-    parser = _TextParser(keep_noscript=keep_noscript)
-    try:
-        parser.feed(html)
-        parser.close()
-    except Exception:  # HTMLParser is lenient; never let a broken page crash a capture
-        pass
-    title = _norm("".join(parser.title_parts)) or None
-    lines = (_SPACE.sub(" ", line).strip() for line in "".join(parser.parts).split("\n"))
-    text = "\n".join(line for line in lines if line)
-    return PageText(title=title, text=text, script_chars=parser.script_bytes)
+    """Title and visible text of an HTML page (scripts, styles and templates dropped).
+
+    Parsed with lexbor (an HTML5 parser in C, ~10x faster than ``html.parser``). Block
+    elements separate lines: a newline is put before each of their tags in the source,
+    so inline markup ("<b>x</b>y") joins words exactly as before. ``keep_noscript``
+    parses ``<noscript>`` content as markup (a browser without scripting shows it);
+    otherwise it is one text node, dropped with the element.
+    """
+    from selectolax.lexbor import LexborHTMLParser  # lazy: the differ imports check_page only
+
+    tree = LexborHTMLParser(_BLOCK_TAG.sub("\n<", html), scripting=not keep_noscript)
+    # Every <title> (also an SVG icon's), as html.parser saw them.
+    title = " ".join("".join(n.text() for n in tree.css("title")).split()) or None
+    script_chars = sum(len(n.text()) for n in tree.css("script"))
+    tree.strip_tags(_SKIP_TAGS_KEEP_NOSCRIPT if keep_noscript else _SKIP_TAGS)
+    root = tree.root
+    return PageText(
+        title=title, text=_lines(root.text() if root is not None else ""), script_chars=script_chars
+    )
 
 
 #: A page with at most this much visible text and a "needs JavaScript" hint is a script shell.
@@ -268,7 +273,8 @@ def is_script_shell(html: str, page: PageText | None = None) -> bool:
 def check_html(html: str, *, status: int | None = None) -> tuple[PageVerdict, PageText]:
     """:func:`check_page` on an HTML page, plus script-shell detection (the text only a browser sees)."""
     page = visible_text(html)
-    verdict = check_page(page.text, status=status, title=page.title)
+    # page.text is normalised already but for its line breaks; the title entirely.
+    verdict = _verdict(page.text.replace("\n", " "), page.title or "", status)
     if verdict.outcome != "blocked" and (status is None or status < 400) and is_script_shell(html, page):
         verdict = PageVerdict(
             "error_page", "script shell (needs JavaScript)", verdict.text_length, script_shell=True

@@ -28,6 +28,7 @@ from policywatch_shared.events import (
 from policywatch_shared.pagecheck import check_html, check_page
 from policywatch_shared.storage import ObjectStore
 from prometheus_client import Counter, Gauge, Histogram
+from selectolax.lexbor import LexborHTMLParser
 
 from policywatch_fetcher.browser import BrowserOptions, BrowserPool, BrowserUnavailable
 from policywatch_fetcher.catalog import Catalog
@@ -97,10 +98,9 @@ def selected_text(html: str, hints: ExtractionHints) -> tuple[str | None, bool]:
     """
     if not hints.select and not hints.remove:
         return None, True
-    from selectolax.lexbor import LexborHTMLParser
-
     tree = LexborHTMLParser(html)
-    for sel in ["script", "style", "noscript", "template", *hints.remove]:
+    # Each selector is a walk of the whole tree: the catalog often repeats "script"/"noscript".
+    for sel in dict.fromkeys(["script", "style", "noscript", "template", *hints.remove]):
         try:
             for node in tree.css(sel):
                 node.decompose()
@@ -118,7 +118,7 @@ def selected_text(html: str, hints: ExtractionHints) -> tuple[str | None, bool]:
     else:
         roots = [tree.body] if tree.body is not None else []
     text = "\n".join((n.text(separator="\n") or "") for n in roots)
-    return "\n".join(line.strip() for line in text.splitlines() if line.strip()), True
+    return "\n".join(filter(None, map(str.strip, text.splitlines()))), True
 
 
 @dataclass
