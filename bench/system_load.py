@@ -287,23 +287,32 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             drained = await wait_drained(stack.bootstrap, list(groups.values()), args.timeout)
             warm = time.monotonic() - t
             print(f"warm-up drained in {warm:.1f} s (complete: {drained})", file=sys.stderr)
-            sampler = Sampler(stack, groups)
-            sampler.start()
             # Phase 2: one substantive change per document at --rate per second. The site renders
             # each new version beforehand: a real site's rendering is not on this machine.
             new_texts = [d.versions[0] + CLAUSE.format(n=i) for i, d in enumerate(site.documents_list())]
             for text in new_texts:
                 render_markdown(text)
+            sampler = Sampler(stack, groups)
+            sampler.start()
             mark = {topic: len(watcher.events.get(topic, {})) for topic in T.TOPIC_NAMES}
+            # One producer for the whole phase: a fresh one per request cost the bench more CPU.
+            producer = AIOKafkaProducer(
+                bootstrap_servers=stack.bootstrap, acks="all", enable_idempotence=False
+            )
+            await producer.start()
             t0 = time.monotonic()
             interval = 1.0 / args.rate
-            for i, d in enumerate(site.documents_list()):
-                due = t0 + i * interval
-                delay = due - time.monotonic()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                site.append_version(d.document_id, new_texts[i])
-                await publish_requests(stack.bootstrap, [fetch_request(site, d, step=1, run="bench")])
+            try:
+                for i, d in enumerate(site.documents_list()):
+                    due = t0 + i * interval
+                    delay = due - time.monotonic()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    site.append_version(d.document_id, new_texts[i])
+                    req = fetch_request(site, d, step=1, run="bench")
+                    await publish_requests(stack.bootstrap, [req], producer=producer)
+            finally:
+                await producer.stop()
             sent_for = time.monotonic() - t0
             done = await watcher.wait_for(
                 lambda w: len([x for x in w.delivered() if x.channel == "webhook"]) >= args.documents,

@@ -106,9 +106,14 @@ def free_ports(names: list[str]) -> dict[str, int]:
     return {n: free_port() for n in names}
 
 
-async def publish_requests(bootstrap: str, requests: list[FetchRequest]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=False)
-    await producer.start()
+async def publish_requests(
+    bootstrap: str, requests: list[FetchRequest], *, producer: AIOKafkaProducer | None = None
+) -> None:
+    """Publish fetch requests (acknowledged); on ``producer`` if given, else on a fresh one."""
+    own = producer is None
+    if producer is None:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=False)
+        await producer.start()
     try:
         futures = [
             await producer.send(
@@ -121,7 +126,8 @@ async def publish_requests(bootstrap: str, requests: list[FetchRequest]) -> None
         ]
         await asyncio.gather(*futures)
     finally:
-        await producer.stop()
+        if own:
+            await producer.stop()
 
 
 class Demo:
