@@ -31,7 +31,7 @@ def build_app(settings: DifferSettings, *, store: Any | None = None) -> FastStre
     service = DifferService(store if store is not None else make_store(settings))
     seen = SeenIds(settings.dedupe_window)
 
-    @durable_subscriber(broker, CAPTURES, group_id=settings.group_id)
+    @durable_subscriber(broker, CAPTURES, group_id=settings.group_id, max_workers=settings.concurrency)
     async def on_capture(capture: CaptureEvent) -> None:
         if capture.event_id in seen:
             return
