@@ -20,7 +20,10 @@ modified capture handled by a fresh service (empty memory) on the stored state.
 ``policywatch_differ`` package (e.g. the committed one:
 ``git archive HEAD services/differ/src | tar -x -C /tmp/base`` then ``--against
 /tmp/base/services/differ/src``). The bench runs ``--repeat`` times with each, alternately,
-in child processes, and prints the CPU p50 per capture of both and their ratio.
+in child processes, and prints the CPU p50 per capture of both and their ratio. It also
+checks that both produce the same results: every change event (fresh ``produced_at`` and
+``trace_id`` aside) and every stored version text and history index (the same, inside the
+remembered events) — it stops if one differs.
 """
 
 from __future__ import annotations
@@ -121,6 +124,7 @@ async def main() -> None:
     )
     ap.add_argument("--repeat", type=int, default=3, help="runs of each version with --against")
     ap.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # child of --against
+    ap.add_argument("--dump", type=Path, help=argparse.SUPPRESS)  # child of --against: results
     args = ap.parse_args()
     if args.against:
         return compare(args)
@@ -143,6 +147,8 @@ async def main() -> None:
 
     service_module.extract = timed_extract
     wall: dict[str, list[float]] = {k: [] for k in cpu}
+    results: list[Any] = []  # change events, for the identity check of --against
+    raw_names: dict[str, str] = {}  # raw key → capture order (the pages differ per process)
     extract_cpu: list[float] = []  # uncached extraction of the same pages
     base: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -157,12 +163,14 @@ async def main() -> None:
                     if kind == "unchanged" and n != len(versions) - 1:
                         continue
                     ev = await capture(store, i, len(cpu[kind]) + 100 * n + (kind == "unchanged"), html)
+                    raw_names.setdefault(str(ev.pages[0].storage_key), f"raw-{len(raw_names)}")
                     c, w = time.process_time(), time.perf_counter()
                     in_extract.clear()
                     events = await svc.handle(ev)
                     cpu[kind].append(time.process_time() - c)
                     extract_in_handle[kind].append(sum(in_extract))
                     wall[kind].append(time.perf_counter() - w)
+                    results.append([_fresh_aside(e.model_dump(mode="json")) for e in events])
                     expected = {"first": "first_version", "modified": "modified", "unchanged": None}[kind]
                     got = events[-1].kind.value if events else None
                     if got != expected:
@@ -180,11 +188,18 @@ async def main() -> None:
                     base.append(time.process_time() - c)
                 prev_md = md
 
+        if args.dump:
+            args.dump.write_text(json.dumps({"events": results, "objects": await stored(store, raw_names)}))
         if args.json:
             import policywatch_differ
 
             extracting = {f"extract {k}": v for k, v in extract_in_handle.items()}
-            print(json.dumps({"module": policywatch_differ.__file__, **cpu, **extracting}))
+            # The rest of each capture: comparison, storage, event (what extraction leaves).
+            rest = {
+                f"rest {k}": [a - b for a, b in zip(v, extract_in_handle[k], strict=True)]
+                for k, v in cpu.items()
+            }
+            print(json.dumps({"module": policywatch_differ.__file__, **cpu, **extracting, **rest}))
             return
         for kind in cpu:
             n = len(cpu[kind])
@@ -210,6 +225,28 @@ async def main() -> None:
             print(f"after a restart (empty caches): modified capture CPU {took:.1f} ms")
 
 
+def _fresh_aside(event: dict[str, Any]) -> dict[str, Any]:
+    """An event without what is legitimately new on each run."""
+    return {k: v for k, v in event.items() if k not in ("produced_at", "trace_id")}
+
+
+async def stored(store: LocalStore, raw_names: dict[str, str]) -> dict[str, Any]:
+    """Every version text (sha256, metadata) and history index the differ wrote; the raw
+    pages' keys in the histories by capture order (the demo's chrome rotates per process)."""
+    out: dict[str, Any] = {}
+    for key in await store.list_keys("versions/"):
+        obj = await store.stat(key)
+        out[key] = obj and [obj.sha256, obj.size, obj.content_type, obj.metadata]
+    for key in await store.list_keys("differ/history/"):
+        text = (await store.get_bytes(key)).decode()
+        for raw, name in raw_names.items():
+            text = text.replace(raw, name)
+        history = json.loads(text)
+        history["events"] = {k: v and _fresh_aside(v) for k, v in history["events"].items()}
+        out[key] = history
+    return out
+
+
 def compare(args: argparse.Namespace) -> None:
     """This bench with the current code and with ``--against``'s, alternately, in child processes."""
     cmd = [
@@ -223,6 +260,8 @@ def compare(args: argparse.Namespace) -> None:
     ]
     cmd += ["--min-chars", str(args.min_chars)]
     runs: dict[str, list[dict[str, list[float]]]] = {"baseline": [], "current": []}
+    dumps: dict[str, list[Any]] = {"baseline": [], "current": []}
+    tmp = tempfile.TemporaryDirectory()
     for r in range(args.repeat):
         for name in ("baseline", "current") if r % 2 == 0 else ("current", "baseline"):
             env = dict(os.environ)
@@ -230,7 +269,11 @@ def compare(args: argparse.Namespace) -> None:
                 env["PYTHONPATH"] = os.pathsep.join(
                     filter(None, [str(args.against.resolve()), env.get("PYTHONPATH")])
                 )
-            done = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
+            dump = Path(tmp.name) / f"{name}-{r}.json"
+            done = subprocess.run(
+                [*cmd, "--dump", str(dump)], env=env, check=True, capture_output=True, text=True
+            )
+            dumps[name].append(json.loads(dump.read_text()))
             out = json.loads(done.stdout.splitlines()[-1])
             if (name == "baseline") != out["module"].startswith(str(args.against.resolve())):
                 sys.exit(f"{name} run imported {out['module']}")
@@ -239,14 +282,27 @@ def compare(args: argparse.Namespace) -> None:
                 f"{name:8s} run {r + 1}: modified p50 {statistics.median(out['modified']) * 1e3:.1f} ms",
                 flush=True,
             )
+    tmp.cleanup()
+    ref = dumps["baseline"][0]
+    for name, got in dumps.items():
+        for r, d in enumerate(got):
+            for part in ("events", "objects"):
+                if d[part] != ref[part]:
+                    sys.exit(f"{name} run {r + 1}: {part} differ from the baseline's first run")
+    events = sum(map(len, ref["events"]))
+    print(
+        f"identical results in all {2 * args.repeat} runs: {events} change events, "
+        f"{len(ref['objects'])} stored versions and histories"
+    )
     print(f"CPU per capture (ms), p50 / mean of each run; baseline = {args.against}")
-    for kind in ("modified", "unchanged", "first", "extract modified"):
+    kinds = ["modified", "unchanged", "first", "extract modified", "rest modified", "rest unchanged"]
+    for kind in kinds:
         for stat in (statistics.median, statistics.mean):
             ms_ = {k: [stat(run[kind]) * 1e3 for run in v] for k, v in runs.items()}
             ratio = statistics.median(ms_["baseline"]) / statistics.median(ms_["current"])
             fmt = {k: " ".join(f"{x:.1f}" for x in v) for k, v in ms_.items()}
             label = f"{kind} {'p50' if stat is statistics.median else 'mean'}"
-            print(f"  {label:14s}: baseline {fmt['baseline']:18s} current {fmt['current']:18s} ", end="")
+            print(f"  {label:20s}: baseline {fmt['baseline']:18s} current {fmt['current']:18s} ", end="")
             print(f"-> {ratio:.2f}x less CPU")
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import policywatch_differ.engine as engine
 import pytest
 from policywatch_differ.engine import Differ, DocumentInfo
 from policywatch_differ.history import HistoryStore
 from policywatch_differ.memstore import MemoryStore
+from policywatch_differ.normalise import LineNormaliser
 from policywatch_shared.events import ChangeKind
 
 V1 = """# Terms of Service
@@ -131,3 +133,51 @@ async def test_error_message_inside_a_long_page_is_unavailable(differ: Differ) -
         "## This page isn't available at the moment\n\nThe link you followed may be broken.\n",
     )
     assert await _run(differ, [V1, broken, V1]) == ["first_version", "unavailable", "restored"]
+
+
+BROKEN = V1.replace(
+    "## Termination\n\nWe may suspend your account if you break these terms.\n",
+    "## This page isn't available at the moment\n\nThe link you followed may be broken.\n",
+)
+
+
+async def test_same_text_again_skips_normalisation(differ: Differ, monkeypatch: pytest.MonkeyPatch) -> None:
+    await _run(differ, [V1, V2])
+    calls: list[str] = []
+    inner = engine.line_keys
+
+    def spy(text: str, norm: LineNormaliser | None = None) -> list[tuple[str, str]]:
+        calls.append(text)
+        return inner(text, norm)
+
+    monkeypatch.setattr(engine, "line_keys", spy)
+    obs = await differ.observe(INFO, V2, capture_id="again", at=T0 + timedelta(days=5))
+    assert obs.outcome == "unchanged" and calls == []
+    # The memo is the last text's: another text is normalised as before.
+    obs = await differ.observe(INFO, V1, capture_id="back", at=T0 + timedelta(days=6))
+    assert obs.outcome == "reverted" and calls == [V1]
+
+
+async def test_same_text_memo_changes_no_result() -> None:
+    """The memo of the last text gives the same outcomes, events and histories as without it."""
+    en = "# Terms\n\n" + "You may use the service if you agree to these terms and our policies. " * 30
+    pt = "# Termos\n\n" + "Você pode usar o serviço se concordar com estes termos e nossas políticas. " * 30
+    texts = [V1, V1, V2, V2, BROKEN, BROKEN, V2, V1, V1, ERROR, ERROR, V1, en, en, pt, pt, en, en, V2]
+    memo, plain = Differ(HistoryStore(MemoryStore())), Differ(HistoryStore(MemoryStore()))
+    seen = []
+    for n, text in enumerate(texts):
+        got = []
+        for d in (memo, plain):
+            if d is plain:
+                d._norm(INFO.document_id).memo = None
+            obs = await d.observe(INFO, text, capture_id=f"c{n}", at=T0 + timedelta(days=n))
+            dump = obs.event.model_dump(exclude={"produced_at", "trace_id"}) if obs.event else None
+            got.append((obs.outcome, dump))
+        assert got[0] == got[1], n
+        seen.append(got[0][0])
+    assert {"unchanged", "modified", "unavailable", "restored", "reverted"} <= set(seen)
+    h1 = await memo.histories.load(INFO.document_id)
+    h2 = await plain.histories.load(INFO.document_id)
+    assert h1 is not None and h2 is not None
+    strip = {"events": {"__all__": {"produced_at", "trace_id"}}}
+    assert h1.model_dump(exclude=strip) == h2.model_dump(exclude=strip)

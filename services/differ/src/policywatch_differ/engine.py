@@ -15,6 +15,7 @@ returns the outcome: ``unchanged`` or one of the change kinds, with the change e
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from policywatch_differ.change import DiffResult, diff_docs
 from policywatch_differ.history import DocumentHistory, HistoryStore, TimelineEntry, VersionRecord
 from policywatch_differ.normalise import LineNormaliser, key_of_lines, line_keys
 from policywatch_differ.sections import Doc, parse, parse_pairs
-from policywatch_differ.unavailable import english_share, inline_error, unavailable_reason
+from policywatch_differ.unavailable import EN_MIN, english_share, inline_error, unavailable_reason
 
 UNCHANGED = "unchanged"
 #: Change kinds a same-day subscriber is alerted about (when substantive).
@@ -221,16 +222,34 @@ class Differ:
         skip_check: bool = False,
     ) -> Observation:
         cur = h.current_version
+        memo: tuple[bytes, str, float | None] | None = None
+        digest = b""
+        if text is not None:
+            digest = hashlib.sha256(text.encode("utf-8")).digest()
+            memo = self._norm(info.document_id).memo
+            memo = memo if memo is not None and memo[0] == digest else None
+        share_now = memo[2] if memo is not None else None  # English share of ``text``
         if text is not None and unavailable is None and not skip_check:
             share = await self._english_share(cur, info.document_id) if cur is not None else None
-            unavailable = unavailable_reason(text, previous_share=share)
+            if share is not None and share >= EN_MIN and share_now is None:
+                share_now = english_share(text)  # what unavailable_reason would compute
+            unavailable = unavailable_reason(text, previous_share=share, share=share_now)
         if unavailable is not None or text is None:
             return self._unavailable(h, info, capture_id, at, trace_id, unavailable, cur)
 
-        pairs = line_keys(text, self._norm(info.document_id))
-        key = key_of_lines([k for _, k in pairs if k])
+        # The same text as the document's last one (an unchanged capture): its key is known.
+        norm = self._norm(info.document_id)
+        pairs: list[tuple[str, str]] | None = None
+        if memo is not None:
+            key = memo[1]
+        else:
+            pairs = line_keys(text, norm)
+            key = key_of_lines([k for _, k in pairs if k])
+        norm.memo = (digest, key, share_now)
         earlier = h.by_id(key) if cur is not None else None
         if cur is not None and key != cur.version_id and earlier is None and not technical and not skip_check:
+            if pairs is None:
+                pairs = line_keys(text, norm)
             old_doc = await self._doc(cur, info.document_id)
             old_keys = set(old_doc.keys)
             partial = inline_error([k for _, k in pairs if k and k not in old_keys], old_keys)
@@ -245,9 +264,10 @@ class Differ:
             h.last_raw_keys = list(raw_keys)
 
         if cur is None:
-            new_doc = parse_pairs(pairs)
+            new_doc = parse_pairs(pairs if pairs is not None else line_keys(text, norm))
+            share_now = self._remember_share(norm, digest, key, text, share_now)
             v = await self._new_version(
-                h, info, text, key, capture_id, at, raw_keys, "first_version", new_doc
+                h, info, text, key, capture_id, at, raw_keys, "first_version", new_doc, share_now
             )
             ev = self._event(
                 h, info, capture_id, at, ChangeKind.FIRST_VERSION, trace_id,
@@ -280,7 +300,7 @@ class Differ:
             )  # fmt: skip
             return Observation(ChangeKind.REVERTED.value, ev)
 
-        new_doc = parse_pairs(pairs)
+        new_doc = parse_pairs(pairs if pairs is not None else line_keys(text, norm))
         d = diff_docs(old_doc, new_doc)
         reason: str | None
         if technical:
@@ -305,12 +325,25 @@ class Differ:
             h.current = earlier.number
             v = earlier
         else:
-            v = await self._new_version(h, info, text, key, capture_id, at, raw_keys, kind.value, new_doc)
+            share_now = self._remember_share(norm, digest, key, text, share_now)
+            v = await self._new_version(
+                h, info, text, key, capture_id, at, raw_keys, kind.value, new_doc, share_now
+            )
         ev = self._event(
             h, info, capture_id, at, kind, trace_id, summary=d.summary, from_version=cur, to_version=v,
             diff=d, substantive=substantive, reason=reason,
         )  # fmt: skip
         return Observation(kind.value, ev, alert=_alert(ev))
+
+    @staticmethod
+    def _remember_share(
+        norm: LineNormaliser, digest: bytes, key: str, text: str, share: float | None
+    ) -> float:
+        """English share of a new version's text, kept in the memo for its next capture."""
+        if share is None:
+            share = english_share(text)
+            norm.memo = (digest, key, share)
+        return share
 
     def _unavailable(
         self,
@@ -345,6 +378,7 @@ class Differ:
         raw_keys: list[str] | None,
         kind: str,
         doc: Doc,
+        share: float | None = None,
     ) -> VersionRecord:
         storage_key, sha, size = await self.histories.put_text(text, document_id=info.document_id)
         v = VersionRecord(
@@ -362,8 +396,10 @@ class Differ:
         h.versions.append(v)
         h.current = v.number
         self._docs.put(storage_key, doc)
-        # Computed now, from the text at hand: the next capture needs it without reading the store.
-        self._english.setdefault(storage_key, english_share(text))
+        # Computed now (unless the availability check just did), from the text at hand: the next
+        # capture needs it without reading the store.
+        if storage_key not in self._english:
+            self._english[storage_key] = share if share is not None else english_share(text)
         return v
 
     def _event(

@@ -301,6 +301,10 @@ class LineNormaliser:
         self._prev: dict[str, str] = {}
         self._cur: dict[str, str] = {}
         self._older: dict[str, str] = {}
+        #: The engine's memo of the document's last text: (sha256 of the text, its version key,
+        #: its English-word share or None). Both are functions of the text alone, so a capture
+        #: whose text is the same again (unchanged) skips its normalisation and share.
+        self.memo: tuple[bytes, str, float | None] | None = None
 
     def __call__(self, line: str) -> str:
         got = self._cur.get(line)

@@ -64,9 +64,14 @@ def english_share(text: str) -> float:
 
 
 def unavailable_reason(
-    text: str, *, previous: str | None = None, previous_share: float | None = None
+    text: str,
+    *,
+    previous: str | None = None,
+    previous_share: float | None = None,
+    share: float | None = None,
 ) -> str | None:
-    """Why ``text`` is not the document (``None`` when it is)."""
+    """Why ``text`` is not the document (``None`` when it is); ``share``: ``english_share(text)``
+    if the caller already has it."""
     # Without status and title the shared check only judges short texts (phrases are trusted on
     # short pages only): skip it on long ones, it would normalise the whole text for nothing.
     if len(text) < CHECK_PAGE_MAX:
@@ -78,7 +83,7 @@ def unavailable_reason(
     if previous is not None or previous_share is not None:
         before = previous_share if previous_share is not None else english_share(previous or "")
         if before >= EN_MIN:
-            now = english_share(text)
+            now = share if share is not None else english_share(text)
             if now < before * EN_DROP:
                 return f"served in another language (English words {now:.0%}, was {before:.0%})"
     return None
