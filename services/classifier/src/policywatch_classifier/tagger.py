@@ -11,6 +11,7 @@ Evidence: the sentences of the best rule hit, else the sentence the model scores
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -25,6 +26,13 @@ from policywatch_classifier.text import split_sentences
 
 DEFAULT_THRESHOLD = 0.6
 MAX_EVIDENCE_CHARS = 400
+#: Recent passages' tags, by text. The service tags a change's new passages twice — when the
+#: provision index re-indexes the document and when the change itself is classified — and tags
+#: depend on the text alone, so the second time is a look-up. Small: only the latest changes matter.
+MEMO_SIZE = 512
+MEMO_MAX_CHARS = 5000  # longer texts are not remembered (bounds the memo at a few MB)
+
+_Memo = tuple[tuple[str, float, tuple[str, ...]], ...]
 
 
 def combine(p: float, r: float) -> float:
@@ -77,6 +85,8 @@ class PassageTagger:
             self._col = {c: self.model.categories.index(c) for c in self._ids if c in self.model.categories}
         else:
             self._col = {c: i for i, c in enumerate(self._ids)}
+        self._memo: OrderedDict[str, _Memo] = OrderedDict()
+        self._memo_owner: tuple[int, ...] = ()
 
     def combined(self, p: float, r: float) -> float:
         # Without a model the rule weight is the score (rules-only baseline and fallback).
@@ -111,6 +121,32 @@ class PassageTagger:
         return p, r, sentences, hits
 
     def tag(self, texts: Sequence[str]) -> list[list[CategoryTag]]:
+        """Tags per text (fresh objects: callers may set their direction)."""
+        # Parts swapped after construction (tests, tuning) invalidate the memo.
+        owner = (id(self.taxonomy), id(self.lexicon), id(self.model), id(self.thresholds))
+        if owner != self._memo_owner:
+            self._memo.clear()
+            self._memo_owner = owner
+        out: list[list[CategoryTag] | None] = [None] * len(texts)
+        missing: list[int] = []
+        for i, text in enumerate(texts):
+            memo = self._memo.get(text)
+            if memo is None:
+                missing.append(i)
+                continue
+            self._memo.move_to_end(text)
+            out[i] = [CategoryTag(id=c, confidence=conf, evidence=list(ev)) for c, conf, ev in memo]
+        if missing:
+            fresh = self._tag([texts[i] for i in missing])
+            for i, tags in zip(missing, fresh, strict=True):
+                out[i] = tags
+                if len(texts[i]) <= MEMO_MAX_CHARS:
+                    self._memo[texts[i]] = tuple((t.id, t.confidence, tuple(t.evidence)) for t in tags)
+            while len(self._memo) > MEMO_SIZE:
+                self._memo.popitem(last=False)
+        return [tags for tags in out if tags is not None]
+
+    def _tag(self, texts: Sequence[str]) -> list[list[CategoryTag]]:
         p, r, sentences, hits = self.scores(texts)
         out: list[list[CategoryTag]] = []
         need_model_evidence: list[tuple[int, int]] = []
@@ -136,7 +172,8 @@ class PassageTagger:
         todo = [(i, t) for i, tags in enumerate(out) for t in tags if not t.evidence]
         if self.model is None:
             return
-        uniq = sorted({i for i, _ in todo})
+        # A one-sentence passage's best sentence is that sentence: no model pass needed for it.
+        uniq = sorted({i for i, _ in todo if len(sentences[i]) > 1})
         flat = [s for i in uniq for s in sentences[i]]
         probs = self.model.predict_proba(flat) if flat else np.zeros((0, 0))
         offset: dict[int, int] = {}
@@ -147,6 +184,9 @@ class PassageTagger:
         for i, tag in todo:
             sents = sentences[i]
             if not sents:
+                continue
+            if len(sents) == 1:
+                tag.evidence = [_clip(sents[0])]
                 continue
             col = self._col[tag.id]
             block = probs[offset[i] : offset[i] + len(sents), col]
