@@ -109,8 +109,11 @@ class Receivers:
         return int(self.counts[0] + self.counts[1])
 
 
-async def pipeline(rcv: Receivers, n_changes: int, rate: float, n_others: int) -> tuple[float, float]:
-    """CPU seconds per delivered alert: (through the service, baseline direct sends)."""
+async def pipeline(
+    rcv: Receivers, n_changes: int, rate: float, n_others: int, *, smtp_pool: int = 4
+) -> tuple[float, float]:
+    """CPU seconds per delivered alert: (through the service, baseline direct sends).
+    ``smtp_pool=0``: one SMTP connection per message (the behaviour before connection reuse)."""
     tiers = Tiers.load()
     smtp_port, http_port = int(rcv.ports[0]), int(rcv.ports[1])
     hook = f"http://127.0.0.1:{http_port}/h"
@@ -121,6 +124,7 @@ async def pipeline(rcv: Receivers, n_changes: int, rate: float, n_others: int) -
             smtp_host="127.0.0.1",
             smtp_port=smtp_port,
             mail_from="pw@example.com",
+            smtp_pool_size=smtp_pool,
         )
         svc = NotifierService(settings, tiers=tiers)
         await svc.open()
@@ -161,7 +165,7 @@ async def pipeline(rcv: Receivers, n_changes: int, rate: float, n_others: int) -
 
     # baseline: render + send the same alerts directly (no database, no ledger)
     renderer = Renderer(public_base_url=settings.public_base_url)
-    email = EmailChannel(host="127.0.0.1", port=smtp_port, mail_from="pw@example.com")
+    email = EmailChannel(host="127.0.0.1", port=smtp_port, mail_from="pw@example.com", pool_size=smtp_pool)
     webhook = WebhookChannel()
     r = Recipient(
         id="x",
@@ -181,6 +185,7 @@ async def pipeline(rcv: Receivers, n_changes: int, rate: float, n_others: int) -
             await ch.send(r, msg, delivery_id=f"{ch.name}{i}")
     base_cpu = time.process_time() - c0
     await webhook.close()
+    await email.close()
     assert rcv.received == before + 2 * n_changes
     return cpu / (2 * n_changes), base_cpu / (2 * n_changes)
 
@@ -269,6 +274,7 @@ async def fan_out(rcv: Receivers, n_subs: int, n_events: int) -> None:
         dispatch_s = time.perf_counter() - t0
         await engine.dispose()
     await webhook.close()
+    await email.close()
     await asyncio.sleep(0.2)  # the receiver process counts asynchronously
     received = rcv.received - before
     assert received == 2 * created, f"receivers got {received}, expected {2 * created}"  # nothing lost
@@ -286,6 +292,8 @@ async def fan_out(rcv: Receivers, n_subs: int, n_events: int) -> None:
 async def main(args: argparse.Namespace) -> None:
     with Receivers() as rcv:
         if args.changes:
+            # warm-up (imports, template compilation, first connections): else the first run pays it
+            await pipeline(rcv, 20, args.rate, args.others)
             per, base = await pipeline(rcv, args.changes, args.rate, args.others)
             print(
                 f"pipeline: {args.changes} changes at {args.rate:g}/s, 1 professional subscriber "
@@ -295,6 +303,13 @@ async def main(args: argparse.Namespace) -> None:
                 f"  CPU per delivered alert: {per * 1000:.1f} ms ({per * 2000:.1f} ms per change); "
                 f"baseline render+send without bookkeeping {base * 1000:.1f} ms; ratio {per / base:.2f}x"
             )
+            if args.compare_smtp:
+                old, old_base = await pipeline(rcv, args.changes, args.rate, args.others, smtp_pool=0)
+                print("  same run, one SMTP connection per message (before connection reuse):")
+                print(
+                    f"  CPU per delivered alert: {old * 1000:.1f} ms; baseline {old_base * 1000:.1f} ms; "
+                    f"pooled / per-message: {per / old:.2f}x (baselines {base / old_base:.2f}x)"
+                )
         if args.subscribers and args.events:
             await fan_out(rcv, args.subscribers, args.events)
 
@@ -304,6 +319,12 @@ if __name__ == "__main__":
     ap.add_argument("--changes", type=int, default=200, help="pipeline: classified changes (0: skip)")
     ap.add_argument("--rate", type=float, default=20.0, help="pipeline: changes per second")
     ap.add_argument("--others", type=int, default=20, help="pipeline: non-matching subscribers")
+    ap.add_argument(
+        "--compare-smtp",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="pipeline: run it again with one SMTP connection per message (before/after pooling)",
+    )
     ap.add_argument("--subscribers", type=int, default=100, help="fan-out: matching subscribers (0: skip)")
     ap.add_argument("--events", type=int, default=3, help="fan-out: events")
     asyncio.run(main(ap.parse_args()))

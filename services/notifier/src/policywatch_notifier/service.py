@@ -43,6 +43,9 @@ def default_channels(settings: NotifierSettings) -> dict[str, Channel]:
             start_tls=settings.smtp_starttls,
             use_tls=settings.smtp_use_tls,
             timeout_s=settings.smtp_timeout_s,
+            # no more connections than sends in flight
+            pool_size=min(settings.smtp_pool_size, settings.dispatch_concurrency),
+            idle_s=settings.smtp_idle_s,
         ),
         "webhook": WebhookChannel(timeout_s=settings.webhook_timeout_s),
         "apprise": AppriseChannel(),

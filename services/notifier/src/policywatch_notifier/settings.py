@@ -28,6 +28,14 @@ class NotifierSettings(ServiceSettings):
     smtp_starttls: bool = Field(default=False, description="Upgrade the connection with STARTTLS.")
     smtp_use_tls: bool = Field(default=False, description="Implicit TLS (port 465).")
     smtp_timeout_s: float = Field(default=20.0, description="SMTP connect/command timeout.")
+    smtp_pool_size: int = Field(
+        default=4,
+        description="Persistent SMTP connections kept open for reuse (at most dispatch_concurrency; 0: "
+        "one connection per message).",
+    )
+    smtp_idle_s: float = Field(
+        default=30.0, description="An unused pooled SMTP connection is closed after this."
+    )
     mail_from: str = Field(default="policywatch <alerts@policywatch.local>", description="From: header.")
 
     # --- links

@@ -32,7 +32,9 @@ class WebhookChannel:
     name = "webhook"
 
     def __init__(self, *, timeout_s: float = 10.0, client: httpx.AsyncClient | None = None) -> None:
+        # One client for the process: its pool keeps connections alive across deliveries.
         self._client = client or httpx.AsyncClient(timeout=timeout_s, follow_redirects=False)
+        self._urls: dict[str, httpx.URL] = {}  # parsed once per endpoint (httpx parses str per request)
 
     async def send(self, recipient: Recipient, message: Rendered, *, delivery_id: str) -> None:
         if not recipient.webhook_url:
@@ -41,9 +43,12 @@ class WebhookChannel:
         body = json.dumps({**message.payload, "timestamp": now.isoformat()}, separators=(",", ":"))
         headers = sign(recipient.signing_secret, delivery_id, now, body)
         try:
-            resp = await self._client.post(
-                recipient.webhook_url, content=body.encode("utf-8"), headers=headers
-            )
+            url = self._urls.get(recipient.webhook_url)
+            if url is None:
+                if len(self._urls) >= 4096:
+                    self._urls.clear()
+                url = self._urls[recipient.webhook_url] = httpx.URL(recipient.webhook_url)
+            resp = await self._client.post(url, content=body.encode("utf-8"), headers=headers)
         except httpx.HTTPError as exc:
             raise DeliveryError(f"webhook unreachable: {type(exc).__name__}") from None
         if 200 <= resp.status_code < 300:
