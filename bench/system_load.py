@@ -119,6 +119,11 @@ async def wait_drained(bootstrap: str, groups: list[str], within_s: float) -> bo
     return False
 
 
+def _cpu_seconds(proc: psutil.Process) -> float:
+    t = proc.cpu_times()
+    return float(t.user + t.system)
+
+
 class Sampler:
     """Samples resident memory per service (browser apart) and consumer lag, in the background."""
 
@@ -144,16 +149,12 @@ class Sampler:
                 continue
             try:
                 proc = psutil.Process(pid)
-                t = proc.cpu_times()
-                out[name] = t.user + t.system
-                if name == "fetcher":
-                    out["browser"] = sum(
-                        c.cpu_times().user + c.cpu_times().system for c in proc.children(recursive=True)
-                    )
+                out[name] = _cpu_seconds(proc)
+                if name == "fetcher":  # Chromium runs as the fetcher's children
+                    out["browser"] = sum(_cpu_seconds(c) for c in proc.children(recursive=True))
             except psutil.Error:
                 continue
-        t = psutil.Process().cpu_times()
-        out["bench+site"] = t.user + t.system
+        out["bench+site"] = _cpu_seconds(psutil.Process())
         return out
 
     def start(self) -> None:
