@@ -27,38 +27,19 @@ from policywatch_classifier.evaluate import (
     _f1,
     best_threshold,
     combined_scores,
-    family_folds,
     load_eval_set,
+    macro_f1,
+    nested_predictions,
+    out_of_fold_probs,
 )
 from policywatch_classifier.tagger import PassageTagger
-from policywatch_classifier.train import shared_dir, train
+from policywatch_classifier.train import shared_dir
 
 
 def oof(dev: list[EvalItem], tagger: PassageTagger, without: str | None) -> np.ndarray:
-    shared = shared_dir()
+    """``evaluate.out_of_fold_probs``, the fold models also trained without the stratum ``without``."""
     dropped = {it.id for it in dev if without and it.stratum.startswith(without)}
-    p = np.zeros((len(dev), len(tagger.taxonomy.ids)), dtype=np.float32)
-    for fold in family_folds([it.service for it in dev]):
-        model, _ = train(shared, with_dev=True, exclude_dev=dropped | {dev[i].id for i in fold}, save=False)
-        p[fold] = PassageTagger(model=model, lexicon=tagger.lexicon).scores([dev[i].text for i in fold])[0]
-    return p
-
-
-def nested_pred(dev: list[EvalItem], s: np.ndarray, gold: np.ndarray) -> np.ndarray:
-    """Predictions with thresholds tuned on the other family folds (as ``evaluate.nested_f1``)."""
-    pred = np.zeros_like(gold)
-    for fold in family_folds([it.service for it in dev]):
-        held = np.zeros(len(dev), dtype=bool)
-        held[fold] = True
-        for j in range(gold.shape[1]):
-            t, _ = best_threshold(s[~held, j], gold[~held, j])
-            pred[held, j] = s[held, j] >= t
-    return pred
-
-
-def macro(pred: np.ndarray, gold: np.ndarray) -> float:
-    f1s = [_f1(pred[:, j], gold[:, j]) for j in range(gold.shape[1]) if gold[:, j].any()]
-    return float(np.mean(f1s)) if f1s else 0.0
+    return out_of_fold_probs(tagger, dev, shared_dir(), exclude=dropped)
 
 
 @dataclass
@@ -75,9 +56,9 @@ def figures(dev: list[EvalItem], tagger: PassageTagger, p: np.ndarray, r: np.nda
     gold = np.array([[c in it.labels for c in ids] for it in dev])
     s = combined_scores(tagger, p, r)
     tuned = np.mean([best_threshold(s[:, j], gold[:, j])[1] for j in range(len(ids)) if gold[:, j].any()])
-    pred = nested_pred(dev, s, gold)
+    pred = nested_predictions(dev, s, gold)
     per = {c: _f1(pred[:, j], gold[:, j]) for j, c in enumerate(ids) if gold[:, j].any()}
-    return Figures(float(tuned), macro(pred, gold), per, pred, gold)
+    return Figures(float(tuned), macro_f1(pred, gold), per, pred, gold)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -115,16 +96,16 @@ def main(argv: list[str] | None = None) -> int:
         new = np.array([it.stratum.startswith(args.stratum) for it in dev])
         for name, m in ((f"rows of {args.stratum}", new), ("other rows", ~new)):
             if m.any():
-                old_f1, new_f1 = macro(a[m], gold[m]), macro(b[m], gold[m])
+                old_f1, new_f1 = macro_f1(a[m], gold[m]), macro_f1(b[m], gold[m])
                 print(f"nested on {name} ({int(m.sum())}): {old_f1:.3f} | {new_f1:.3f}")
         # Paired bootstrap over dev passages: the same resampled passages for both configurations.
         rng = np.random.default_rng(0)
         diffs = []
         for _ in range(args.boot):
             idx = rng.integers(0, len(dev), len(dev))
-            diffs.append(macro(b[idx], gold[idx]) - macro(a[idx], gold[idx]))
+            diffs.append(macro_f1(b[idx], gold[idx]) - macro_f1(a[idx], gold[idx]))
         lo, hi = np.percentile(diffs, [5, 95])
-        gain = macro(b, gold) - macro(a, gold)
+        gain = macro_f1(b, gold) - macro_f1(a, gold)
         print(f"nested gain {gain:+.3f}, 90 % paired bootstrap interval {lo:+.3f} … {hi:+.3f}")
     return 0
 

@@ -215,6 +215,13 @@ DEV_TARGETS2 = {
 
 
 def dev_extra2(existing: str, seed: int = 20261127, n_random: int = 70, per_target: int = 18) -> None:
+    dev_round_unseen_text(existing, seed, n_random, DEV_TARGETS2, per_target, "dev-extra2")
+
+
+def dev_round_unseen_text(
+    existing: str, seed: int, n_random: int, targets: dict[str, str], per_target: int, stratum: str
+) -> None:
+    """A dev round (rounds 4 and 5) that also skips passages whose TEXT is already labelled."""
     rng = random.Random(seed)
     rows = [json.loads(line) for line in open(existing)]
     seen = {(c["service"], c["document"], c["start"]) for c in rows}
@@ -229,7 +236,7 @@ def dev_extra2(existing: str, seed: int = 20261127, n_random: int = 70, per_targ
     for c in passage_pool(last, seen, seen_text):
         unique.setdefault(str(c["text"]), c)
     pool = list(unique.values())
-    write(sample_dev_round(rng, pool, n_random, DEV_TARGETS2, per_target, seen_text, "dev-extra2"))
+    write(sample_dev_round(rng, pool, n_random, targets, per_target, seen_text, stratum))
 
 
 # Fifth round: more DEV passages (dev platform families only; the test split is not touched),
@@ -253,20 +260,7 @@ DEV_TARGETS3 = {
 
 
 def dev_extra3(existing: str, seed: int = 20261128, n_random: int = 74, per_target: int = 22) -> None:
-    rng = random.Random(seed)
-    rows = [json.loads(line) for line in open(existing)]
-    seen = {(c["service"], c["document"], c["start"]) for c in rows}
-    last = latest_versions(is_dev_document)
-    # As in dev_extra2: no passage already labelled, also under another Google service's name.
-    by_commit = {r["commit"]: r["text"] for r in last.values()}
-    seen_text = {
-        passage_at(by_commit[c["commit"]], c["start"], c["end"]) for c in rows if c["commit"] in by_commit
-    }
-    unique: dict[str, Row] = {}
-    for c in passage_pool(last, seen, seen_text):
-        unique.setdefault(str(c["text"]), c)
-    pool = list(unique.values())
-    write(sample_dev_round(rng, pool, n_random, DEV_TARGETS3, per_target, seen_text, "dev-extra3"))
+    dev_round_unseen_text(existing, seed, n_random, DEV_TARGETS3, per_target, "dev-extra3")
 
 
 if __name__ == "__main__":

@@ -141,7 +141,13 @@ def family_folds(services: list[str], folds: int = 5) -> list[list[int]]:
 
 
 def out_of_fold_probs(
-    tagger: PassageTagger, dev: list[EvalItem], shared: Path, folds: int = 5, *, grouped: bool = True
+    tagger: PassageTagger,
+    dev: list[EvalItem],
+    shared: Path,
+    folds: int = 5,
+    *,
+    grouped: bool = True,
+    exclude: Iterable[str] = (),
 ) -> np.ndarray:
     """Model probabilities for dev passages from models that did not see them (5-fold cross-fitting).
 
@@ -150,6 +156,7 @@ def out_of_fold_probs(
     grouped by platform family (``grouped``): a platform's own wording never helps score it, as on
     the held-out split, whose platforms the model never saw (random folds made the out-of-fold
     probabilities optimistic, so the tuned thresholds were too high and recall on new platforms low).
+    ``exclude``: dev ids no fold model is trained on (still scored; tools/compare_rounds.py).
     """
     from policywatch_classifier.train import train
 
@@ -159,9 +166,10 @@ def out_of_fold_probs(
         order = list(range(len(dev)))
         random.Random(0).shuffle(order)
         fold_list = [order[k::folds] for k in range(folds)]
+    excluded = set(exclude)
     p = np.zeros((len(dev), len(tagger.taxonomy.ids)), dtype=np.float32)
     for fold in fold_list:
-        model, _ = train(shared, with_dev=True, exclude_dev={dev[i].id for i in fold}, save=False)
+        model, _ = train(shared, with_dev=True, exclude_dev=excluded | {dev[i].id for i in fold}, save=False)
         fold_p, _, _, _ = PassageTagger(model=model, lexicon=tagger.lexicon).scores(
             [dev[i].text for i in fold]
         )
@@ -249,6 +257,12 @@ def nested_f1(tagger: PassageTagger, dev: list[EvalItem], p: np.ndarray, r: np.n
     closer estimate of a new platform (the test split)."""
     s = combined_scores(tagger, p, r)
     gold = np.array([[c in it.labels for c in tagger.taxonomy.ids] for it in dev])
+    return macro_f1(nested_predictions(dev, s, gold), gold)
+
+
+def nested_predictions(dev: list[EvalItem], s: np.ndarray, gold: np.ndarray) -> np.ndarray:
+    """Per dev passage and category: combined score ``s`` >= the threshold tuned on the other
+    family folds (see ``nested_f1``)."""
     pred = np.zeros_like(gold)
     for fold in family_folds([it.service for it in dev]):
         held = np.zeros(len(dev), dtype=bool)
@@ -256,6 +270,11 @@ def nested_f1(tagger: PassageTagger, dev: list[EvalItem], p: np.ndarray, r: np.n
         for j in range(gold.shape[1]):
             t, _ = best_threshold(s[~held, j], gold[~held, j])
             pred[held, j] = s[held, j] >= t
+    return pred
+
+
+def macro_f1(pred: np.ndarray, gold: np.ndarray) -> float:
+    """Mean F1 over the categories with at least one gold positive (0.0 when none has)."""
     f1s = [_f1(pred[:, j], gold[:, j]) for j in range(gold.shape[1]) if gold[:, j].any()]
     return float(np.mean(f1s)) if f1s else 0.0
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -68,24 +68,16 @@ class LinearModel:
             p = (1.0 - self.blend) * p + self.blend * pe
         return p.astype(np.float32)
 
-    @property
+    # Cast once per model, not per predict_proba call (the hot path).
+    @cached_property
     def _w32t(self) -> np.ndarray:
         """(n_features, n_categories) float32, contiguous: the rows a passage's features pick."""
-        w = self.__dict__.get("_w32t_cache")
-        if w is None:
-            w = np.ascontiguousarray(self.weights.astype(np.float32).T)
-            self.__dict__["_w32t_cache"] = w
-        return w
+        return np.ascontiguousarray(self.weights.astype(np.float32).T)
 
-    @property
+    @cached_property
     def _v32(self) -> np.ndarray:
-        # Cast once, like _w32t: predict_proba is the hot path.
-        v = self.__dict__.get("_v32_cache")
-        if v is None:
-            assert self.emb_weights is not None
-            v = self.emb_weights.astype(np.float32)
-            self.__dict__["_v32_cache"] = v
-        return v
+        assert self.emb_weights is not None
+        return self.emb_weights.astype(np.float32)
 
     def dump(self, path: Path) -> str:
         """Write the artefact; returns its sha256 (first 12 hex)."""
