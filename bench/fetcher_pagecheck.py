@@ -10,7 +10,8 @@
    replaced (``tests/unit/fetcher/legacy_pagecheck.py``). Prints how many verdicts differ
    (outcome, reason, text_length, script_shell, title) and the CPU ratio.
 3. CPU per HTTP capture (httpx, judge, local storage) of ~60 KB demo pages served by a
-   separate process, new judge against the old one swapped in, alternating blocks.
+   separate process, new judge against the old one swapped in (and ``sniffio`` hidden, as
+   before the fetcher depended on it), alternating blocks.
 
     .venv/bin/python bench/fetcher_pagecheck.py [--every N] [--captures N]
 
@@ -21,6 +22,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.abc
+import importlib.util
 import json
 import lzma
 import subprocess
@@ -168,16 +171,35 @@ def serve(indices: list[int]) -> None:
     sys.stdin.read()  # until the bench closes our stdin
 
 
-#: http_capture stubs the missing optional ``sniffio`` so httpcore's per-request import of it
-#: fails at once; the baseline removes the stub to pay the old sys.path walk again.
-SNIFFIO_STUBBED = "sniffio" in sys.modules and sys.modules["sniffio"] is None
+class _NoSniffio(importlib.abc.MetaPathFinder):
+    """The baseline's missing ``sniffio`` (before the fetcher depended on it): httpcore's
+    per-request ``import sniffio`` fails after the same finder walk as a real miss."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name == "sniffio":
+            importlib.util.find_spec("_sniffio_not_installed")  # the walk a miss pays
+            raise ModuleNotFoundError("No module named 'sniffio'", name=name)
+        return None
+
+
+NO_SNIFFIO = _NoSniffio()
+
+
+def _sniffio_installed(installed: bool) -> None:
+    if NO_SNIFFIO in sys.meta_path:
+        sys.meta_path.remove(NO_SNIFFIO)
+    if installed:
+        import sniffio  # noqa: F401  (back in sys.modules)
+    else:
+        sys.modules.pop("sniffio", None)
+        sys.meta_path.insert(0, NO_SNIFFIO)
 
 
 async def captures(urls: list[str], n: int) -> None:
     new = (capture_mod.check_html, capture_mod.check_page, True)
     variants = {
-        "old (html.parser judge, sniffio import walk)": (legacy.check_html, legacy.check_page, False),
-        "new judge only": (capture_mod.check_html, capture_mod.check_page, False),
+        "old (html.parser judge, sniffio missing)": (legacy.check_html, legacy.check_page, False),
+        "new judge only (sniffio missing)": (capture_mod.check_html, capture_mod.check_page, False),
         "new": new,
     }
     cpu = dict.fromkeys(variants, 0.0)
@@ -193,12 +215,8 @@ async def captures(urls: list[str], n: int) -> None:
         async with Capturer(settings, LocalStore(Path(tmp))) as c:
 
             async def block(variant: tuple[Any, Any, bool], k: int) -> float:
-                capture_mod.check_html, capture_mod.check_page, stub = variant  # type: ignore[assignment]
-                if SNIFFIO_STUBBED:
-                    if stub:
-                        sys.modules["sniffio"] = None  # type: ignore[assignment]
-                    else:
-                        sys.modules.pop("sniffio", None)
+                capture_mod.check_html, capture_mod.check_page, installed = variant  # type: ignore[assignment]
+                _sniffio_installed(installed)
                 t = time.process_time()
                 for i in range(k):
                     r = await c.capture_page(urls[i % len(urls)], HINTS)
@@ -215,7 +233,7 @@ async def captures(urls: list[str], n: int) -> None:
                     cpu[name] += await block(v, k)
             await block(new, 0)  # leave the module as it was
     total = (n // k) * k
-    base = cpu["old (html.parser judge, sniffio import walk)"]
+    base = cpu["old (html.parser judge, sniffio missing)"]
     print(
         f"HTTP capture CPU per capture, {total} captures each "
         f"(mean body {sum(sizes) / len(sizes) / 1024:.0f} KB):"

@@ -218,11 +218,9 @@ def _lines(raw: str) -> str:
     """
     text = "\n".join(filter(None, map(str.strip, raw.split("\n"))))
     fast = text
-    for ch in _COMMON_SPACES:
-        if ch in fast:
-            fast = fast.replace(ch, " ")
-    if "  " in fast:
-        fast = fast.replace("  ", " ")
+    for ch in _COMMON_SPACES:  # replace() returns the string itself when ch is absent
+        fast = fast.replace(ch, " ")
+    fast = fast.replace("  ", " ")
     # Lines end in non-whitespace after strip(), so squeezing inside them is enough.
     if "  " not in fast and fast.replace("\n", " ").isprintable():
         return fast

@@ -258,7 +258,6 @@ async def test_browser_capture_can_store_a_screenshot(
 
 
 async def test_connection_refused_is_a_network_error(s3_server: Any, store: ObjectStore) -> None:
-
     settings = fetcher_settings(s3_server, retries=1, retry_base_s=0.01)
     page = await capture(f"http://127.0.0.1:{free_port()}/privacy", settings=settings, store=store)
     assert page.page.outcome == CaptureOutcome.NETWORK_ERROR and "Connect" in (page.page.error or "")

@@ -26,13 +26,14 @@ def verdict(check: object, html: str) -> tuple[object, ...]:
     return (v.outcome, v.reason, v.text_length, v.script_shell, page.title)
 
 
+class _Site:  # the demo chrome only lists documents for its navigation
+    def documents_list(self) -> list[object]:
+        return []
+
+
 def fixture_pages() -> dict[str, str]:
     from policywatch.demo import site as demo
     from tests.integration.fetcher import site as fx
-
-    class _Site:  # the demo chrome only lists documents for its navigation
-        def documents_list(self) -> list[object]:
-            return []
 
     doc = demo.SiteDocument("acme/terms", "Terms", "Acme", [fx.POLICY.replace("<", "\n\n<")])
     return {
@@ -126,10 +127,6 @@ def test_rendered_corpus_versions_same_verdict() -> None:
     if not CORPUS.exists():
         pytest.skip(f"shared corpus missing: {CORPUS}")
     from policywatch.demo import site as demo
-
-    class _Site:
-        def documents_list(self) -> list[object]:
-            return []
 
     diffs = []
     n = 0
