@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -68,6 +71,19 @@ async def statuses(sessions: Sessions) -> list[tuple[str, str, int]]:
     async with sessions() as s:
         rows = (await s.scalars(select(Delivery).order_by(Delivery.channel))).all()
         return [(r.channel, r.status, r.attempts) for r in rows]
+
+
+async def eventually(cond: Callable[[], bool | Awaitable[bool]], tries: int = 200) -> None:
+    """Poll ``cond`` every 10 ms until it holds or ``tries`` run out (the caller asserts after)."""
+    for _ in range(tries):
+        ok = cond()
+        if await ok if inspect.isawaitable(ok) else ok:
+            return
+        await asyncio.sleep(0.01)
+
+
+async def statuses_are(sessions: Sessions, expected: list[tuple[str, str, int]]) -> bool:
+    return await statuses(sessions) == expected
 
 
 async def test_sends_once_and_records(
@@ -172,8 +188,6 @@ async def test_a_slow_send_does_not_hold_back_later_alerts(
 ) -> None:
     """run_forever refills free slots at once: the second change's webhook goes out while the
     first change's e-mail is still stuck (with rounds it waited for that e-mail)."""
-    import asyncio
-
     await setup(sessions, tiers, email="a@example.com", webhook_url="http://127.0.0.1:9/h")
     release = asyncio.Event()
     email = fake_channels["email"]
@@ -187,24 +201,19 @@ async def test_a_slow_send_does_not_hold_back_later_alerts(
     d = dispatcher(sessions, tiers, fake_channels, Clock(), [], interval_s=0.02)
     loop = asyncio.create_task(d.run_forever())
     try:
-        for _ in range(200):  # first change's webhook sent, its e-mail stuck
-            if len(fake_channels["webhook"].sent) == 1:
-                break
-            await asyncio.sleep(0.01)
+        await eventually(lambda: len(fake_channels["webhook"].sent) == 1)  # its e-mail stuck
         async with sessions() as s, s.begin():
             await decide(s, sample_classified(n=2), tiers)
         d.wake()
-        for _ in range(200):
-            if len(fake_channels["webhook"].sent) == 2:
-                break
-            await asyncio.sleep(0.01)
+        await eventually(lambda: len(fake_channels["webhook"].sent) == 2)
         assert len(fake_channels["webhook"].sent) == 2 and email.sent == []
         release.set()
         done = [("email", "sent", 1)] * 2 + [("webhook", "sent", 1)] * 2
-        for _ in range(200):  # the send is seen before its outcome commits: wait for the ledger
-            if len(email.sent) == 2 and await statuses(sessions) == done:
-                break
-            await asyncio.sleep(0.01)
+
+        async def all_sent() -> bool:  # the send is seen before its outcome commits: wait for the ledger
+            return len(email.sent) == 2 and await statuses_are(sessions, done)
+
+        await eventually(all_sent)
         assert len(email.sent) == 2
         assert await statuses(sessions) == done
     finally:
@@ -217,8 +226,6 @@ async def test_a_send_that_outlasts_its_lease_is_not_sent_twice(
     sessions: Sessions, tiers: Tiers, fake_channels: dict[str, Any]
 ) -> None:
     """The lease expires mid-send and the next claim leases the row again: still one e-mail."""
-    import asyncio
-
     await setup(sessions, tiers, email="a@example.com")
     release, started = asyncio.Event(), asyncio.Event()
     email = fake_channels["email"]
@@ -240,10 +247,7 @@ async def test_a_send_that_outlasts_its_lease_is_not_sent_twice(
             d.wake()
             await asyncio.sleep(0.03)
         release.set()
-        for _ in range(200):
-            if await statuses(sessions) == [("email", "sent", 1)]:
-                break
-            await asyncio.sleep(0.01)
+        await eventually(lambda: statuses_are(sessions, [("email", "sent", 1)]))
         assert len(email.sent) == 1
         assert await statuses(sessions) == [("email", "sent", 1)]
     finally:
@@ -257,16 +261,11 @@ async def test_a_freed_slot_is_refilled_at_once_while_rows_wait(
 ) -> None:
     """One slot, two due rows: the second is claimed as soon as the first send finishes, not at
     the next poll (the interval is far longer than the test may take)."""
-    import asyncio
-
     await setup(sessions, tiers, email="a@example.com", webhook_url="http://127.0.0.1:9/h")
     d = dispatcher(sessions, tiers, fake_channels, Clock(), [], batch=1, interval_s=60)
     loop = asyncio.create_task(d.run_forever())
     try:
-        for _ in range(500):
-            if await statuses(sessions) == [("email", "sent", 1), ("webhook", "sent", 1)]:
-                break
-            await asyncio.sleep(0.01)
+        await eventually(lambda: statuses_are(sessions, [("email", "sent", 1), ("webhook", "sent", 1)]), 500)
         assert await statuses(sessions) == [("email", "sent", 1), ("webhook", "sent", 1)]
     finally:
         d.stop()

@@ -6,10 +6,10 @@ import asyncio
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from policywatch_shared.db import SQLITE_PRAGMAS, make_engine, session_factory, upgrade
-from sqlalchemy import Connection, Engine, create_engine, event
+from policywatch_shared.db import apply_sqlite_pragmas, make_engine, session_factory, upgrade
+from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from policywatch_notifier.migrations import SCRIPT_LOCATION
@@ -50,14 +50,7 @@ class Transactor:
         url = engine.url
         if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
             sync = create_engine(url.set(drivername="sqlite"), connect_args={"timeout": 30})
-
-            @event.listens_for(sync, "connect")
-            def _pragmas(dbapi_conn: Any, _record: Any) -> None:
-                cur = dbapi_conn.cursor()
-                for pragma in SQLITE_PRAGMAS:
-                    cur.execute(pragma)
-                cur.close()
-
+            apply_sqlite_pragmas(sync)  # the same pragmas as the async engine's connections
             self._sync = sync
             self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="notifier-db")
 

@@ -37,7 +37,7 @@ from policywatch_notifier.outbox import (
     mark_retry,
     mark_sent_many,
 )
-from policywatch_notifier.render import Prepared, Recipient, Rendered, Renderer
+from policywatch_notifier.render import Prepared, Rendered, Renderer
 from policywatch_notifier.tier import Tiers
 
 log = logging.getLogger("policywatch.notifier.delivery")
@@ -45,19 +45,6 @@ log = logging.getLogger("policywatch.notifier.delivery")
 CACHE_SIZE = 512  # changes and prepared messages kept in memory (a few MB at most)
 
 OutcomeSink = Callable[[DeliveryOutcome], Awaitable[None]]
-
-
-def recipient_of(s: Subscriber) -> Recipient:
-    return Recipient(
-        id=s.id,
-        tier=s.tier,
-        email=s.email,
-        webhook_url=s.webhook_url if s.webhook_enabled else None,
-        apprise_urls=list(s.apprise_urls or []),
-        signing_secret=s.signing_secret,
-        unsubscribe_token=s.unsubscribe_token,
-        timezone=s.timezone,
-    )
 
 
 class Dispatcher:
@@ -209,8 +196,8 @@ class Dispatcher:
             log.warning("delivery %s not recorded: %s", c.delivery_id, type(exc).__name__)
 
     def _render(self, sub: Target, c: Claimed, changes: list[ClassifiedChange]) -> Rendered:
-        tier = self.tiers[sub.tier] if sub.tier in self.tiers else self.tiers[c.tier]
         r = sub.recipient
+        tier = self.tiers[r.tier] if r.tier in self.tiers else self.tiers[c.tier]
         period = ""
         if c.kind == "digest":
             period = c.event_key.split(":", 1)[1] if ":" in c.event_key else c.event_key
@@ -432,4 +419,4 @@ def change_facts(c: Claimed, changes: list[ClassifiedChange]) -> dict[str, str]:
     return {}
 
 
-__all__ = ["Dispatcher", "as_utc", "recipient_of"]
+__all__ = ["Dispatcher", "as_utc"]

@@ -149,15 +149,50 @@ _SEEN_CHANGE = select(CHANGES.c.event_id).where(CHANGES.c.event_id == bindparam(
 
 
 async def existing_keys(session: AsyncSession, ids: Sequence[str]) -> set[str]:
-    if not ids:
-        return set()
-    return set((await session.scalars(_EXISTING, {"ids": list(ids)})).all())
+    """:func:`existing` in ``session``'s transaction."""
+    return await session.run_sync(lambda s: existing(s.connection(), ids))
 
 
-def _existing(conn: Connection, ids: Sequence[str]) -> set[str]:
+def existing(conn: Connection, ids: Sequence[str]) -> set[str]:
+    """Which of these ledger ids are already there."""
     if not ids:
         return set()
     return set(conn.scalars(_EXISTING, {"ids": list(ids)}).all())
+
+
+def delivery_rows(
+    did: str,
+    *,
+    subscriber_id: str,
+    tier: str,
+    event_key: str,
+    channel: str,
+    kind: str,
+    payload_ids: list[str],
+    now: datetime,
+    classified_event_id: str | None = None,
+) -> tuple[dict[str, object], dict[str, object]]:
+    """The column values of a new ledger row ``did`` and of its outbox row."""
+    ledger = {
+        "id": did,
+        "subscriber_id": subscriber_id,
+        "event_key": event_key,
+        "channel": channel,
+        "kind": kind,
+        "tier": tier,
+        "status": "pending",
+        "attempts": 0,
+        "classified_event_id": classified_event_id,
+        "created_at": now,
+        "updated_at": now,
+    }
+    outbox = {
+        "delivery_id": did,
+        "payload": {"classified_event_ids": payload_ids},
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+    return ledger, outbox
 
 
 def new_delivery(
@@ -170,24 +205,18 @@ def new_delivery(
     now: datetime,
     classified_event_id: str | None = None,
 ) -> tuple[Delivery, OutboxItem]:
-    did = delivery_id(sub.id, event_key, channel)
-    d = Delivery(
-        id=did,
+    d, o = delivery_rows(
+        delivery_id(sub.id, event_key, channel),
         subscriber_id=sub.id,
+        tier=sub.tier,
         event_key=event_key,
         channel=channel,
         kind=kind,
-        tier=sub.tier,
-        status="pending",
-        attempts=0,
+        payload_ids=payload_ids,
+        now=now,
         classified_event_id=classified_event_id,
-        created_at=now,
-        updated_at=now,
     )
-    o = OutboxItem(
-        delivery_id=did, payload={"classified_event_ids": payload_ids}, next_attempt_at=now, created_at=now
-    )
-    return d, o
+    return Delivery(**d), OutboxItem(**o)
 
 
 async def decide(session: AsyncSession, event: ClassifiedChange, tiers: Tiers) -> Decision:
@@ -198,7 +227,6 @@ async def decide(session: AsyncSession, event: ClassifiedChange, tiers: Tiers) -
 def decide_in(conn: Connection, event: ClassifiedChange, tiers: Tiers) -> Decision:
     """:func:`decide` on a sync connection, inside the caller's transaction (no commit): the
     service runs it as one transaction through :class:`~policywatch_notifier.database.Transactor`."""
-    changes_t = CHANGES
     seen_change = conn.scalar(_SEEN_CHANGE, {"event_id": event.event_id})
     if seen_change is not None:
         return Decision(stored=False, deliveries=[], matched_subscribers=0)
@@ -215,10 +243,10 @@ def decide_in(conn: Connection, event: ClassifiedChange, tiers: Tiers) -> Decisi
             continue  # digest-only tiers read the stored change at digest time
         planned.extend((sub, ch) for ch in channels_of(sub))
     key = event.change.event_id
-    seen = _existing(conn, [delivery_id(s.id, key, ch) for s, ch in planned])
+    seen = existing(conn, [delivery_id(s.id, key, ch) for s, ch in planned])
     # Core INSERTs (one executemany per table), not ORM objects: the unit of work cost more CPU
     # than the rows themselves (issue 7). Same rows, same single transaction.
-    conn.execute(insert(changes_t), [{c.key: getattr(change, c.key) for c in changes_t.columns}])
+    conn.execute(insert(CHANGES), [{c.key: getattr(change, c.key) for c in CHANGES.columns}])
     created: list[str] = []
     channels: list[str] = []
     ledger_rows: list[dict[str, object]] = []
@@ -227,29 +255,19 @@ def decide_in(conn: Connection, event: ClassifiedChange, tiers: Tiers) -> Decisi
         did = delivery_id(sub.id, key, ch)
         if did in seen:
             continue  # the same change reached us again (e.g. re-classified): never twice
-        ledger_rows.append(
-            {
-                "id": did,
-                "subscriber_id": sub.id,
-                "event_key": key,
-                "channel": ch,
-                "kind": "alert",
-                "tier": sub.tier,
-                "status": "pending",
-                "attempts": 0,
-                "classified_event_id": event.event_id,
-                "created_at": now,
-                "updated_at": now,
-            }
+        d, o = delivery_rows(
+            did,
+            subscriber_id=sub.id,
+            tier=sub.tier,
+            event_key=key,
+            channel=ch,
+            kind="alert",
+            payload_ids=[event.event_id],
+            now=now,
+            classified_event_id=event.event_id,
         )
-        outbox_rows.append(
-            {
-                "delivery_id": did,
-                "payload": {"classified_event_ids": [event.event_id]},
-                "next_attempt_at": now,
-                "created_at": now,
-            }
-        )
+        ledger_rows.append(d)
+        outbox_rows.append(o)
         created.append(did)
         channels.append(ch)
     if ledger_rows:  # ledger rows first: the outbox rows reference them

@@ -27,10 +27,9 @@ SUBSCRIBERS = Subscriber.__table__
 
 @dataclass(frozen=True)
 class Target:
-    """The subscriber of a claimed delivery, read in the claim's transaction."""
+    """The subscriber of a claimed delivery, read in the claim's transaction (id and tier: on
+    ``recipient``)."""
 
-    id: str
-    tier: str
     active: bool
     webhook_enabled: bool
     recipient: Recipient
@@ -114,8 +113,6 @@ def claim_in(conn: Connection, *, now: datetime, lease_s: float, limit: int) -> 
         target = None
         if r.sub_id is not None:
             target = Target(
-                id=r.sub_id,
-                tier=r.sub_tier,
                 active=bool(r.active),
                 webhook_enabled=bool(r.webhook_enabled),
                 recipient=Recipient(

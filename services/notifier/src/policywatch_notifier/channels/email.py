@@ -15,6 +15,7 @@ from email import message_from_bytes, policy
 from email.header import Header
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
+from typing import Any
 
 import aiosmtplib
 from aiosmtplib.email import quote_address
@@ -154,13 +155,7 @@ class EmailChannel:
             msg,
             sender=self._sender if raw is not None else None,
             recipients=[_envelope(recipient.email or "")] if raw is not None else None,
-            hostname=self.host,
-            port=self.port,
-            username=self.username,
-            password=self.password,
-            start_tls=self.start_tls,
-            use_tls=self.use_tls,
-            timeout=self.timeout_s,
+            **self._server(),
         )
 
     async def _send_pooled(self, rcpt: str, raw: bytes) -> None:
@@ -214,17 +209,21 @@ class EmailChannel:
             if conn.is_connected and now - since < self.idle_s:
                 return conn, True
             conn.close()
-        conn = aiosmtplib.SMTP(
-            hostname=self.host,
-            port=self.port,
-            username=self.username,
-            password=self.password,
-            start_tls=self.start_tls,
-            use_tls=self.use_tls,
-            timeout=self.timeout_s,
-        )
+        conn = aiosmtplib.SMTP(**self._server())
         await conn.connect()
         return conn, False
+
+    def _server(self) -> dict[str, Any]:
+        """Where and how to connect: the same for a pooled connection and a one-off send."""
+        return {
+            "hostname": self.host,
+            "port": self.port,
+            "username": self.username,
+            "password": self.password,
+            "start_tls": self.start_tls,
+            "use_tls": self.use_tls,
+            "timeout": self.timeout_s,
+        }
 
     def _release(self, conn: aiosmtplib.SMTP, *, ok: bool) -> None:
         if not ok or not conn.is_connected or len(self._idle) >= self.pool_size:
