@@ -149,9 +149,8 @@ async def test_a_failed_write_leaves_nothing_in_memory() -> None:
 
 async def test_kept_histories_are_bounded() -> None:
     store = MemoryStore()
-    histories = HistoryStore(store, cache_bytes=5_000)
-    svc = DifferService(store)
-    svc.histories = svc.differ.histories = histories
+    svc = DifferService(store, history_cache_bytes=5_000)
+    histories = svc.histories
     for i in range(12):
         await svc.handle(await _capture(store, 1, _html(PARAS[i:]), doc=f"acme/doc-{i}"))
     sizes = [len(await store.get_bytes(history_key(f"acme/doc-{i}"))) for i in range(12)]

@@ -378,7 +378,7 @@ class Differ:
         raw_keys: list[str] | None,
         kind: str,
         doc: Doc,
-        share: float | None = None,
+        share: float,
     ) -> VersionRecord:
         storage_key, sha, size = await self.histories.put_text(text, document_id=info.document_id)
         v = VersionRecord(
@@ -396,10 +396,8 @@ class Differ:
         h.versions.append(v)
         h.current = v.number
         self._docs.put(storage_key, doc)
-        # Computed now (unless the availability check just did), from the text at hand: the next
-        # capture needs it without reading the store.
-        if storage_key not in self._english:
-            self._english[storage_key] = share if share is not None else english_share(text)
+        # The text's share (see _remember_share): the next capture needs it without reading the store.
+        self._english.setdefault(storage_key, share)
         return v
 
     def _event(
