@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import time
 import uuid
 from collections import Counter
@@ -28,6 +29,12 @@ from policywatch.demo.watch import TopicWatcher
 from policywatch.demo.webhook_receiver import WebhookReceiver
 from policywatch.stack import SERVICES, Stack, service_installed
 from policywatch.supervisor import LogSink
+
+#: Client-library lines that repeat while the broker is away; they bury what explains a stall.
+_NOISE = re.compile(
+    r"Unable connect to node|Unable to update metadata|Failed fetch messages|NodeNotReadyError"
+    r"|Marking the coordinator dead|Connect call failed|Unable to request metadata"
+)
 
 PG_ADMIN = os.environ.get("TEST_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -135,7 +142,6 @@ class Pipeline:
             if sub.webhook:
                 self.receiver.register(sub.endpoint, sub.signing_secret)
         env = {
-            "KAFKA_FETCH_MAX_WAIT_MS": "20",
             "MESSAGE_RETRY_BACKOFF_S": "0.1",
             "MESSAGE_MAX_RETRIES": "2",
             "STORAGE_BACKEND": "s3",
@@ -191,7 +197,7 @@ class Pipeline:
         self.watcher = TopicWatcher(self.stack.bootstrap)
         await self.watcher.start()
         if not await self.stack.wait_ready(ready_within_s):
-            raise RuntimeError(f"stack not ready: {self.stack.readiness()}\n{self.logs()[-5000:]}")
+            raise RuntimeError(f"stack not ready: {self.stack.readiness()}\n{self.report()}")
 
     async def stop(self) -> None:
         if hasattr(self, "watcher"):
@@ -209,6 +215,22 @@ class Pipeline:
     def logs(self) -> str:
         self._log.flush()
         return self.log_path.read_text()
+
+    def report(self, lines: int = 40) -> str:
+        """What a failed wait prints. CI shows only the tail of its output, so the tail is made of
+        what explains a stall: the supervisor's notes (starts, readiness), the services' last lines
+        without the client libraries' connection noise, and what the watcher saw per topic."""
+        all_lines = self.logs().splitlines()
+        notes = [ln for ln in all_lines if ln.startswith("up ")]
+        told = [ln for ln in all_lines if not ln.startswith("up ") and not _NOISE.search(ln)]
+        watcher = getattr(self, "watcher", None)
+        seen = {t: len(events) for t, events in watcher.events.items()} if watcher else {}
+        dead = len(watcher.dead_letters) if watcher else 0
+        return "\n".join(
+            ["--- supervisor", *notes[-15:], f"--- services (last {lines}, connection noise left out)"]
+            + [ln[:240] for ln in told[-lines:]]
+            + [f"--- watcher saw: {seen}; dead letters: {dead}"]
+        )
 
     # ------------------------------------------------------------------ driving
     async def restart_broker(self, down_s: float, *, kill: bool = True) -> None:
@@ -233,7 +255,10 @@ class Pipeline:
         ok = await self.watcher.wait_for(
             lambda w: request_ids <= {c.fetch_request_id for c in w.captures}, within_s
         )
-        assert ok, f"captures missing for {len(request_ids)} requests\n{self.logs()[-4000:]}"
+        if not ok:
+            got = {c.fetch_request_id for c in self.watcher.captures}
+            missing = f"{len(request_ids - got)} of {len(request_ids)}"
+            raise AssertionError(f"captures missing for {missing} requests\n{self.report()}")
 
     async def wait_first_versions(self, document_ids: set[str], within_s: float = 60) -> None:
         def seen() -> bool:
@@ -246,7 +271,7 @@ class Pipeline:
         deadline = time.monotonic() + within_s
         while not predicate():
             if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what}\n{self.logs()[-6000:]}")
+                raise AssertionError(f"timed out waiting for {what}\n{self.report()}")
             await asyncio.sleep(0.2)
 
     # ------------------------------------------------------------------ observing
