@@ -186,3 +186,35 @@ def test_line_normaliser_keeps_dropped_lines_a_while(monkeypatch: pytest.MonkeyP
     for v in range(200):
         norm.keys([f"Version {v} line {i}." for i in range(30)])
     assert len(norm._older) <= max(LineNormaliser.OLDER_MIN, 30)
+
+
+async def test_the_block_cache_is_bounded_by_the_setting_and_counted() -> None:
+    from policywatch_differ.extract import BLOCKS
+    from policywatch_differ.metrics import MARKDOWN_CACHE_ENTRIES
+    from policywatch_differ.settings import DifferSettings
+    from prometheus_client import REGISTRY
+
+    def counted(result: str) -> float:
+        return REGISTRY.get_sample_value("policywatch_differ_markdown_blocks_total", {"result": result}) or 0
+
+    assert DifferSettings().markdown_cache_blocks == 60_000
+    store = MemoryStore()
+    try:
+        DifferService(store, markdown_cache_blocks=0)
+        assert len(BLOCKS) == 0  # a shrink evicts at once (here: what earlier tests left)
+        svc = DifferService(store, markdown_cache_blocks=40)
+        assert BLOCKS.size == 40
+        miss0 = counted("miss")
+        await svc.handle(await _capture(store, 0, _html(PARAS)))
+        assert len(BLOCKS) == 31  # the heading and 30 paragraphs
+        assert counted("miss") - miss0 == 31
+        # A new version of the page: only the new paragraph is converted again.
+        miss1, hit1 = counted("miss"), counted("hit")
+        await svc.handle(await _capture(store, 1, _html([*PARAS, "<p>A new clause on arbitration.</p>"])))
+        assert counted("miss") - miss1 == 1 and counted("hit") - hit1 == 31
+        assert MARKDOWN_CACHE_ENTRIES._value.get() == len(BLOCKS) == 32
+        # Beyond the bound the least recently used blocks go.
+        await svc.handle(await _capture(store, 2, _html([f"<p>Other clause {i}.</p>" for i in range(30)])))
+        assert len(BLOCKS) == 40 and MARKDOWN_CACHE_ENTRIES._value.get() == 40
+    finally:
+        BLOCKS.resize(60_000)

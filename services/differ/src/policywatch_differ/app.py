@@ -28,7 +28,10 @@ log = logging.getLogger("policywatch.differ")
 
 def build_app(settings: DifferSettings, *, store: Any | None = None) -> FastStream:
     broker = make_broker(settings, service="differ")
-    service = DifferService(store if store is not None else make_store(settings))
+    service = DifferService(
+        store if store is not None else make_store(settings),
+        markdown_cache_blocks=settings.markdown_cache_blocks,
+    )
     seen = SeenIds(settings.dedupe_window)
 
     @durable_subscriber(broker, CAPTURES, group_id=settings.group_id, max_workers=settings.concurrency)

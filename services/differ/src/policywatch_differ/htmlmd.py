@@ -40,8 +40,10 @@ OPTIONS: dict[str, Any] = {
     "strip": ["img"],
     "escape_misc": False,
 }
-#: Blocks remembered (least recently used dropped first).
-CACHE_BLOCKS = 20_000
+#: Blocks remembered (least recently used dropped first); ``DIFFER_MARKDOWN_CACHE_BLOCKS`` sets
+#: the service's. ~680 bytes each; a real policy page has ~190 blocks (shared corpus, first
+#: versions). 20,000 thrashed with 1,000 documents cycled: every capture converted its whole page.
+CACHE_BLOCKS = 60_000
 _GET = "data-pwmd-get"
 _PUT = "data-pwmd-put"
 #: Conversions that look at the element's parent or siblings.
@@ -213,6 +215,12 @@ class MarkdownCache:
 
     def __len__(self) -> int:
         return len(self._md)
+
+    def resize(self, size: int) -> None:
+        """Keep at most ``size`` blocks from now on (the least recently used go first)."""
+        self.size = size
+        while len(self._md) > max(size, 0):
+            self._md.popitem(last=False)
 
     def convert(self, els: Sequence[lxml.html.HtmlElement]) -> str:
         """markdownify of ``"\n".join(tostring(el) for el in els)``, exactly. Modifies ``els``."""

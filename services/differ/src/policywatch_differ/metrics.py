@@ -17,6 +17,16 @@ DOCUMENTS_UNAVAILABLE = Gauge(
     "Documents currently in the unavailable state (gone, or replaced by an error or bot page).",
 )
 
+MARKDOWN_BLOCKS = Counter(
+    "policywatch_differ_markdown_blocks_total",
+    "Page blocks converted to Markdown, by whether their Markdown was remembered (hit) or not.",
+    ["result"],
+)
+MARKDOWN_CACHE_ENTRIES = Gauge(
+    "policywatch_differ_markdown_cache_blocks",
+    "Blocks whose Markdown is remembered now (bounded by DIFFER_MARKDOWN_CACHE_BLOCKS).",
+)
+
 
 class UnavailableTracker:
     """Which documents are unavailable now; keeps the gauge equal to their number."""

@@ -9,9 +9,10 @@ from policywatch_shared.events import CaptureEvent, CaptureOutcome, ChangeEvent,
 from policywatch_shared.storage import ObjectStore
 
 from policywatch_differ.engine import Differ, DocumentInfo, Observation
-from policywatch_differ.extract import ExtractionError, combine, extract
+from policywatch_differ.extract import BLOCKS, ExtractionError, combine, extract
 from policywatch_differ.history import DocumentHistory, HistoryStore
-from policywatch_differ.metrics import CHANGES, UnavailableTracker
+from policywatch_differ.htmlmd import CACHE_BLOCKS
+from policywatch_differ.metrics import CHANGES, MARKDOWN_BLOCKS, MARKDOWN_CACHE_ENTRIES, UnavailableTracker
 
 log = logging.getLogger("policywatch.differ")
 
@@ -26,8 +27,16 @@ HISTORY_CACHE_BYTES = 32 * 2**20
 
 
 class DifferService:
-    def __init__(self, store: ObjectStore, *, history_cache_bytes: int = HISTORY_CACHE_BYTES) -> None:
+    def __init__(
+        self,
+        store: ObjectStore,
+        *,
+        history_cache_bytes: int = HISTORY_CACHE_BYTES,
+        markdown_cache_blocks: int = CACHE_BLOCKS,
+    ) -> None:
         self.store = store
+        # The block cache is the extractor's, one per process (the CLI's replay shares it).
+        BLOCKS.resize(markdown_cache_blocks)
         self.histories = HistoryStore(store, cache_bytes=history_cache_bytes)
         self.differ = Differ(self.histories)
         self.unavailable = UnavailableTracker()
@@ -47,12 +56,16 @@ class DifferService:
 
     async def _extract_keys(self, keys: list[str], hints: ExtractionHints, urls: list[str | None]) -> str:
         parts = []
+        hits, misses = BLOCKS.hits, BLOCKS.misses
         for key, url in zip(keys, urls + [None] * (len(keys) - len(urls)), strict=False):
             body = await self.store.get_bytes(key)
             stat = await self.store.stat(key)
             parts.append(
                 extract(body, content_type=stat.content_type if stat else None, url=url, hints=hints)
             )
+        MARKDOWN_BLOCKS.labels(result="hit").inc(BLOCKS.hits - hits)
+        MARKDOWN_BLOCKS.labels(result="miss").inc(BLOCKS.misses - misses)
+        MARKDOWN_CACHE_ENTRIES.set(len(BLOCKS))
         return combine(parts)
 
     async def handle(self, capture: CaptureEvent) -> list[ChangeEvent]:

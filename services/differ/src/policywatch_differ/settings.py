@@ -23,6 +23,17 @@ class DifferSettings(ServiceSettings):
         default=3, ge=1, description="Captures handled concurrently (one consumer per worker)."
     )
 
+    # Why: a block whose Markdown is not remembered is converted again (an HTML parse and a
+    # markdownify walk: the differ's largest cost); at 1,000 documents, 20,000 blocks halved the
+    # differ's throughput against 60,000 (bench/system_load.py, docs/operations.md).
+    markdown_cache_blocks: int = Field(
+        default=60_000,
+        ge=0,
+        description="Page blocks (paragraphs, headings, lists …) whose Markdown is remembered "
+        "across captures, least recently used dropped first; ~680 bytes each, a real policy page "
+        "has ~190. Size it to the watched documents (the hit ratio is a metric); 0 turns it off.",
+    )
+
     @property
     def service_name(self) -> str:
         return "differ"
