@@ -25,8 +25,10 @@ import policywatch_differ.engine as engine
 from policywatch_differ.evaluate import evaluate, load_labels
 from policywatch_differ.replay import Replayer
 
+from policywatch.demo.corpus import corpus_path
+
 ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT.parent / "shared" / "corpus" / "vlopses-us-versions.jsonl.xz"
+CORPUS = corpus_path()  # ../shared beside the repository, or POLICYWATCH_SHARED_DIR
 LABELS = ROOT / "tests" / "data" / "differ" / "labels.jsonl"
 
 

@@ -45,9 +45,10 @@ from policywatch_shared.events import CaptureOutcome, ExtractionHints  # noqa: E
 from policywatch_shared.pagecheck import check_html, check_page  # noqa: E402
 from policywatch_shared.storage import LocalStore  # noqa: E402
 
+from policywatch.demo.corpus import corpus_path  # noqa: E402
 from tests.unit.fetcher import legacy_pagecheck as legacy  # noqa: E402
 
-CORPUS = ROOT.parent / "shared" / "corpus" / "vlopses-us-versions.jsonl.xz"
+CORPUS = corpus_path()  # ../shared beside the repository, or POLICYWATCH_SHARED_DIR
 #: The demo catalog's hints (src/policywatch/demo/setup.py): the usual capture path.
 HINTS = ExtractionHints(
     select=["article.policy"], remove=["nav", "footer", ".cookie-banner", "script", "noscript"]
