@@ -7,6 +7,7 @@ write leaves nothing behind; the memory is bounded.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -198,7 +199,13 @@ async def test_the_block_cache_is_bounded_by_the_setting_and_counted() -> None:
         return REGISTRY.get_sample_value("policywatch_differ_markdown_blocks_total", {"result": result}) or 0
 
     assert DifferSettings().markdown_cache_blocks == 60_000
-    store = MemoryStore()
+
+    class YieldingStore(MemoryStore):  # reads suspend, so concurrent captures interleave
+        async def get_bytes(self, key: str) -> bytes:
+            await asyncio.sleep(0)
+            return await super().get_bytes(key)
+
+    store = YieldingStore()
     try:
         DifferService(store, markdown_cache_blocks=0)
         assert len(BLOCKS) == 0  # a shrink evicts at once (here: what earlier tests left)
@@ -216,5 +223,10 @@ async def test_the_block_cache_is_bounded_by_the_setting_and_counted() -> None:
         # Beyond the bound the least recently used blocks go.
         await svc.handle(await _capture(store, 2, _html([f"<p>Other clause {i}.</p>" for i in range(30)])))
         assert len(BLOCKS) == 40 and MARKDOWN_CACHE_ENTRIES._value.get() == 40
+        # Captures handled concurrently (DIFFER_CONCURRENCY) are each counted once.
+        counted0, blocks0 = counted("hit") + counted("miss"), BLOCKS.hits + BLOCKS.misses
+        caps = [await _capture(store, 3 + i, _html(PARAS[i:]), doc=f"acme/doc-{i}") for i in range(3)]
+        await asyncio.gather(*(svc.handle(c) for c in caps))
+        assert counted("hit") + counted("miss") - counted0 == BLOCKS.hits + BLOCKS.misses - blocks0 > 0
     finally:
         BLOCKS.resize(60_000)

@@ -37,6 +37,7 @@ class DifferService:
         self.store = store
         # The block cache is the extractor's, one per process (the CLI's replay shares it).
         BLOCKS.resize(markdown_cache_blocks)
+        self._blocks_counted = (BLOCKS.hits, BLOCKS.misses)
         self.histories = HistoryStore(store, cache_bytes=history_cache_bytes)
         self.differ = Differ(self.histories)
         self.unavailable = UnavailableTracker()
@@ -56,17 +57,21 @@ class DifferService:
 
     async def _extract_keys(self, keys: list[str], hints: ExtractionHints, urls: list[str | None]) -> str:
         parts = []
-        hits, misses = BLOCKS.hits, BLOCKS.misses
         for key, url in zip(keys, urls + [None] * (len(keys) - len(urls)), strict=False):
             body = await self.store.get_bytes(key)
             stat = await self.store.stat(key)
             parts.append(
                 extract(body, content_type=stat.content_type if stat else None, url=url, hints=hints)
             )
+        self._count_blocks()
+        return combine(parts)
+
+    def _count_blocks(self) -> None:
+        # Since the last count, not since this capture began: concurrent captures interleave.
+        (hits, misses), self._blocks_counted = self._blocks_counted, (BLOCKS.hits, BLOCKS.misses)
         MARKDOWN_BLOCKS.labels(result="hit").inc(BLOCKS.hits - hits)
         MARKDOWN_BLOCKS.labels(result="miss").inc(BLOCKS.misses - misses)
         MARKDOWN_CACHE_ENTRIES.set(len(BLOCKS))
-        return combine(parts)
 
     async def handle(self, capture: CaptureEvent) -> list[ChangeEvent]:
         """Change events for one capture (empty when nothing happened to the document)."""
