@@ -228,10 +228,6 @@ class ProvisionIndex:
         self._blocks[document_id] = _BlockMap(entry, digests[by_digest], new_slots[by_digest])
         return entry
 
-    def remove_document(self, document_id: str) -> None:
-        self.documents.pop(document_id, None)
-        self._blocks.pop(document_id, None)
-
     # ------------------------------------------------------------------ queries
     def _best_per_platform(self, category: str) -> dict[str, DocumentEntry]:
         """Per platform, its most confident document for ``category`` (first one on ties)."""

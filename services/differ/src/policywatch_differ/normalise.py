@@ -443,7 +443,3 @@ def key_of_lines(lines: Iterable[str]) -> str:
 
 def comparison_key(text: str) -> str:
     return key_of_lines(comparison_lines(text))
-
-
-def date_key_of_lines(lines: Iterable[str]) -> str:
-    return key_of_lines(mask_dates(line) for line in lines)
