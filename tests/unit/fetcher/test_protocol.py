@@ -93,12 +93,13 @@ async def test_host_limiter_spaces_requests_per_host() -> None:
         async with limiter.slot(url):
             starts.setdefault(url, []).append(time.monotonic())
 
-    t0 = time.monotonic()
     await asyncio.gather(*(one("http://h.example/x") for _ in range(4)), one("http://other.example/"))
     same = sorted(starts["http://h.example/x"])
     gaps = [b - a for a, b in itertools.pairwise(same)]
     assert len(same) == 4 and all(g >= 0.09 for g in gaps)
-    assert starts["http://other.example/"][0] - t0 < 0.05  # another host does not wait
+    # Another host does not wait for this one's spacing: it starts before the host's second
+    # request (an order, not a time bound: a loaded machine delays every task alike).
+    assert starts["http://other.example/"][0] < same[1]
 
 
 async def test_address_guard() -> None:
