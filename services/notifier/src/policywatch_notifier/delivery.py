@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from policywatch_notifier import metrics
 from policywatch_notifier.channels import Channel, DeliveryError
 from policywatch_notifier.database import Transactor
-from policywatch_notifier.models import StoredChange, Subscriber, as_utc, utcnow
+from policywatch_notifier.models import CHANGES, SUBSCRIBERS, as_utc, utcnow
 from policywatch_notifier.outbox import (
     Claimed,
     Target,
@@ -364,8 +364,7 @@ def _engine_of(sessions: async_sessionmaker[AsyncSession]) -> AsyncEngine:
     return bind
 
 
-_CHANGES = StoredChange.__table__
-_PAYLOADS = select(_CHANGES.c.payload).where(_CHANGES.c.event_id.in_(bindparam("ids", expanding=True)))
+_PAYLOADS = select(CHANGES.c.payload).where(CHANGES.c.event_id.in_(bindparam("ids", expanding=True)))
 
 
 def _load_changes(conn: Connection, *, ids: list[str]) -> list[dict[str, Any]]:
@@ -382,8 +381,8 @@ def _claim_with_changes(
 
 
 _DISABLE = (
-    update(Subscriber.__table__)
-    .where(Subscriber.__table__.c.id == bindparam("b_id"))
+    update(SUBSCRIBERS)
+    .where(SUBSCRIBERS.c.id == bindparam("b_id"))
     .values(webhook_enabled=False, webhook_disabled_reason=bindparam("b_reason"))
 )
 

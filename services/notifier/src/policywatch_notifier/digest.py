@@ -16,8 +16,17 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from policywatch_notifier import metrics
-from policywatch_notifier.ledger import channels_of, delivery_id, existing_keys, new_delivery, unique_latest
-from policywatch_notifier.models import DigestRun, StoredChange, Subscriber, Subscription, as_utc, utcnow
+from policywatch_notifier.ledger import channels_of, delivery_id, delivery_rows, existing_keys, unique_latest
+from policywatch_notifier.models import (
+    Delivery,
+    DigestRun,
+    OutboxItem,
+    StoredChange,
+    Subscriber,
+    Subscription,
+    as_utc,
+    utcnow,
+)
 from policywatch_notifier.subscription import any_match
 from policywatch_notifier.tier import Tiers
 
@@ -82,18 +91,20 @@ async def decide_digest(
         return []
     key = f"digest:{period}"
     ids = sorted(c.event_id for c in items)
-    channels = channels_of(sub)
-    seen = await existing_keys(session, [delivery_id(sub.id, key, ch) for ch in channels])
+    planned = {delivery_id(sub.id, key, ch): ch for ch in channels_of(sub)}
+    seen = await existing_keys(session, list(planned))
     created = []
-    for ch in channels:
-        did = delivery_id(sub.id, key, ch)
+    for did, ch in planned.items():
         if did in seen:
             continue
         # due at once (real time: ``now`` is the schedule clock, frozen in tests)
-        d, o = new_delivery(sub, event_key=key, channel=ch, kind="digest", payload_ids=ids, now=utcnow())
-        session.add(d)
+        d, o = delivery_rows(
+            did, subscriber_id=sub.id, tier=sub.tier, event_key=key, channel=ch, kind="digest",
+            payload_ids=ids, now=utcnow(),
+        )  # fmt: skip
+        session.add(Delivery(**d))
         await session.flush()
-        session.add(o)
+        session.add(OutboxItem(**o))
         created.append(did)
         metrics.DECIDED.labels(ch, "digest").inc()
     await session.flush()

@@ -20,7 +20,15 @@ from policywatch_shared.events import ClassifiedChange, make_event_id
 from sqlalchemy import Connection, Row, Select, bindparam, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from policywatch_notifier.models import Delivery, OutboxItem, StoredChange, Subscriber, Subscription, utcnow
+from policywatch_notifier.models import (
+    CHANGES,
+    DELIVERIES,
+    OUTBOX,
+    SUBSCRIBERS,
+    SUBSCRIPTIONS,
+    StoredChange,
+    utcnow,
+)
 from policywatch_notifier.subscription import any_match
 from policywatch_notifier.tier import Tiers
 
@@ -71,12 +79,6 @@ def stored_change(event: ClassifiedChange) -> StoredChange:
         received_at=utcnow(),
         payload=event.model_dump(mode="json"),
     )
-
-
-SUBSCRIPTIONS = Subscription.__table__
-SUBSCRIBERS = Subscriber.__table__
-CHANGES = StoredChange.__table__
-DELIVERIES = Delivery.__table__
 
 
 @functools.cache
@@ -195,30 +197,6 @@ def delivery_rows(
     return ledger, outbox
 
 
-def new_delivery(
-    sub: Subscriber,
-    *,
-    event_key: str,
-    channel: str,
-    kind: str,
-    payload_ids: list[str],
-    now: datetime,
-    classified_event_id: str | None = None,
-) -> tuple[Delivery, OutboxItem]:
-    d, o = delivery_rows(
-        delivery_id(sub.id, event_key, channel),
-        subscriber_id=sub.id,
-        tier=sub.tier,
-        event_key=event_key,
-        channel=channel,
-        kind=kind,
-        payload_ids=payload_ids,
-        now=now,
-        classified_event_id=classified_event_id,
-    )
-    return Delivery(**d), OutboxItem(**o)
-
-
 async def decide(session: AsyncSession, event: ClassifiedChange, tiers: Tiers) -> Decision:
     """Store the change and add ledger + outbox rows for matching same-day subscribers (no commit)."""
     return await session.run_sync(lambda s: decide_in(s.connection(), event, tiers))
@@ -271,8 +249,8 @@ def decide_in(conn: Connection, event: ClassifiedChange, tiers: Tiers) -> Decisi
         created.append(did)
         channels.append(ch)
     if ledger_rows:  # ledger rows first: the outbox rows reference them
-        conn.execute(insert(Delivery.__table__), ledger_rows)
-        conn.execute(insert(OutboxItem.__table__), outbox_rows)
+        conn.execute(insert(DELIVERIES), ledger_rows)
+        conn.execute(insert(OUTBOX), outbox_rows)
     return Decision(stored=True, deliveries=created, matched_subscribers=matched, channels=channels)
 
 

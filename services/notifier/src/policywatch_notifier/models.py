@@ -143,3 +143,11 @@ class DigestRun(Base):
     period: Mapped[str] = mapped_column(String(40), primary_key=True)
     item_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(TS, default=utcnow)
+
+
+# Core table handles, for the statements that skip the ORM (one statement per batch on hot paths).
+SUBSCRIBERS = Subscriber.__table__
+SUBSCRIPTIONS = Subscription.__table__
+CHANGES = StoredChange.__table__
+DELIVERIES = Delivery.__table__
+OUTBOX = OutboxItem.__table__

@@ -15,14 +15,16 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from policywatch_notifier.models import Delivery, OutboxItem, Subscriber, as_utc
+from policywatch_notifier.models import (
+    DELIVERIES,
+    OUTBOX,
+    SUBSCRIBERS,
+    as_utc,
+)
 from policywatch_notifier.render import Recipient
 
 # Core tables, not ORM entities: these statements run for every delivery, and the ORM's
 # unit-of-work / bulk-update evaluation was a large share of the dispatcher's CPU (issue 7).
-OUTBOX = OutboxItem.__table__
-DELIVERIES = Delivery.__table__
-SUBSCRIBERS = Subscriber.__table__
 
 
 @dataclass(frozen=True)
