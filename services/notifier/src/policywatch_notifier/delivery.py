@@ -66,7 +66,6 @@ class Dispatcher:
         clock: Callable[[], datetime] = utcnow,
         transactor: Transactor | None = None,
     ) -> None:
-        self.sessions = sessions
         # Claims and outcomes are whole transactions run in one call (see Transactor).
         self._own_transactor = transactor is None
         self.transactor = transactor or Transactor(_engine_of(sessions))
@@ -244,7 +243,18 @@ class Dispatcher:
             finally:
                 self._claimed_changes.pop(c.delivery_id, None)
 
-    async def _write(self, c: Claimed, error: DeliveryError | None, now: datetime) -> DeliveryStatus:
+    def _status(self, c: Claimed, error: DeliveryError | None) -> DeliveryStatus:
+        if error is None:
+            return DeliveryStatus.SENT
+        if error.gone:
+            return DeliveryStatus.DISABLED
+        if error.permanent or c.attempts + 1 >= self.max_attempts:
+            return DeliveryStatus.DEAD_LETTERED
+        return DeliveryStatus.RETRYING
+
+    async def _write(
+        self, c: Claimed, error: DeliveryError | None, status: DeliveryStatus, now: datetime
+    ) -> None:
         """Queue this outcome for the next group write and wait until it is committed.
 
         Outcomes finishing while a write is under way are committed together in the next one
@@ -252,21 +262,11 @@ class Dispatcher:
         one write. A failed write fails every outcome in it: their leases expire and they are
         sent again with the same delivery id, as when one write failed before.
         """
-        attempts = c.attempts + 1
-        if error is None:
-            status = DeliveryStatus.SENT
-        elif error.gone:
-            status = DeliveryStatus.DISABLED
-        elif error.permanent or attempts >= self.max_attempts:
-            status = DeliveryStatus.DEAD_LETTERED
-        else:
-            status = DeliveryStatus.RETRYING
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((c, error, status, now, fut))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_pending())
         await fut
-        return status
 
     async def _write_pending(self) -> None:
         while self._pending:
@@ -296,7 +296,8 @@ class Dispatcher:
     async def _record(self, c: Claimed, error: DeliveryError | None, changes: list[ClassifiedChange]) -> None:
         now = self.clock()
         attempts = c.attempts + 1
-        status = await self._write(c, error, now)
+        status = self._status(c, error)
+        await self._write(c, error, status, now)
         # Ids only: no address, URL or secret in logs.
         if status is DeliveryStatus.SENT:
             metrics.SENT.labels(c.channel, c.tier, c.kind).inc()

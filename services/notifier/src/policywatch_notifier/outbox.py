@@ -15,16 +15,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from policywatch_notifier.models import (
-    DELIVERIES,
-    OUTBOX,
-    SUBSCRIBERS,
-    as_utc,
-)
+from policywatch_notifier.models import DELIVERIES, OUTBOX, SUBSCRIBERS, as_utc
 from policywatch_notifier.render import Recipient
-
-# Core tables, not ORM entities: these statements run for every delivery, and the ORM's
-# unit-of-work / bulk-update evaluation was a large share of the dispatcher's CPU (issue 7).
 
 
 @dataclass(frozen=True)
@@ -53,8 +45,10 @@ class Claimed:
     subscriber: Target | None = field(default=None, compare=False)  # None: subscriber removed
 
 
+# Core tables, not ORM entities: these statements run for every delivery, and the ORM's
+# unit-of-work / bulk-update evaluation was a large share of the dispatcher's CPU (issue 7).
+# Built once, with bind parameters (statement building + cache keys per call cost CPU too).
 _o, _d, _s = OUTBOX.c, DELIVERIES.c, SUBSCRIBERS.c
-# Built once, with bind parameters (statement building + cache keys per call cost CPU, issue 7).
 _DUE = (
     select(_o.id)
     .where(_o.next_attempt_at <= bindparam("now"))

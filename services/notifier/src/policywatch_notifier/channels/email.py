@@ -50,7 +50,7 @@ class EmailChannel:
         self.start_tls = start_tls
         self.use_tls = use_tls
         self.timeout_s = timeout_s
-        self._sender = parseaddr(mail_from)[1] or mail_from
+        self._sender = _envelope(mail_from)
         # Persistent connections (issue 7): connect + EHLO + QUIT per message was most of the
         # e-mail channel's CPU. Idle ones, most recent last, with when they went idle.
         self.pool_size = pool_size
