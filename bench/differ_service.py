@@ -56,16 +56,12 @@ from policywatch_shared.events import (
     Fetcher,
 )
 from policywatch_shared.storage import LocalStore
+from system_load import CLAUSE, MAX_CHARS  # the load bench's page size and added clause
 
 from policywatch.demo.corpus import BUNDLED, corpus_path, iter_corpus
 from policywatch.demo.setup import REMOVE, SELECT
 from policywatch.demo.site import SiteDocument, _article, _chrome
 
-MAX_CHARS = 60_000  # as bench/system_load.py
-CLAUSE = (
-    "\n\n## Sharing with partners (update {n})\n\nWe share your personal information, including your "
-    "precise location and browsing history, with advertising partners and data brokers, who may sell it.\n"
-)
 HINTS = ExtractionHints(select=SELECT, remove=REMOVE)
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -191,12 +191,14 @@ def test_line_normaliser_keeps_dropped_lines_a_while(monkeypatch: pytest.MonkeyP
 
 async def test_the_block_cache_is_bounded_by_the_setting_and_counted() -> None:
     from policywatch_differ.extract import BLOCKS
-    from policywatch_differ.metrics import MARKDOWN_CACHE_ENTRIES
     from policywatch_differ.settings import DifferSettings
     from prometheus_client import REGISTRY
 
     def counted(result: str) -> float:
         return REGISTRY.get_sample_value("policywatch_differ_markdown_blocks_total", {"result": result}) or 0
+
+    def remembered() -> float | None:
+        return REGISTRY.get_sample_value("policywatch_differ_markdown_cache_blocks")
 
     assert DifferSettings().markdown_cache_blocks == 60_000
 
@@ -206,6 +208,7 @@ async def test_the_block_cache_is_bounded_by_the_setting_and_counted() -> None:
             return await super().get_bytes(key)
 
     store = YieldingStore()
+    size = BLOCKS.size  # process-wide: restored for the tests that follow
     try:
         DifferService(store, markdown_cache_blocks=0)
         assert len(BLOCKS) == 0  # a shrink evicts at once (here: what earlier tests left)
@@ -219,14 +222,14 @@ async def test_the_block_cache_is_bounded_by_the_setting_and_counted() -> None:
         miss1, hit1 = counted("miss"), counted("hit")
         await svc.handle(await _capture(store, 1, _html([*PARAS, "<p>A new clause on arbitration.</p>"])))
         assert counted("miss") - miss1 == 1 and counted("hit") - hit1 == 31
-        assert MARKDOWN_CACHE_ENTRIES._value.get() == len(BLOCKS) == 32
+        assert remembered() == len(BLOCKS) == 32
         # Beyond the bound the least recently used blocks go.
         await svc.handle(await _capture(store, 2, _html([f"<p>Other clause {i}.</p>" for i in range(30)])))
-        assert len(BLOCKS) == 40 and MARKDOWN_CACHE_ENTRIES._value.get() == 40
+        assert len(BLOCKS) == 40 and remembered() == 40
         # Captures handled concurrently (DIFFER_CONCURRENCY) are each counted once.
         counted0, blocks0 = counted("hit") + counted("miss"), BLOCKS.hits + BLOCKS.misses
         caps = [await _capture(store, 3 + i, _html(PARAS[i:]), doc=f"acme/doc-{i}") for i in range(3)]
         await asyncio.gather(*(svc.handle(c) for c in caps))
         assert counted("hit") + counted("miss") - counted0 == BLOCKS.hits + BLOCKS.misses - blocks0 > 0
     finally:
-        BLOCKS.resize(60_000)
+        BLOCKS.resize(size)

@@ -38,7 +38,6 @@ _BANNER_ATTR = re.compile(
 )
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 _MANY_BLANKS = re.compile(r"\n{3,}")
-_TRAILING = re.compile(r"[ \t]+\n")
 _SPACES = re.compile(r"\s+")
 
 
@@ -254,7 +253,7 @@ BLOCKS = MarkdownCache()
 
 def _tidy(md: str) -> str:
     # A substring test is a fast scan; the regexes try a match at every character.
-    if " \n" in md or "\t\n" in md:  # = _TRAILING.sub("\n", md): every line but the last
+    if " \n" in md or "\t\n" in md:  # = re.sub(r"[ \t]+\n", "\n", md): every line but the last
         lines = md.split("\n")
         md = "\n".join([line.rstrip(" \t") for line in lines[:-1]] + lines[-1:])
     if "\n\n\n" in md:
@@ -338,7 +337,7 @@ def extract_pdf(body: bytes) -> str:
     except Exception as exc:
         raise ExtractionError(f"unreadable PDF: {exc}") from exc
     text = "\n\n".join(p for p in pages if p)
-    return _MANY_BLANKS.sub("\n\n", _TRAILING.sub("\n", text)).strip() + "\n"
+    return _tidy(text)
 
 
 def extract(

@@ -124,12 +124,12 @@ class _Converter(_Converter0):  # type: ignore[misc]
     """markdownify's converter; with ``got``/``fresh``, it answers placeholders from ``got``
     and records the Markdown of the marked blocks in ``fresh``."""
 
-    def __init__(self, got: list[str] | None = None, fresh: dict[int, str] | None = None) -> None:
+    def __init__(self) -> None:
         super().__init__(
             bs4_options={"features": "html.parser", "element_classes": {Tag: _FastTag}}, **OPTIONS
         )
-        self.got = got
-        self.fresh = fresh
+        self.got: list[str] | None = None
+        self.fresh: dict[int, str] | None = None
 
     def process_tag(self, node: Any, parent_tags: Any = None) -> str:
         attrs = node.attrs
