@@ -34,9 +34,10 @@ from datetime import UTC, datetime  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
+from policywatch.demo.corpus import corpus_path  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("POLICYWATCH_SHARED_DIR", ROOT / ".." / "shared"))
-CORPUS = SHARED / "corpus" / "vlopses-us-versions.jsonl.xz"
+CORPUS = corpus_path()  # ../shared beside the repository, or POLICYWATCH_SHARED_DIR
 FIXED_TIME = datetime(2026, 1, 1, tzinfo=UTC)
 #: (kind "first" | "change", platform, document_id, version text, SectionChange list)
 Event = tuple[str, str, str, str, list[Any]]

@@ -25,12 +25,12 @@ import numpy as np
 from policywatch_classifier.evaluate import (
     EvalItem,
     _f1,
-    best_threshold,
     combined_scores,
     load_eval_set,
     macro_f1,
     nested_predictions,
     out_of_fold_probs,
+    tune,
 )
 from policywatch_classifier.tagger import PassageTagger
 from policywatch_classifier.train import shared_dir
@@ -54,11 +54,10 @@ class Figures:
 def figures(dev: list[EvalItem], tagger: PassageTagger, p: np.ndarray, r: np.ndarray) -> Figures:
     ids = tagger.taxonomy.ids
     gold = np.array([[c in it.labels for c in ids] for it in dev])
-    s = combined_scores(tagger, p, r)
-    tuned = np.mean([best_threshold(s[:, j], gold[:, j])[1] for j in range(len(ids)) if gold[:, j].any()])
-    pred = nested_predictions(dev, s, gold)
+    _, tuned = tune(tagger, dev, scores=(dev, p, r))
+    pred = nested_predictions(dev, combined_scores(tagger, p, r), gold)
     per = {c: _f1(pred[:, j], gold[:, j]) for j, c in enumerate(ids) if gold[:, j].any()}
-    return Figures(float(tuned), macro_f1(pred, gold), per, pred, gold)
+    return Figures(tuned, macro_f1(pred, gold), per, pred, gold)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -86,7 +86,7 @@ class PassageTagger:
         else:
             self._col = {c: i for i, c in enumerate(self._ids)}
         self._memo: OrderedDict[str, _Memo] = OrderedDict()
-        self._memo_owner: tuple[int, ...] = ()
+        self._memo_owner: tuple[object, ...] = (self.taxonomy, self.lexicon, self.model, self.thresholds)
 
     def combined(self, p: float, r: float) -> float:
         # Without a model the rule weight is the score (rules-only baseline and fallback).
@@ -122,9 +122,10 @@ class PassageTagger:
 
     def tag(self, texts: Sequence[str]) -> list[list[CategoryTag]]:
         """Tags per text (fresh objects: callers may set their direction)."""
-        # Parts swapped after construction (tests, tuning) invalidate the memo.
-        owner = (id(self.taxonomy), id(self.lexicon), id(self.model), id(self.thresholds))
-        if owner != self._memo_owner:
+        # Parts swapped after construction (tests, tuning) invalidate the memo. The parts
+        # themselves are held and compared by identity: a freed part's id() can be reused.
+        owner = (self.taxonomy, self.lexicon, self.model, self.thresholds)
+        if any(a is not b for a, b in zip(owner, self._memo_owner, strict=True)):
             self._memo.clear()
             self._memo_owner = owner
         out: list[list[CategoryTag] | None] = [None] * len(texts)
