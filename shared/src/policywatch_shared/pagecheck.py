@@ -240,7 +240,7 @@ def visible_text(html: str, *, keep_noscript: bool = False) -> PageText:
 
     tree = LexborHTMLParser(_BLOCK_TAG.sub("\n<", html), scripting=not keep_noscript)
     # Every <title> (also an SVG icon's), as html.parser saw them.
-    title = " ".join("".join(n.text() for n in tree.css("title")).split()) or None
+    title = _norm("".join(n.text() for n in tree.css("title"))) or None
     script_chars = sum(len(n.text()) for n in tree.css("script"))
     tree.strip_tags(_SKIP_TAGS_KEEP_NOSCRIPT if keep_noscript else _SKIP_TAGS)
     root = tree.root

@@ -10,15 +10,15 @@ from __future__ import annotations
 import json
 import lzma
 import re
-from pathlib import Path
 
 import pytest
 from policywatch_shared import pagecheck
 from policywatch_shared.pagecheck import check_html, visible_text
 
+from policywatch.demo.corpus import corpus_path
 from tests.unit.fetcher import legacy_pagecheck as legacy
 
-CORPUS = Path(__file__).resolve().parents[3].parent / "shared" / "corpus" / "vlopses-us-versions.jsonl.xz"
+CORPUS = corpus_path()  # ../shared beside the repository, or POLICYWATCH_SHARED_DIR
 
 
 def verdict(check: object, html: str) -> tuple[object, ...]:
