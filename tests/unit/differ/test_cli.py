@@ -112,3 +112,31 @@ def test_replay_open_terms_archive_versions_repository(tmp_path: Path) -> None:
     plain.mkdir()
     res = runner.invoke(app, ["replay", str(plain)])
     assert res.exit_code != 0 and "not a git repository" in res.output
+
+
+def test_replay_classifies_changes_with_categories_severity_and_regulations(tmp_path: Path) -> None:
+    """Without --no-classify, a change line carries the classifier's verdict (real model, no fakes)."""
+    ai = NEW.replace(
+        "We sell data to partners.",
+        "We use your prompts, chats and uploaded content to train our generative AI models. "
+        "There is no way to opt out of this use.",
+    )
+    rows = [
+        {"service": "Acme", "document": "Privacy Policy", "recorded_at": f"2026-01-0{n}T00:00:00+00:00",
+         "commit": f"c{n}", "kind": "change", "text": text}
+        for n, text in ((1, OLD), (2, ai))
+    ]  # fmt: skip
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "out.jsonl"
+    res = runner.invoke(app, ["replay", str(src), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    first, change = (json.loads(x) for x in out.read_text().splitlines())
+    assert first["outcome"] == "first_version" and "classification" not in first
+    c = change["classification"]
+    assert "ai_training" in c["categories"]
+    assert c["severity"] == "high" and c["severity_reasons"]
+    frameworks = {r["framework"] for r in c["regulations"]}
+    assert {"GDPR", "EU AI Act"} <= frameworks, c["regulations"]
+    assert all(r["provision"] for r in c["regulations"])
+    assert c["model_version"] and c["headline"]

@@ -75,6 +75,10 @@ def load_classifier() -> Classifier | None:
             "categories": c.categories,
             "severity": c.severity.value,
             "severity_reasons": c.severity_reasons,
+            # The statutes engaged, as the classified event carries them (framework + provision).
+            "regulations": [
+                r.model_dump(mode="json", include={"framework", "provision", "title"}) for r in c.regulations
+            ],
             "headline": c.headline,
             "jurisdictions": c.jurisdictions,
             "model_version": c.model_version,
