@@ -103,3 +103,20 @@ def test_sparse_dot_equals_scipy_product_with_empty_rows() -> None:
     np.testing.assert_allclose(got, np.asarray(x @ wt.astype(np.float64)), rtol=1e-12, atol=1e-12)
     assert not got[1].any() and not got[4].any()
     assert not _sparse_dot(sp.csr_matrix((2, 500)), wt).any()
+
+
+def test_sparse_dot_in_steps_sums_exactly_as_in_one_go() -> None:
+    """Bounding the products buffer (steps of a few non-zeros, a row never split) changes no bit."""
+    import scipy.sparse as sp
+    from policywatch_classifier.model import _sparse_dot
+
+    rng = np.random.default_rng(11)
+    wt = rng.normal(size=(400, 5)).astype(np.float32)
+    dense = rng.random((40, 400)) * (rng.random((40, 400)) < 0.04)
+    dense[[0, 7, 8, 39]] = 0.0  # empty rows at the start, inside a step, at a step edge, last
+    dense[20] = rng.random(400)  # one row far larger than a step
+    x = sp.csr_matrix(dense)
+    whole = _sparse_dot(x, wt, chunk_nnz=x.nnz)
+    for step in (1, 3, 17, 64, 399, 401):
+        np.testing.assert_array_equal(_sparse_dot(x, wt, chunk_nnz=step), whole)
+    np.testing.assert_allclose(whole, np.asarray(x @ wt.astype(np.float64)), rtol=1e-12, atol=1e-12)
