@@ -34,8 +34,21 @@ INDEX_KEY = "classifier/provision-index.json"
 INDEX_FORMAT = 1
 EXCERPT_CHARS = 320
 
-#: Tags of one passage as kept for re-indexing: (category id, confidence).
-PassageTags = list[tuple[str, float]]
+#: Tags of one passage as kept for re-indexing: (category id, confidence) pairs. Tuples, and the
+#: pairs shared through ``_pair``: most passages have no tag (all share the one empty tuple) and
+#: confidences have three decimals, so ~27,000 passages of 200 documents need few distinct pairs.
+PassageTags = tuple[tuple[str, float], ...]
+_PAIRS: dict[tuple[str, float], tuple[str, float]] = {}
+
+
+def _pair(category: str, confidence: float) -> tuple[str, float]:
+    """The shared (category, confidence) pair; at most categories × 1,001 of them (3 decimals)."""
+    key = (category, confidence)
+    return _PAIRS.setdefault(key, key)
+
+
+def _tags(pairs: Iterable[tuple[str, float]]) -> PassageTags:
+    return tuple(_pair(c, float(conf)) for c, conf in pairs)
 
 
 @dataclass
@@ -68,7 +81,7 @@ class DocumentEntry:
             v["document_id"],
             v.get("version_id"),
             dict(v.get("categories", {})),
-            {h: [(c, float(conf)) for c, conf in tags] for h, tags in v.get("passages", {}).items()},
+            {h: _tags(tags) for h, tags in v.get("passages", {}).items()},
             v.get("tagger_version", ""),
         )
 
@@ -145,13 +158,13 @@ class ProvisionIndex:
                     self._tag_cache.move_to_end(h)
             if tags is None:
                 missing.append(i)
-                found[h] = []  # placeholder: filled below (duplicates tagged once)
+                found[h] = ()  # placeholder: filled below (duplicates tagged once)
             else:
                 found[h] = tags
         if missing:
             fresh = tagger.tag([passages[i] for i in missing])
             for i, ptags in zip(missing, fresh, strict=True):
-                tags = [(t.id, t.confidence) for t in ptags]
+                tags = _tags((t.id, t.confidence) for t in ptags)
                 found[hashes[i]] = tags
                 self._tag_cache[hashes[i]] = tags
             while len(self._tag_cache) > TAG_CACHE_SIZE:
