@@ -110,3 +110,27 @@ def test_cross_platform_picks_each_platforms_most_confident_document() -> None:
     assert cross.platform_count == 4
     assert [e.document_id for e in cross.examples] == ["a/privacy", "c/privacy", "d/privacy"]
     assert index.other_platforms("ai_training", "b") == 3 and index.other_platforms("x", "b") == 0
+
+
+def test_passage_table_keeps_order_hashes_and_tags_through_json() -> None:
+    """The compact table gives back what it was given: order, every hash (also one ending in zero
+    bytes, which a numpy bytes array would cut), tags; a stored entry of another hash length is
+    refused (the loader then skips it and the document is re-indexed)."""
+    import pytest
+    from policywatch_classifier.provision import DocumentEntry, PassageTable
+
+    passages = {
+        "ffffffffffffffffffff": (("ai_training", 0.91), ("first_party_collection", 0.7)),
+        "0123456789abcdef0000": (),
+        "00000000000000000001": (("advertising", 0.655),),
+    }
+    table = PassageTable(passages)
+    assert len(table) == 3 and list(table) == list(passages) and table.as_dict() == passages
+    entry = DocumentEntry("Acme", "acme/privacy", "v1", {}, table, "tagger-1")
+    again = DocumentEntry.from_dict(entry.to_dict(with_passages=True))
+    assert again.passages == table and again == entry
+    third = DocumentEntry.from_dict(entry.to_dict(with_passages=True))
+    pair = again.passages.as_dict()["ffffffffffffffffffff"][0]
+    assert third.passages.as_dict()["ffffffffffffffffffff"][0] is pair  # loaded pairs are shared
+    with pytest.raises(ValueError, match="20 hex digits"):
+        DocumentEntry.from_dict({**entry.to_dict(with_passages=True), "passages": {"abcd": []}})
