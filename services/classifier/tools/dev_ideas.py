@@ -8,8 +8,8 @@ passage scored by a model trained without its platform family; ``--oof-cache`` k
 runs) and is judged by the **nested** dev macro-F1 (thresholds tuned on the other family folds),
 the estimate that tracked the held-out figure (docs/classifier.md, "Evaluation set and honesty"):
 
-- ``headings``: the section heading path a passage sits under (ATX and setext headings before its
-  offset in the recorded document, as the differ's sections carry it) as extra evidence — lexicon
+- ``headings``: the section heading path a passage sits under (the differ's section parser on the
+  recorded document up to the passage: the path its change events carry) as extra evidence — lexicon
   rules run on the nearest heading / the whole path, and a TF-IDF model of heading words fitted per
   family fold.
 - ``stack``: one logistic regression over all categories replacing the hand-written combination
@@ -28,7 +28,6 @@ import json
 import lzma
 import math
 import random
-import re
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -43,10 +42,11 @@ from policywatch_classifier.evaluate import (
     family_folds,
     load_eval_set,
     macro_f1,
+    nested_predictions,
 )
 from policywatch_classifier.tagger import PassageTagger, combine
-from policywatch_classifier.text import clean_markdown
 from policywatch_classifier.train import load_examples, shared_dir
+from policywatch_differ.sections import parse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
@@ -72,13 +72,7 @@ class Dev:
 
     def nested(self, s: np.ndarray, pick: Picker | None = None) -> float:
         """Macro-F1 with each fold's thresholds picked on the other folds (``evaluate.nested_f1``)."""
-        choose = pick or (lambda sv, y: best_threshold(sv, y)[0])
-        pred = np.zeros_like(self.gold)
-        for fold in self.folds:
-            held = self.held(fold)
-            for j in range(self.gold.shape[1]):
-                pred[held, j] = s[held, j] >= choose(s[~held, j], self.gold[~held, j])
-        return macro_f1(pred, self.gold)
+        return macro_f1(nested_predictions(self.items, s, self.gold, pick), self.gold)
 
     def tuned(self, s: np.ndarray) -> float:
         cols = [j for j in range(self.gold.shape[1]) if self.gold[:, j].any()]
@@ -91,26 +85,10 @@ class Dev:
         return np.vectorize(combine)(p, r)
 
 
-_ATX = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
-_SETEXT = re.compile(r"^\s{0,3}(=+|-+)\s*$")
-
-
 def heading_path(markdown: str, offset: int) -> list[str]:
-    """Headings (outermost first) of the section holding ``offset``."""
-    lines = markdown[:offset].split("\n")
-    stack: list[tuple[int, str]] = []
-    for i, line in enumerate(lines):
-        m = _ATX.match(line)
-        if m:
-            level, text = len(m.group(1)), m.group(2)
-        elif _SETEXT.match(line) and i and lines[i - 1].strip() and not _ATX.match(lines[i - 1]):
-            level, text = (1 if "=" in line else 2), lines[i - 1]
-        else:
-            continue
-        text = clean_markdown(text)
-        if text:
-            stack = [s for s in stack if s[0] < level] + [(level, text)]
-    return [t for _, t in stack]
+    """Headings (outermost first) of the section holding ``offset``: the differ's own section
+    parser (what its change events carry as ``heading_path``) on the text before it."""
+    return list(parse(markdown[:offset]).sections[-1].path)
 
 
 def dev_heading_paths(dev: Dev) -> list[list[str]]:

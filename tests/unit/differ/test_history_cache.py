@@ -191,6 +191,7 @@ def test_line_normaliser_keeps_dropped_lines_a_while(monkeypatch: pytest.MonkeyP
 
 async def test_the_block_cache_is_bounded_by_the_setting_and_counted() -> None:
     from policywatch_differ.extract import BLOCKS
+    from policywatch_differ.htmlmd import CACHE_BLOCKS
     from policywatch_differ.settings import DifferSettings
     from prometheus_client import REGISTRY
 
@@ -200,7 +201,8 @@ async def test_the_block_cache_is_bounded_by_the_setting_and_counted() -> None:
     def remembered() -> float | None:
         return REGISTRY.get_sample_value("policywatch_differ_markdown_cache_blocks")
 
-    assert DifferSettings().markdown_cache_blocks == 60_000
+    # The setting's default and the extractor's own (CLI, replay) are written in two places.
+    assert DifferSettings().markdown_cache_blocks == CACHE_BLOCKS == 60_000
 
     class YieldingStore(MemoryStore):  # reads suspend, so concurrent captures interleave
         async def get_bytes(self, key: str) -> bytes:

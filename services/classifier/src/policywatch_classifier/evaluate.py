@@ -15,7 +15,7 @@ import json
 import lzma
 import random
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -260,15 +260,21 @@ def nested_f1(tagger: PassageTagger, dev: list[EvalItem], p: np.ndarray, r: np.n
     return macro_f1(nested_predictions(dev, s, gold), gold)
 
 
-def nested_predictions(dev: list[EvalItem], s: np.ndarray, gold: np.ndarray) -> np.ndarray:
+def nested_predictions(
+    dev: list[EvalItem],
+    s: np.ndarray,
+    gold: np.ndarray,
+    pick: Callable[[np.ndarray, np.ndarray], float] | None = None,
+) -> np.ndarray:
     """Per dev passage and category: combined score ``s`` >= the threshold tuned on the other
-    family folds (see ``nested_f1``)."""
+    family folds (see ``nested_f1``); ``pick(scores, gold)`` chooses it (default: ``best_threshold``;
+    other rules are compared in tools/dev_ideas.py)."""
     pred = np.zeros_like(gold)
     for fold in family_folds([it.service for it in dev]):
         held = np.zeros(len(dev), dtype=bool)
         held[fold] = True
         for j in range(gold.shape[1]):
-            t, _ = best_threshold(s[~held, j], gold[~held, j])
+            t = pick(s[~held, j], gold[~held, j]) if pick else best_threshold(s[~held, j], gold[~held, j])[0]
             pred[held, j] = s[held, j] >= t
     return pred
 

@@ -221,8 +221,7 @@ class ProvisionIndex:
         """(Re)index one document's current version; replaces its previous entry."""
         tagger = tagger or get_tagger()
         previous = self.documents.get(document_id)
-        same_tagger = previous is not None and previous.tagger_version == tagger.version
-        known = previous.passages.as_dict() if previous and same_tagger else {}
+        known = previous.passages.as_dict() if previous and previous.tagger_version == tagger.version else {}
         spans = list(iter_blocks(text))
         digests = np.array([_block_digest(text[s:e]) for s, e in spans], dtype="S16")
         # Per block: passage index in the previous entry, -1 = not a passage, -2 = new block.
