@@ -44,7 +44,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
-from policywatch_classifier.embedding import get_embedder
 from policywatch_classifier.evaluate import (
     EVAL_SET,
     FAMILY,
@@ -57,19 +56,9 @@ from policywatch_classifier.evaluate import (
     macro_f1,
     nested_predictions,
 )
-from policywatch_classifier.model import LinearModel
 from policywatch_classifier.tagger import PassageTagger, combine
-from policywatch_classifier.taxonomy import get_taxonomy
 from policywatch_classifier.text import block_passage, clean_markdown, iter_blocks
-from policywatch_classifier.train import (
-    EMB_BLEND,
-    Example,
-    dev_examples,
-    fit,
-    fit_embedding,
-    load_examples,
-    shared_dir,
-)
+from policywatch_classifier.train import Example, dev_rows, fit_model, load_examples, shared_dir
 from policywatch_differ.sections import parse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -487,25 +476,6 @@ def weak_examples(shared: Path, services: set[str], weight: float) -> list[tuple
     return out
 
 
-def fit_model(examples: list[Example]) -> LinearModel:
-    """``train.train``'s model on the given examples, not saved."""
-    word, char, weights, bias, _ = fit(examples, c=4.0)
-    emb_weights, emb_bias = fit_embedding(examples, get_embedder().embed([e.text for e in examples]))
-    return LinearModel(
-        version="dev-idea",
-        categories=list(get_taxonomy().ids),
-        word=word,
-        char=char,
-        weights=weights,
-        bias=bias,
-        meta={},
-        emb_weights=emb_weights,
-        emb_bias=emb_bias,
-        blend=EMB_BLEND,
-        embedding=get_embedder().name,
-    )
-
-
 def refit(dev: Dev, name: str, rows_for: Callable[[list[int]], list[Example]]) -> None:
     """Score each family fold with a model fitted on ``rows_for(fold)`` and print the tuned and
     nested figures, the paired 90 % bootstrap interval of the nested gain over the shipped
@@ -514,7 +484,7 @@ def refit(dev: Dev, name: str, rows_for: Callable[[list[int]], list[Example]]) -
     before = nested_predictions(dev.items, dev.combined(dev.p, dev.r), g)
     p = np.zeros_like(dev.p)
     for fold in dev.folds:
-        tagger = PassageTagger(model=fit_model(rows_for(fold)), lexicon=dev.tagger.lexicon)
+        tagger = PassageTagger(model=fit_model(rows_for(fold))[0], lexicon=dev.tagger.lexicon)
         p[fold] = tagger.scores([dev.items[i].text for i in fold])[0]
     s = dev.combined(p, dev.r)
     dev.line(name, s)
@@ -538,7 +508,7 @@ def weak(dev: Dev, weights: list[float]) -> None:
 
         def rows_for(fold: list[int], rows_weak: list[tuple[str, Example]] = rows_weak) -> list[Example]:
             fams = {FAMILY.get(dev.items[i].service, dev.items[i].service) for i in fold}
-            rows = public + dev_examples(dev.shared, {dev.items[i].id for i in fold})
+            rows = public + dev_rows(dev.items, {dev.items[i].id for i in fold})
             return rows + [e for s, e in rows_weak if FAMILY.get(s, s) not in fams]
 
         refit(dev, f"+ weak heading rows, weight {w}", rows_for)
@@ -566,7 +536,7 @@ def pending(dev: Dev, weights: list[float]) -> None:
         print(f"{n_waiting} quotes awaiting moderation at weight {w}")
 
         def rows_for(fold: list[int], rows: list[Example] = rows) -> list[Example]:
-            return rows + dev_examples(dev.shared, {dev.items[i].id for i in fold})
+            return rows + dev_rows(dev.items, {dev.items[i].id for i in fold})
 
         refit(dev, f"quotes awaiting moderation at weight {w}", rows_for)
 

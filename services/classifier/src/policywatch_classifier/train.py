@@ -20,8 +20,10 @@ import json
 import lzma
 import random
 import time
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
@@ -33,6 +35,9 @@ from policywatch_classifier.rules import get_lexicon
 from policywatch_classifier.taxonomy import get_taxonomy, load_data
 from policywatch_classifier.text import clean_markdown, split_sentences
 from policywatch_classifier.tfidf import CompactTfidf
+
+if TYPE_CHECKING:  # evaluate imports this module
+    from policywatch_classifier.evaluate import EvalItem
 
 MODEL_VERSION = "1.4.0"
 MODEL_FILE_NAME = "classifier-model.joblib"
@@ -133,11 +138,16 @@ def dev_examples(shared: Path, exclude: set[str] | None = None) -> list[Example]
     """In-domain examples: the DEV split of the evaluation set (the test split is never used)."""
     from policywatch_classifier.evaluate import load_eval_set
 
+    return dev_rows([it for it in load_eval_set(shared) if it.split == "dev"], exclude or ())
+
+
+def dev_rows(items: Iterable[EvalItem], exclude: Collection[str] = ()) -> list[Example]:
+    """Training rows of already loaded dev passages, but those whose id is in ``exclude``."""
     all_ids = set(get_taxonomy().ids)
     return [
         Example(it.text, set(it.labels), all_ids, DEV_WEIGHT, "ota-dev")
-        for it in load_eval_set(shared)
-        if it.split == "dev" and it.id not in (exclude or set())
+        for it in items
+        if it.id not in exclude
     ]
 
 
@@ -195,6 +205,29 @@ def fit_embedding(
     return weights, bias
 
 
+def fit_model(examples: list[Example], *, c: float = 4.0) -> tuple[LinearModel, dict[str, dict[str, int]]]:
+    """Both regressions per category on ``examples``: the model (no training metadata yet) and
+    the rows per category. ``train`` and the out-of-fold models of ``evaluate`` fit through here."""
+    from policywatch_classifier.embedding import get_embedder
+
+    word, char, weights, bias, counts = fit(examples, c=c)
+    embedder = get_embedder()
+    emb_weights, emb_bias = fit_embedding(examples, embedder.embed([e.text for e in examples]))
+    model = LinearModel(
+        version=MODEL_VERSION,
+        categories=list(get_taxonomy().ids),
+        word=word,
+        char=char,
+        weights=weights,
+        bias=bias,
+        emb_weights=emb_weights,
+        emb_bias=emb_bias,
+        blend=EMB_BLEND,
+        embedding=embedder.name,
+    )
+    return model, counts
+
+
 def train(
     shared: Path,
     out_path: Path | None = None,
@@ -208,38 +241,22 @@ def train(
     examples = load_examples(shared)
     if with_dev:
         examples += dev_examples(shared, exclude_dev)
-    word, char, weights, bias, counts = fit(examples, c=c)
-    from policywatch_classifier.embedding import get_embedder
-
-    embedder = get_embedder()
-    emb_weights, emb_bias = fit_embedding(examples, embedder.embed([e.text for e in examples]))
-    model = LinearModel(
-        version=MODEL_VERSION,
-        categories=list(tax.ids),
-        word=word,
-        char=char,
-        weights=weights,
-        bias=bias,
-        meta={
-            "taxonomy_version": tax.version,
-            "examples": len(examples),
-            "with_dev": with_dev,
-            "sources": {
-                "tosdr_points_2021": "CC BY-SA 3.0, ToS;DR contributors",
-                "ota_eval_dev_split": "ODC-BY 1.0, Open Terms Archive (passages) + policywatch labels",
-                "claudette_en": "CC BY 4.0, Galassi et al. (CLAUDETTE)",
-                "training_supplement": "CC BY 4.0, policywatch",
-            },
-            "counts": counts,
-            "C": c,
-            "embedding": {"id": embedder.name, "C": EMB_C, "blend": EMB_BLEND},
-            "partial_labels": {"min_rule_weight": PARTIAL_RULE_WEIGHT, "lexicon": get_lexicon().version},
+    model, counts = fit_model(examples, c=c)
+    model.meta = {
+        "taxonomy_version": tax.version,
+        "examples": len(examples),
+        "with_dev": with_dev,
+        "sources": {
+            "tosdr_points_2021": "CC BY-SA 3.0, ToS;DR contributors",
+            "ota_eval_dev_split": "ODC-BY 1.0, Open Terms Archive (passages) + policywatch labels",
+            "claudette_en": "CC BY 4.0, Galassi et al. (CLAUDETTE)",
+            "training_supplement": "CC BY 4.0, policywatch",
         },
-        emb_weights=emb_weights,
-        emb_bias=emb_bias,
-        blend=EMB_BLEND,
-        embedding=embedder.name,
-    )
+        "counts": counts,
+        "C": c,
+        "embedding": {"id": model.embedding, "C": EMB_C, "blend": EMB_BLEND},
+        "partial_labels": {"min_rule_weight": PARTIAL_RULE_WEIGHT, "lexicon": get_lexicon().version},
+    }
     digest = model.dump(out_path or model_path()) if save else ""
     return model, digest
 
