@@ -3,6 +3,8 @@
     .venv/bin/python services/classifier/tools/dev_ideas.py headings|stack|bagging [--oof-cache F]
     .venv/bin/python services/classifier/tools/dev_ideas.py weak|pending [--weight 0.5 1.0] [--oof-cache F]
     .venv/bin/python services/classifier/tools/dev_ideas.py minilm --wheel-dir DIR [--public 4000]
+    .venv/bin/python services/classifier/tools/dev_ideas.py lsa [--dims 256] | domain [--clip 3 10] |
+        sif [--smoothing 1e-3 1e-4]  [--oof-cache F]
 
 Every idea starts from the shipped tagger's out-of-fold dev scores (``evaluate.dev_scores``: each
 passage scored by a model trained without its platform family; ``--oof-cache`` keeps them between
@@ -28,6 +30,10 @@ the estimate that tracked the held-out figure (docs/classifier.md, "Evaluation s
   rows; prints a paired bootstrap interval of the nested gain.
 - ``pending``: the ToS;DR quotes still awaiting moderation (a third of them) at a lower training
   weight (``--weight 0`` drops them), as a guess that they are the noisier labels.
+- ``lsa``, ``domain``, ``sif`` use the corpus's unlabelled passages (latest versions, all
+  platforms; never a label): latent semantic analysis features in a third regression blended into
+  the model probability; covariate-shift weights for the public quotes from a corpus-vs-public
+  domain classifier; smooth-inverse-frequency token weights for the passage embedding.
 """
 
 from __future__ import annotations
