@@ -296,20 +296,7 @@ def minilm(dev: Dev, wheel_dir: Path, public: int) -> None:
     e_pub = enc.embed([ex.text for ex in sample])
     dev.line("shipped combination", dev.combined(dev.p, dev.r))
     for c in (1.0, 4.0):
-        pm = np.zeros_like(dev.p)
-        for fold in dev.folds:
-            train = np.where(~dev.held(fold))[0]
-            for j, cat in enumerate(dev.ids):
-                rows = [k for k, ex in enumerate(sample) if cat in ex.known]
-                y = np.array([cat in sample[k].labels for k in rows] + list(dev.gold[train, j]), dtype=int)
-                if y.sum() < 2:
-                    continue
-                weight = np.array(
-                    [sample[k].weight for k in rows] + [2.0] * len(train)
-                )  # dev weight as train.py
-                clf = LogisticRegression(C=c, class_weight="balanced", max_iter=2000)
-                clf.fit(np.vstack([e_pub[rows], e_dev[train]]), y, sample_weight=weight)
-                pm[fold, j] = clf.predict_proba(e_dev[fold])[:, 1]
+        pm = dense_model(dev, sample, e_pub, e_dev, c)
         dev.line(f"MiniLM model alone (C={c})", pm)
         for b in (0.2, 0.3, 0.4):
             dev.line(
