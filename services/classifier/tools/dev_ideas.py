@@ -1,6 +1,6 @@
 """Ideas for a higher macro-F1, each measured on the DEV split only (the test split is never loaded).
 
-    .venv/bin/python services/classifier/tools/dev_ideas.py headings|stack|bagging [--oof-cache F]
+    .venv/bin/python services/classifier/tools/dev_ideas.py headings|stack|bagging|chain [--oof-cache F]
     .venv/bin/python services/classifier/tools/dev_ideas.py weak|pending [--weight 0.5 1.0] [--oof-cache F]
     .venv/bin/python services/classifier/tools/dev_ideas.py minilm --wheel-dir DIR [--public 4000]
     .venv/bin/python services/classifier/tools/dev_ideas.py lsa [--dims 256] | domain [--clip 3 10] |
@@ -30,6 +30,8 @@ the estimate that tracked the held-out figure (docs/classifier.md, "Evaluation s
   rows; prints a paired bootstrap interval of the nested gain.
 - ``pending``: the ToS;DR quotes still awaiting moderation (a third of them) at a lower training
   weight (``--weight 0`` drops them), as a guess that they are the noisier labels.
+- ``chain``: a second stage per category on the out-of-fold scores, with the other categories'
+  scores as features (label interactions), trained on the other family folds.
 - ``lsa``, ``domain``, ``sif`` use the corpus's unlabelled passages (latest versions, all
   platforms; never a label): latent semantic analysis features in a third regression blended into
   the model probability; covariate-shift weights for the public quotes from a corpus-vs-public
@@ -681,10 +683,60 @@ def sif(dev: Dev, smoothing: list[float]) -> None:
         gain(dev, f"  SIF a={a} in place of the plain mean", dev.combined(p, dev.r))
 
 
+def chain(dev: Dev) -> None:
+    """A second stage per category on the out-of-fold scores: a logistic regression on the
+    category's own combined score, model probability and rule weight, alone or with the other 21
+    categories' combined scores (can "legal basis is likely" lower "first-party collection"?),
+    trained on the other family folds. Its outputs are probabilities, not combined scores, so
+    thresholds come from a wide grid (0.05–0.95) — for the shipped scores too, for comparison."""
+    wide = np.round(np.arange(0.05, 0.951, 0.025), 3)
+
+    def pick(sv: np.ndarray, y: np.ndarray) -> float:
+        return float(
+            max(sorted(wide, key=lambda t: abs(t - 0.5)), key=lambda t: _f1(sv >= t, y))
+        )  # ties: nearest 0.5
+
+    def logit(x: np.ndarray) -> np.ndarray:
+        x = np.clip(x, 1e-4, 1 - 1e-4)
+        return np.asarray(np.log(x / (1 - x)))
+
+    s, g = dev.combined(dev.p, dev.r), dev.gold
+    print(f"shipped scores, wide grid: nested {dev.nested(s, pick):.3f} (shipped grid {dev.nested(s):.3f})")
+    for others in (False, True):
+        for c in (0.1, 1.0):
+            s2 = s.copy()
+            for fold in dev.folds:
+                held = dev.held(fold)
+                for j in range(g.shape[1]):
+                    if g[~held, j].sum() < 2:
+                        continue
+                    f = np.stack([logit(s[:, j]), logit(dev.p[:, j]), dev.r[:, j]], 1)
+                    if others:
+                        f = np.hstack([f, logit(np.delete(s, j, 1))])
+                    clf = LogisticRegression(C=c, class_weight="balanced", max_iter=2000).fit(
+                        f[~held], g[~held, j]
+                    )
+                    s2[held, j] = clf.predict_proba(f[held])[:, 1]
+            name = "own scores + other categories'" if others else "own scores"
+            print(f"second stage on {name}, C={c}: nested {dev.nested(s2, pick):.3f}", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument(
-        "idea", choices=["headings", "stack", "bagging", "minilm", "weak", "pending", "lsa", "domain", "sif"]
+        "idea",
+        choices=[
+            "headings",
+            "stack",
+            "bagging",
+            "minilm",
+            "weak",
+            "pending",
+            "lsa",
+            "domain",
+            "sif",
+            "chain",
+        ],
     )
     ap.add_argument("--oof-cache", type=Path, default=None)
     ap.add_argument(
@@ -714,7 +766,7 @@ def main() -> None:
     elif args.idea == "sif":
         sif(dev, args.smoothing)
     else:
-        {"headings": headings, "stack": stack, "bagging": bagging}[args.idea](dev)
+        {"headings": headings, "stack": stack, "bagging": bagging, "chain": chain}[args.idea](dev)
 
 
 if __name__ == "__main__":
