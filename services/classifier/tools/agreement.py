@@ -11,6 +11,14 @@ macro-F1 as the classifier — is a rough ceiling for the classifier's figure on
 Printed next to it: the shipped tagger's nested out-of-fold predictions (``dev_ideas.Dev``: each
 passage scored by models and thresholds that never saw its platform family) on the same passages,
 against either labelling. Dev only; the test split is never loaded.
+
+    .venv/bin/python services/classifier/tools/agreement.py --test-labels
+
+compares label sets only (no text, no prediction) for the held-out passages of the sixth labelling
+round: the two blind labellings of the 154 ``test-extra`` passages and the label chosen after
+adjudication (``double_labels_test_extra.jsonl``), and a third labelling, by the same procedure, of
+70 earlier test passages against their original labels (``relabel_test_calibration.jsonl``): does
+the new round label like the first annotator did?
 """
 
 from __future__ import annotations
@@ -24,6 +32,8 @@ from dev_ideas import Dev
 from policywatch_classifier.evaluate import EVAL_SET, _f1, bootstrap_interval, macro_f1, nested_predictions
 
 RELABEL = EVAL_SET.parent / "relabel_dev.jsonl"
+DOUBLE = EVAL_SET.parent / "double_labels_test_extra.jsonl"
+CALIBRATION = EVAL_SET.parent / "relabel_test_calibration.jsonl"
 
 
 def kappa(a: np.ndarray, b: np.ndarray) -> float:
@@ -33,11 +43,46 @@ def kappa(a: np.ndarray, b: np.ndarray) -> float:
     return 1.0 if pe == 1.0 else (po - pe) / (1 - pe)
 
 
+def labelling_line(name: str, ids: list[str], pred: list[set[str]], gold: list[set[str]]) -> None:
+    """Agreement of labelling ``pred`` with labelling ``gold``, scored like the classifier."""
+    p = np.array([[c in x for c in ids] for x in pred])
+    g = np.array([[c in x for c in ids] for x in gold])
+    lo, hi = bootstrap_interval(p, g)
+    print(
+        f"{name:56s} macro-F1 {macro_f1(p, g):.3f} (90 % {lo:.3f} … {hi:.3f}), identical "
+        f"{sum(a == b for a, b in zip(pred, gold, strict=True))} of {len(gold)}, labels only in the "
+        f"first {int((p & ~g).sum())}, only in the second {int((~p & g).sum())}"
+    )
+
+
+def test_labels() -> None:
+    from policywatch_classifier.taxonomy import get_taxonomy
+
+    ids = get_taxonomy().ids
+    rows = [json.loads(line) for line in DOUBLE.read_text().splitlines()]
+    a, b, final = ([set(r[k]) for r in rows] for k in ("a", "b", "final"))
+    labelling_line("test-extra: annotator B vs annotator A", ids, b, a)
+    labelling_line("test-extra: A vs adjudicated", ids, a, final)
+    labelling_line("test-extra: B vs adjudicated", ids, b, final)
+    original = {r["id"]: set(r["labels"]) for r in map(json.loads, EVAL_SET.read_text().splitlines())}
+    third = [json.loads(line) for line in CALIBRATION.read_text().splitlines()]
+    labelling_line(
+        "earlier test passages: new procedure vs original labels",
+        ids,
+        [set(r["labels"]) for r in third],
+        [original[r["id"]] for r in third],
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--relabel", type=Path, default=RELABEL)
     ap.add_argument("--oof-cache", type=Path, default=None)
+    ap.add_argument("--test-labels", action="store_true", help="label agreement of the test-extra round")
     args = ap.parse_args()
+    if args.test_labels:
+        test_labels()
+        return
     second = {r["id"]: set(r["labels"]) for r in map(json.loads, args.relabel.read_text().splitlines())}
     dev = Dev(args.oof_cache)
     rows = [i for i, it in enumerate(dev.items) if it.id in second]
