@@ -5,6 +5,7 @@
     .venv/bin/python services/classifier/tools/dev_ideas.py minilm --wheel-dir DIR [--public 4000]
     .venv/bin/python services/classifier/tools/dev_ideas.py lsa [--dims 256] | domain [--clip 3 10] |
         sif [--smoothing 1e-3 1e-4]  [--oof-cache F]
+    .venv/bin/python services/classifier/tools/dev_ideas.py selftrain [--weight 0.5] [--margin 0.1]
 
 Every idea starts from the shipped tagger's out-of-fold dev scores (``evaluate.dev_scores``: each
 passage scored by a model trained without its platform family; ``--oof-cache`` keeps them between
@@ -36,6 +37,9 @@ the estimate that tracked the held-out figure (docs/classifier.md, "Evaluation s
   platforms; never a label): latent semantic analysis features in a third regression blended into
   the model probability; covariate-shift weights for the public quotes from a corpus-vs-public
   domain classifier; smooth-inverse-frequency token weights for the passage embedding.
+- ``selftrain``: self-training — each fold's model pseudo-labels the dev platforms' unlabelled
+  passages (confident decisions only, as partial labels) and a student is fitted on them too; with
+  and without the held family's own text.
 """
 
 from __future__ import annotations
