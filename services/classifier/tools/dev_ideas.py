@@ -6,6 +6,7 @@
     .venv/bin/python services/classifier/tools/dev_ideas.py lsa [--dims 256] | domain [--clip 3 10] |
         sif [--smoothing 1e-3 1e-4]  [--oof-cache F]
     .venv/bin/python services/classifier/tools/dev_ideas.py selftrain [--weight 0.5] [--margin 0.1]
+    .venv/bin/python services/classifier/tools/dev_ideas.py devweight [--weight 1.0 0.5]
 
 Every idea starts from the shipped tagger's out-of-fold dev scores (``evaluate.dev_scores``: each
 passage scored by a model trained without its platform family; ``--oof-cache`` keeps them between
@@ -40,6 +41,7 @@ the estimate that tracked the held-out figure (docs/classifier.md, "Evaluation s
 - ``selftrain``: self-training — each fold's model pseudo-labels the dev platforms' unlabelled
   passages (confident decisions only, as partial labels) and a student is fitted on them too; with
   and without the held family's own text.
+- ``devweight``: the dev rows at another training weight.
 """
 
 from __future__ import annotations
@@ -555,6 +557,21 @@ def pending(dev: Dev, weights: list[float]) -> None:
         refit(dev, f"quotes awaiting moderation at weight {w}", rows_for)
 
 
+def devweight(dev: Dev, weights: list[float]) -> None:
+    """The in-domain dev rows at another training weight than the shipped 2 (higher weights were
+    measured before the family folds, in ``experiment.py``): does leaning less on nine platform
+    families' wording generalise better to a family never seen?"""
+    dev.line("shipped configuration", dev.combined(dev.p, dev.r))
+    public = load_examples(dev.shared)
+    for w in weights:
+
+        def rows_for(fold: list[int], w: float = w) -> list[Example]:
+            rows = dev_rows(dev.items, {dev.items[i].id for i in fold})
+            return public + [Example(e.text, e.labels, e.known, w, e.source) for e in rows]
+
+        refit(dev, f"dev rows at weight {w}", rows_for)
+
+
 def corpus_passages(shared: Path) -> list[str]:
     """Every distinct passage of every document's latest version (all platforms: unlabelled text)."""
     seen: dict[str, None] = {}
@@ -800,6 +817,7 @@ def main() -> None:
             "domain",
             "sif",
             "selftrain",
+            "devweight",
         ],
     )
     ap.add_argument("--oof-cache", type=Path, default=None)
@@ -830,6 +848,7 @@ def main() -> None:
         "domain": lambda: domain(dev, args.clip),
         "sif": lambda: sif(dev, args.smoothing),
         "selftrain": lambda: selftrain(dev, args.weight, args.margin),
+        "devweight": lambda: devweight(dev, args.weight),
     }
     ideas[args.idea]()
 
