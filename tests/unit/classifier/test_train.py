@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from policywatch_classifier.taxonomy import get_taxonomy
-from policywatch_classifier.train import PARTIAL_RULE_WEIGHT, Example, fit, partial_labels
+from policywatch_classifier.train import (
+    PARTIAL_RULE_WEIGHT,
+    Example,
+    _words,
+    decontaminate,
+    fit,
+    partial_labels,
+)
 
 DELETION = "You can delete your account at any time. We retain your personal data for 30 days after deletion."
 PLAIN = "The weather is nice today and we like apples very much indeed."
@@ -33,3 +40,27 @@ def test_unknown_categories_are_no_rows_of_their_regression() -> None:
     counts = fit(rows)[4]
     assert counts["data_retention"] == {"positives": 2, "negatives": 4}  # the first quote is not a row
     assert counts["account_termination"] == {"positives": 2, "negatives": 6}
+
+
+def test_rows_quoting_a_held_out_passage_are_left_out() -> None:
+    held_out = [
+        _words("We may suspend or terminate your account at any time, for any reason, without notice."),
+        _words("You can contact our Data Protection Officer at dpo@example.com."),
+    ]
+    rows = [
+        # a sentence of a held-out passage, other case and punctuation: dropped
+        Example("we may SUSPEND or terminate your account at any time for any reason", {"a"}, {"a"}),
+        # a longer row containing a whole held-out passage: dropped
+        Example(
+            "Privacy. You can contact our Data Protection Officer at dpo@example.com. Thanks.", set(), {"a"}
+        ),
+        # shorter than the minimum overlap: kept, though "at any time" is in a passage
+        Example("at any time", set(), {"a"}),
+        # unrelated: kept
+        Example("We keep logs for 30 days and then delete them.", {"b"}, {"b"}),
+        # words spanning two held-out passages must not match across the separator: kept
+        Example("without notice. You can contact our Data Protection Officer", set(), {"a"}),
+    ]
+    kept = decontaminate(rows, held_out)
+    assert [e.text for e in kept] == [rows[2].text, rows[3].text, rows[4].text]
+    assert decontaminate(rows, []) == rows

@@ -6,7 +6,9 @@ Reproducible: fixed seeds, fixed sub-sampling, deterministic solver (liblinear).
 * ``data/training_supplement.yaml`` — hand-written sentences for categories the data sets lack.
 A public quote carries one ToS;DR case (or CLAUDETTE's clause types), not a full labelling, so it
 is no negative example of a category the lexicon finds in it (``PARTIAL_RULE_WEIGHT``).
-The evaluation set (tests/data/classifier/eval_set.jsonl, from the OTA corpus) is never used here.
+Of the evaluation set (tests/data/classifier/eval_set.jsonl, from the OTA corpus) the dev split is
+training data (``dev_examples``); the test split's passages are read only to leave out the public
+rows that quote them (``decontaminate``), never as training rows.
 Two models per category are fitted on the same examples and weights: a logistic regression on
 TF-IDF n-grams and one on dense passage embeddings (``embedding.py``, static WordLlama vectors
 shipped in a PyPI wheel); the model blends their probabilities (``EMB_BLEND``, see model.py).
@@ -16,9 +18,11 @@ Output: ``data/model/classifier-model.joblib`` (+ ``LICENSE.md`` beside it: CC B
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
 import lzma
 import random
+import re
 import time
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
@@ -39,7 +43,7 @@ from policywatch_classifier.tfidf import CompactTfidf
 if TYPE_CHECKING:  # evaluate imports this module
     from policywatch_classifier.evaluate import EvalItem
 
-MODEL_VERSION = "1.4.0"
+MODEL_VERSION = "1.4.1"
 MODEL_FILE_NAME = "classifier-model.joblib"
 SEED = 20261124
 DEFAULT_SHARED = Path(__file__).resolve().parents[4] / ".." / "shared"
@@ -107,7 +111,55 @@ def load_examples(shared: Path) -> list[Example]:
     partial_labels(out)
     for item in load_data("training_supplement.yaml")["items"]:
         out.append(Example(item["text"], set(item["labels"]), all_ids, 3.0, "supplement"))
-    return out
+    return decontaminate(out, held_out_texts(shared))
+
+
+#: A public row and a held-out passage "overlap" when one contains the other, compared on their
+#: words (lower case, punctuation dropped), the shorter having at least this many characters.
+OVERLAP_MIN_CHARS = 30
+
+
+def _words(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.lower()))
+
+
+def held_out_texts(shared: Path) -> list[str]:
+    """The test split's passages (words only), read so that no training row quotes them."""
+    from policywatch_classifier.evaluate import EVAL_SET, load_eval_set
+
+    if not EVAL_SET.exists():
+        return []
+    return [_words(it.text) for it in load_eval_set(shared) if it.split == "test"]
+
+
+def decontaminate(examples: list[Example], held_out: list[str]) -> list[Example]:
+    """``examples`` without the rows that overlap a held-out passage.
+
+    Why: CLAUDETTE and ToS;DR quote the terms and policies of the same platforms the test split
+    samples, so 18 of its 432 passages had their own sentences (or the whole passage) among the
+    training rows — the test split would not be "kept apart from training". Only rows are dropped;
+    the rest (and the sampled CLAUDETTE negatives) stay as they were.
+    """
+    if not held_out:
+        return examples
+    sep = "\x00"
+    haystack = sep + sep.join(held_out) + sep  # one search per row, not one per (row, passage)
+    words = [_words(e.text) for e in examples]
+    dropped = {k for k, w in enumerate(words) if len(w) >= OVERLAP_MIN_CHARS and w in haystack}
+    # The other way round: a held-out passage inside a (longer) training row.
+    starts, offset = [], 0
+    for w in words:
+        starts.append(offset)
+        offset += len(w) + 1
+    rows = sep.join(words)
+    for passage in held_out:
+        if len(passage) < OVERLAP_MIN_CHARS:
+            continue
+        at = rows.find(passage)
+        while at >= 0:
+            dropped.add(bisect.bisect_right(starts, at) - 1)
+            at = rows.find(passage, at + 1)
+    return [e for k, e in enumerate(examples) if k not in dropped]
 
 
 def partial_labels(examples: list[Example]) -> int:
