@@ -61,3 +61,44 @@ def test_report_carries_a_bootstrap_interval_that_narrows_with_more_passages() -
     perfect = score([{"a"}, {"b"}, set()], [{"a"}, {"b"}, set()], cats, "test")
     assert perfect.macro_f1_interval == (1.0, 1.0)
     assert "bootstrap interval 1.000 … 1.000" in perfect.format()
+
+
+class _FitCalled(Exception):
+    pass
+
+
+def test_fold_models_are_trained_without_the_public_rows_quoting_the_fold(monkeypatch, tmp_path) -> None:
+    """Out-of-fold scores must come from models that never saw the scored sentences: a public
+    row quoting a passage of the fold is left out of that fold's training rows."""
+    import policywatch_classifier.evaluate as evaluate
+    import policywatch_classifier.train as train
+
+    quoted = "We may share your personal information with advertising partners and measurement vendors."
+    dev = [
+        EvalItem("ev0", "dev", "A", "doc", set(), f"Sharing. {quoted} See below.", ""),
+        EvalItem("ev1", "dev", "B", "doc", set(), "We keep logs for thirty days and then delete them.", ""),
+    ]
+    public = [
+        train.Example(quoted.upper(), {"third_party_sharing"}, {"third_party_sharing"}, 1.0, "tosdr"),
+        train.Example("We keep logs for thirty days and then delete them.", set(), {"data_retention"}),
+        train.Example(
+            "You may close your account at any time.", {"account_termination"}, {"account_termination"}
+        ),
+    ]
+    seen: list[list[str]] = []
+
+    def fit_model(rows: list[train.Example], **_: object) -> None:
+        seen.append([r.text for r in rows])
+        raise _FitCalled
+
+    monkeypatch.setattr(train, "load_examples", lambda shared: public)
+    monkeypatch.setattr(train, "fit_model", fit_model)
+    monkeypatch.setattr(evaluate, "family_folds", lambda services, folds: [[0]])
+    try:
+        evaluate.out_of_fold_probs(PassageTagger(use_model=False), dev, tmp_path)
+    except _FitCalled:
+        pass
+    # the fold {ev0}: the quoting row is gone, the other public rows and the other fold's dev row stay
+    assert seen and public[0].text not in seen[0]
+    assert public[1].text in seen[0] and public[2].text in seen[0]
+    assert dev[1].text in seen[0] and dev[0].text not in seen[0]
