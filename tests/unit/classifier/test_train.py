@@ -6,10 +6,10 @@ from policywatch_classifier.taxonomy import get_taxonomy
 from policywatch_classifier.train import (
     PARTIAL_RULE_WEIGHT,
     Example,
-    _words,
     decontaminate,
     fit,
     partial_labels,
+    word_string,
 )
 
 DELETION = "You can delete your account at any time. We retain your personal data for 30 days after deletion."
@@ -44,8 +44,8 @@ def test_unknown_categories_are_no_rows_of_their_regression() -> None:
 
 def test_rows_quoting_a_held_out_passage_are_left_out() -> None:
     held_out = [
-        _words("We may suspend or terminate your account at any time, for any reason, without notice."),
-        _words("You can contact our Data Protection Officer at dpo@example.com."),
+        word_string("We may suspend or terminate your account at any time, for any reason, without notice."),
+        word_string("You can contact our Data Protection Officer at dpo@example.com."),
     ]
     rows = [
         # a sentence of a held-out passage, other case and punctuation: dropped

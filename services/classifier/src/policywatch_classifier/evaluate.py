@@ -182,7 +182,7 @@ def out_of_fold_probs(
     training leaves out those quoting a held-out passage (``train.decontaminate``): 59 rows quote
     42 of the 671 dev passages, whose scores were inflated by them.
     """
-    from policywatch_classifier.train import _words, decontaminate, dev_rows, fit_model, load_examples
+    from policywatch_classifier.train import decontaminate, dev_rows, fit_model, load_examples, word_string
 
     if grouped:
         fold_list = family_folds([it.service for it in dev], folds)
@@ -194,7 +194,7 @@ def out_of_fold_probs(
     public = load_examples(shared)  # once, not per fold: reading and partial labels take ~15 s
     p = np.zeros((len(dev), len(tagger.taxonomy.ids)), dtype=np.float32)
     for fold in fold_list:
-        unquoted = decontaminate(public, [_words(dev[i].text) for i in fold])
+        unquoted = decontaminate(public, [word_string(dev[i].text) for i in fold])
         model, _ = fit_model(unquoted + dev_rows(dev, excluded | {dev[i].id for i in fold}))
         fold_p, _, _, _ = PassageTagger(model=model, lexicon=tagger.lexicon).scores(
             [dev[i].text for i in fold]

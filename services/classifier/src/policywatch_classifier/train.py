@@ -119,7 +119,8 @@ def load_examples(shared: Path) -> list[Example]:
 OVERLAP_MIN_CHARS = 30
 
 
-def _words(text: str) -> str:
+def word_string(text: str) -> str:
+    """The words of ``text``, lower case, one space apart: what overlap is compared on."""
     return " ".join(re.findall(r"\w+", text.lower()))
 
 
@@ -129,7 +130,7 @@ def held_out_texts(shared: Path) -> list[str]:
 
     if not EVAL_SET.exists():
         return []
-    return [_words(it.text) for it in load_eval_set(shared) if it.split == "test"]
+    return [word_string(it.text) for it in load_eval_set(shared) if it.split == "test"]
 
 
 def decontaminate(examples: list[Example], held_out: list[str]) -> list[Example]:
@@ -144,7 +145,7 @@ def decontaminate(examples: list[Example], held_out: list[str]) -> list[Example]
         return examples
     sep = "\x00"
     haystack = sep + sep.join(held_out) + sep  # one search per row, not one per (row, passage)
-    words = [_words(e.text) for e in examples]
+    words = [word_string(e.text) for e in examples]
     dropped = {k for k, w in enumerate(words) if len(w) >= OVERLAP_MIN_CHARS and w in haystack}
     # The other way round: a held-out passage inside a (longer) training row.
     starts, offset = [], 0
