@@ -29,7 +29,14 @@ from pathlib import Path
 
 import numpy as np
 from dev_ideas import Dev
-from policywatch_classifier.evaluate import EVAL_SET, _f1, bootstrap_interval, macro_f1, nested_predictions
+from policywatch_classifier.evaluate import (
+    EVAL_SET,
+    _f1,
+    bootstrap_interval,
+    macro_f1,
+    nested_predictions,
+    score,
+)
 
 RELABEL = EVAL_SET.parent / "relabel_dev.jsonl"
 DOUBLE = EVAL_SET.parent / "double_labels_test_extra.jsonl"
@@ -45,13 +52,14 @@ def kappa(a: np.ndarray, b: np.ndarray) -> float:
 
 def labelling_line(name: str, ids: list[str], pred: list[set[str]], gold: list[set[str]]) -> None:
     """Agreement of labelling ``pred`` with labelling ``gold``, scored like the classifier."""
-    p = np.array([[c in x for c in ids] for x in pred])
-    g = np.array([[c in x for c in ids] for x in gold])
-    lo, hi = bootstrap_interval(p, g)
+    report = score(gold, pred, ids, name)
+    lo, hi = report.macro_f1_interval
+    extra = sum(len(p - g) for p, g in zip(pred, gold, strict=True))
+    missing = sum(len(g - p) for p, g in zip(pred, gold, strict=True))
     print(
-        f"{name:56s} macro-F1 {macro_f1(p, g):.3f} (90 % {lo:.3f} … {hi:.3f}), identical "
+        f"{name:56s} macro-F1 {report.macro_f1:.3f} (90 % {lo:.3f} … {hi:.3f}), identical "
         f"{sum(a == b for a, b in zip(pred, gold, strict=True))} of {len(gold)}, labels only in the "
-        f"first {int((p & ~g).sum())}, only in the second {int((~p & g).sum())}"
+        f"first {extra}, only in the second {missing}"
     )
 
 

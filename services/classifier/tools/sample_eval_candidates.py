@@ -273,20 +273,8 @@ def dev_extra3(existing: str, seed: int = 20261128, n_random: int = 74, per_targ
 # The issue asks for at least 400 labelled passages kept apart from training; the test split had 278
 # (the dev split's 671 are training data). Random paragraphs plus keyword-targeted ones for the
 # categories with the smallest test support (3-10 positives), so that their per-category figures
-# are less noisy. Sampled and labelled before any prediction on them was looked at.
-TEST_SERVICES = {
-    "Facebook",
-    "Instagram",
-    "WhatsApp",
-    "Snapchat",
-    "X",
-    "Shein",
-    "Pornhub",
-    "XVideos",
-    "XNXX",
-    "Wikipedia",
-    "Telegram",
-}
+# are less noisy. Sampled and labelled before any prediction on them was looked at. The test
+# platforms are those of the existing test split (the split is defined by the evaluation set).
 TEST_TARGETS = {
     "sensitive": r"biometric|health|precise location|face|voice|fingerprint|racial|religio|sexual|"
     r"government.issued|sensitive",
@@ -304,11 +292,12 @@ TEST_TARGETS = {
 }
 
 
-def is_test_document(r: dict[str, str]) -> bool:
-    return r["service"] in TEST_SERVICES and r["document"] in DOCS
-
-
 def test_extra(existing: str, seed: int = 20261130, n_random: int = 80, per_target: int = 8) -> None:
+    test_services = {r["service"] for r in map(json.loads, open(existing)) if r["split"] == "test"}
+
+    def is_test_document(r: dict[str, str]) -> bool:
+        return r["service"] in test_services and r["document"] in DOCS
+
     dev_round_unseen_text(existing, seed, n_random, TEST_TARGETS, per_target, "test-extra", is_test_document)
 
 
