@@ -19,12 +19,20 @@ round: the two blind labellings of the 154 ``test-extra`` passages and the label
 adjudication (``double_labels_test_extra.jsonl``), and a third labelling, by the same procedure, of
 70 earlier test passages against their original labels (``relabel_test_calibration.jsonl``): does
 the new round label like the first annotator did?
+
+    .venv/bin/python services/classifier/tools/agreement.py --synthetic
+
+compares the labels the writers gave the synthetic training passages
+(``policywatch_classifier/data/training_synthetic.jsonl``) with a blind relabelling of 150 of them
+(seed 20261202; ``relabel_synthetic.jsonl``): are the training rows labelled as consistently as
+the evaluation set?
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +49,7 @@ from policywatch_classifier.evaluate import (
 RELABEL = EVAL_SET.parent / "relabel_dev.jsonl"
 DOUBLE = EVAL_SET.parent / "double_labels_test_extra.jsonl"
 CALIBRATION = EVAL_SET.parent / "relabel_test_calibration.jsonl"
+SYNTHETIC_RELABEL = EVAL_SET.parent / "relabel_synthetic.jsonl"
 
 
 def kappa(a: np.ndarray, b: np.ndarray) -> float:
@@ -82,14 +91,34 @@ def test_labels() -> None:
     )
 
 
+def synthetic_labels() -> None:
+    from policywatch_classifier.taxonomy import get_taxonomy
+    from policywatch_classifier.train import SYNTHETIC_FILE
+
+    rows = (resources.files("policywatch_classifier") / "data" / SYNTHETIC_FILE).read_text(encoding="utf-8")
+    written = {r["id"]: set(r["labels"]) for r in map(json.loads, rows.splitlines())}
+    again = [json.loads(line) for line in SYNTHETIC_RELABEL.read_text().splitlines()]
+    again = [r for r in again if r["id"] in written]  # a row dropped from training is not compared
+    labelling_line(
+        "synthetic passages: blind relabelling vs the writers' labels",
+        get_taxonomy().ids,
+        [set(r["labels"]) for r in again],
+        [written[r["id"]] for r in again],
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--relabel", type=Path, default=RELABEL)
     ap.add_argument("--oof-cache", type=Path, default=None)
     ap.add_argument("--test-labels", action="store_true", help="label agreement of the test-extra round")
+    ap.add_argument("--synthetic", action="store_true", help="label agreement of the synthetic training rows")
     args = ap.parse_args()
     if args.test_labels:
         test_labels()
+        return
+    if args.synthetic:
+        synthetic_labels()
         return
     second = {r["id"]: set(r["labels"]) for r in map(json.loads, args.relabel.read_text().splitlines())}
     dev = Dev(args.oof_cache)

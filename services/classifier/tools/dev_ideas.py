@@ -7,6 +7,8 @@
         sif [--smoothing 1e-3 1e-4]  [--oof-cache F]
     .venv/bin/python services/classifier/tools/dev_ideas.py selftrain [--weight 0.5] [--margin 0.1]
     .venv/bin/python services/classifier/tools/dev_ideas.py devweight [--weight 1.0 0.5]
+    .venv/bin/python services/classifier/tools/dev_ideas.py synthetic [--weight 0 0.5] [--save F]
+    .venv/bin/python services/classifier/tools/dev_ideas.py combine [--scores F.npz] [--oof-cache F]
 
 Every idea starts from the shipped tagger's out-of-fold dev scores (``evaluate.dev_scores``: each
 passage scored by a model trained without its platform family; ``--oof-cache`` keeps them between
@@ -42,6 +44,9 @@ the estimate that tracked the held-out figure (docs/classifier.md, "Evaluation s
   passages (confident decisions only, as partial labels) and a student is fitted on them too; with
   and without the held family's own text.
 - ``devweight``: the dev rows at another training weight.
+- ``combine``: other combinations of model probability and rule weight (``COMBINATIONS``).
+- ``synthetic``: the synthetic training passages (``data/training_synthetic.jsonl``) at other
+  weights; ``--weight 0`` measures the configuration without them.
 """
 
 from __future__ import annotations
@@ -72,10 +77,20 @@ from policywatch_classifier.evaluate import (
 )
 from policywatch_classifier.tagger import PassageTagger, combine
 from policywatch_classifier.text import block_passage, clean_markdown, iter_blocks
-from policywatch_classifier.train import Example, dev_rows, fit_model, load_examples, shared_dir
+from policywatch_classifier.train import (
+    Example,
+    decontaminate,
+    dev_rows,
+    fit_model,
+    load_examples,
+    shared_dir,
+    synthetic_examples,
+    word_string,
+)
 from policywatch_differ.sections import parse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import average_precision_score
 
 Picker = Callable[[np.ndarray, np.ndarray], float]
 
@@ -106,7 +121,16 @@ class Dev:
         return float(np.mean([best_threshold(s[:, j], self.gold[:, j])[1] for j in cols]))
 
     def line(self, name: str, s: np.ndarray) -> None:
-        print(f"{name:44s} tuned {self.tuned(s):.3f}  nested {self.nested(s):.3f}", flush=True)
+        print(
+            f"{name:44s} tuned {self.tuned(s):.3f}  nested {self.nested(s):.3f}  AP {self.ap(s):.3f}",
+            flush=True,
+        )
+
+    def ap(self, s: np.ndarray) -> float:
+        """Macro average precision of scores ``s``: how well they rank, free of any threshold
+        (the nested F1 also carries the noise of thresholds tuned on ~540 passages)."""
+        cols = [j for j in range(len(self.ids)) if self.gold[:, j].any()]
+        return float(np.mean([average_precision_score(self.gold[:, j], s[:, j]) for j in cols]))
 
     def combined(self, p: np.ndarray, r: np.ndarray) -> np.ndarray:
         return np.vectorize(combine)(p, r)
@@ -487,15 +511,23 @@ def weak_examples(shared: Path, services: set[str], weight: float) -> list[tuple
     return out
 
 
-def refit(dev: Dev, name: str, rows_for: Callable[[list[int]], list[Example]]) -> None:
+def refit(dev: Dev, name: str, rows_for: Callable[[list[int]], list[Example]]) -> np.ndarray:
     """Score each family fold with a model fitted on ``rows_for(fold)`` and print the tuned and
     nested figures, the paired 90 % bootstrap interval of the nested gain over the shipped
     configuration, and the nested F1 per category."""
     p = np.zeros_like(dev.p)
     for fold in dev.folds:
-        tagger = PassageTagger(model=fit_model(rows_for(fold))[0], lexicon=dev.tagger.lexicon)
+        # As the shipped out-of-fold scores: no public row quoting a passage of the fold.
+        rows = rows_for(fold)
+        quoting = {id(e) for e in rows if e.source != "ota-dev"} - {
+            id(e) for e in decontaminate(rows, [word_string(dev.items[i].text) for i in fold])
+        }
+        rows = [e for e in rows if id(e) not in quoting]
+        tagger = PassageTagger(model=fit_model(rows)[0], lexicon=dev.tagger.lexicon)
         p[fold] = tagger.scores([dev.items[i].text for i in fold])[0]
     gain(dev, name, dev.combined(p, dev.r))
+    print(f"  model probability alone: AP {dev.ap(dev.p):.3f} -> {dev.ap(p):.3f}")
+    return p
 
 
 def gain(dev: Dev, name: str, s: np.ndarray) -> None:
@@ -570,6 +602,50 @@ def devweight(dev: Dev, weights: list[float]) -> None:
             return public + [Example(e.text, e.labels, e.known, w, e.source) for e in rows]
 
         refit(dev, f"dev rows at weight {w}", rows_for)
+
+
+def synthetic(dev: Dev, weights: list[float], save: Path | None = None) -> None:
+    """The synthetic passages (``data/training_synthetic.jsonl``) at other training weights than
+    the shipped ``SYNTHETIC_WEIGHT``; weight 0 leaves them out (what they are worth). They belong to
+    no platform family, so every fold's model is trained on them."""
+    dev.line("shipped configuration", dev.combined(dev.p, dev.r))
+    public = [e for e in load_examples(dev.shared) if e.source != "synthetic"]
+    for w in weights:
+        extra = synthetic_examples(w) if w > 0 else []
+
+        def rows_for(fold: list[int], extra: list[Example] = extra) -> list[Example]:
+            return public + dev_rows(dev.items, {dev.items[i].id for i in fold}) + extra
+
+        p = refit(dev, f"synthetic rows at weight {w}", rows_for)
+        if save is not None:
+            np.savez(save.with_suffix(f".w{w}.npz"), p=p)
+
+
+#: Combinations of model probability p and rule weight r measured by ``combine`` (the shipped one
+#: is ``tagger.combine``).
+COMBINATIONS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
+    "max(p, r(.75+.25p), (p+r)/2) (model 1.4)": lambda p, r: np.maximum.reduce(
+        [p, r * (0.75 + 0.25 * p), (p + r) / 2]
+    ),
+    "max(p, r(.6+.4p), (p+r)/2)": lambda p, r: np.maximum.reduce([p, r * (0.6 + 0.4 * p), (p + r) / 2]),
+    "max(p, (p+r)/2)": lambda p, r: np.maximum(p, (p + r) / 2),
+    "0.6p + 0.4r": lambda p, r: 0.6 * p + 0.4 * r,
+    "0.7p + 0.3r": lambda p, r: 0.7 * p + 0.3 * r,
+    "0.8p + 0.2r": lambda p, r: 0.8 * p + 0.2 * r,
+    "p (model alone)": lambda p, r: p,
+    "noisy-or 1-(1-p)(1-0.5r)": lambda p, r: 1 - (1 - p) * (1 - 0.5 * r),
+    "noisy-or 1-(1-p)(1-0.6r)": lambda p, r: 1 - (1 - p) * (1 - 0.6 * r),
+    "noisy-or 1-(1-p)(1-0.7r)": lambda p, r: 1 - (1 - p) * (1 - 0.7 * r),
+    "noisy-or 1-(1-p)(1-0.8r)": lambda p, r: 1 - (1 - p) * (1 - 0.8 * r),
+}
+
+
+def combinations(dev: Dev, scores: Path | None) -> None:
+    """Tuned and nested figures and AP of each combination in ``COMBINATIONS`` on the shipped
+    out-of-fold model probabilities, or on fold scores saved by ``synthetic --save``."""
+    p = dev.p if scores is None else np.load(scores)["p"]
+    for name, form in COMBINATIONS.items():
+        dev.line(name, form(p, dev.r))
 
 
 def latest_passages(shared: Path, services: set[str] | None = None) -> Iterator[tuple[str, str]]:
@@ -817,6 +893,8 @@ IDEAS: dict[str, Callable[[Dev, argparse.Namespace], None]] = {
     "sif": lambda dev, args: sif(dev, args.smoothing),
     "selftrain": lambda dev, args: selftrain(dev, args.weight, args.margin),
     "devweight": lambda dev, args: devweight(dev, args.weight),
+    "synthetic": lambda dev, args: synthetic(dev, args.weight, args.save),
+    "combine": lambda dev, args: combinations(dev, args.scores),
 }
 
 
@@ -833,11 +911,15 @@ def main() -> None:
         type=float,
         nargs="+",
         default=[0.5, 1.0],
-        help="weak, pending, selftrain, devweight: training weight(s)",
+        help="weak, pending, selftrain, devweight, synthetic: training weight(s)",
     )
     ap.add_argument("--dims", type=int, nargs="+", default=[256], help="lsa: SVD dimensions")
     ap.add_argument("--clip", type=float, nargs="+", default=[3.0], help="domain: weight ratio bound")
     ap.add_argument("--margin", type=float, default=0.1, help="selftrain: pseudo-label margin")
+    ap.add_argument(
+        "--scores", type=Path, default=None, help="combine: fold scores saved by synthetic --save"
+    )
+    ap.add_argument("--save", type=Path, default=None, help="synthetic: keep the fold scores (.npz)")
     ap.add_argument("--smoothing", type=float, nargs="+", default=[1e-3, 1e-4], help="sif: a")
     args = ap.parse_args()
     if args.idea == "minilm" and args.wheel_dir is None:

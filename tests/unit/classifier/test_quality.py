@@ -102,3 +102,23 @@ def test_training_is_deterministic_and_matches_the_shipped_inputs() -> None:
     w2, c2, weights2, bias2, counts2 = fit(subset)
     assert w1.vocabulary == w2.vocabulary and c1.vocabulary == c2.vocabulary
     assert np.array_equal(weights1, weights2) and np.array_equal(bias1, bias2) and counts1 == counts2
+
+
+@needs_shared
+def test_no_synthetic_training_row_shares_a_long_run_of_words_with_a_held_out_passage() -> None:
+    """The synthetic passages were written without the corpus in view; common legal phrases
+    ("arising out of or in connection with") are shared, but a run of 14 words is a quotation."""
+    from policywatch_classifier.train import synthetic_examples, word_string
+
+    run = 14
+    held_out = set()
+    for it in load_eval_set(SHARED):
+        if it.split == "test":
+            words = word_string(it.text).split()
+            held_out.update(" ".join(words[i : i + run]) for i in range(len(words) - run + 1))
+    quoting = []
+    for e in synthetic_examples():
+        words = word_string(e.text).split()
+        if any(" ".join(words[i : i + run]) in held_out for i in range(len(words) - run + 1)):
+            quoting.append(e.text[:80])
+    assert quoting == []

@@ -64,10 +64,12 @@ def test_negative_rule_vetoes_staff_training() -> None:
     assert "ai_training" not in hits
 
 
-def test_combine_strong_rule_alone_and_model_alone() -> None:
-    assert combine(0.0, 0.95) > 0.7
-    assert combine(0.9, 0.0) == pytest.approx(0.9)
-    assert combine(0.0, 0.5) < 0.5
+def test_combine_blends_model_and_rule() -> None:
+    # A rule raises the model's score; it no longer tags against the model on its own.
+    assert combine(0.0, 0.95) < 0.4
+    assert combine(0.6, 0.95) > combine(0.6, 0.0) + 0.25
+    assert combine(0.9, 0.0) == pytest.approx(0.63)
+    assert combine(1.0, 1.0) == pytest.approx(1.0)
 
 
 def test_markdown_cleaning_and_passage_offsets() -> None:

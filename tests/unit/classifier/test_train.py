@@ -1,14 +1,19 @@
-"""Training data: public quotes are partial labels (train.partial_labels)."""
+"""Training data: public quotes are partial labels (train.partial_labels), held-out passages are
+never quoted (train.decontaminate), synthetic passages are full labels (train.synthetic_examples)."""
 
 from __future__ import annotations
+
+from collections import Counter
 
 from policywatch_classifier.taxonomy import get_taxonomy
 from policywatch_classifier.train import (
     PARTIAL_RULE_WEIGHT,
+    SYNTHETIC_WEIGHT,
     Example,
     decontaminate,
     fit,
     partial_labels,
+    synthetic_examples,
     word_string,
 )
 
@@ -64,3 +69,17 @@ def test_rows_quoting_a_held_out_passage_are_left_out() -> None:
     kept = decontaminate(rows, held_out)
     assert [e.text for e in kept] == [rows[2].text, rows[3].text, rows[4].text]
     assert decontaminate(rows, []) == rows
+
+
+def test_synthetic_rows_are_fully_labelled_distinct_taxonomy_rows() -> None:
+    rows = synthetic_examples()
+    ids = set(get_taxonomy().ids)
+    assert len(rows) >= 2500
+    assert len({word_string(e.text) for e in rows}) == len(rows)
+    assert all(e.labels <= ids and e.known == ids and e.weight == SYNTHETIC_WEIGHT for e in rows)
+    assert all(40 <= len(e.text) <= 1500 for e in rows)
+    negatives = sum(not e.labels for e in rows) / len(rows)
+    assert 0.15 <= negatives <= 0.3  # realistic no-category passages, hard negatives among them
+    per_category = Counter(c for e in rows for c in e.labels)
+    assert min(per_category[c] for c in ids) >= 50
+    assert [e.weight for e in synthetic_examples(0.5)][:3] == [0.5] * 3

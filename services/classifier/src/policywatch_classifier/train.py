@@ -3,7 +3,9 @@
 Reproducible: fixed seeds, fixed sub-sampling, deterministic solver (liblinear). Inputs:
 * ToS;DR points 2021 (CC BY-SA 3.0) — cases mapped to the taxonomy by ``data/label_mapping.yaml``;
 * CLAUDETTE English sentences (CC BY 4.0) — unfair/fair clause tags mapped likewise;
-* ``data/training_supplement.yaml`` — hand-written sentences for categories the data sets lack.
+* ``data/training_supplement.yaml`` — hand-written sentences for categories the data sets lack;
+* ``data/training_synthetic.jsonl`` — synthetic passages written for this project about fictional
+  companies, labelled fully against the taxonomy (``synthetic_examples``).
 A public quote carries one ToS;DR case (or CLAUDETTE's clause types), not a full labelling, so it
 is no negative example of a category the lexicon finds in it (``PARTIAL_RULE_WEIGHT``).
 Of the evaluation set (tests/data/classifier/eval_set.jsonl, from the OTA corpus) the dev split is
@@ -26,6 +28,7 @@ import re
 import time
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -43,7 +46,7 @@ from policywatch_classifier.tfidf import CompactTfidf
 if TYPE_CHECKING:  # evaluate imports this module
     from policywatch_classifier.evaluate import EvalItem
 
-MODEL_VERSION = "1.4.1"
+MODEL_VERSION = "1.5.0"
 MODEL_FILE_NAME = "classifier-model.joblib"
 SEED = 20261124
 DEFAULT_SHARED = Path(__file__).resolve().parents[4] / ".." / "shared"
@@ -111,7 +114,30 @@ def load_examples(shared: Path) -> list[Example]:
     partial_labels(out)
     for item in load_data("training_supplement.yaml")["items"]:
         out.append(Example(item["text"], set(item["labels"]), all_ids, 3.0, "supplement"))
+    out += synthetic_examples()
     return decontaminate(out, held_out_texts(shared))
+
+
+#: Training weight of a synthetic passage (that of a public quote; 0.5 measured the same on dev).
+SYNTHETIC_WEIGHT = 1.0
+SYNTHETIC_FILE = "training_synthetic.jsonl"
+
+
+def synthetic_examples(weight: float = SYNTHETIC_WEIGHT) -> list[Example]:
+    """Synthetic passages: original policy-style text about fictional companies in many sectors,
+    each labelled with every category it addresses (``docs/classifier.md``, Training).
+
+    Why: the public quotes are mostly terms-of-service sentences, each labelled with one case, and
+    the dev passages come from nine platform families; these rows give the model the indirect
+    wordings of privacy policies ("the companies that help us run the service") from neither, with
+    full labels, so they are negatives of every category they are not labelled with.
+    """
+    all_ids = set(get_taxonomy().ids)
+    text = (
+        resources.files("policywatch_classifier").joinpath("data", SYNTHETIC_FILE).read_text(encoding="utf-8")
+    )
+    rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+    return [Example(clean_markdown(r["text"]), set(r["labels"]), all_ids, weight, "synthetic") for r in rows]
 
 
 #: A public row and a held-out passage "overlap" when one contains the other, compared on their
@@ -304,6 +330,7 @@ def train(
             "ota_eval_dev_split": "ODC-BY 1.0, Open Terms Archive (passages) + policywatch labels",
             "claudette_en": "CC BY 4.0, Galassi et al. (CLAUDETTE)",
             "training_supplement": "CC BY 4.0, policywatch",
+            "training_synthetic": "CC BY 4.0, policywatch",
         },
         "counts": counts,
         "C": c,
