@@ -7,7 +7,7 @@
         sif [--smoothing 1e-3 1e-4]  [--oof-cache F]
     .venv/bin/python services/classifier/tools/dev_ideas.py selftrain [--weight 0.5] [--margin 0.1]
     .venv/bin/python services/classifier/tools/dev_ideas.py devweight [--weight 1.0 0.5]
-    .venv/bin/python services/classifier/tools/dev_ideas.py synthetic [--weight 0 0.5] [--save F]
+    .venv/bin/python services/classifier/tools/dev_ideas.py synthetic [--weight 0 0.5] [--more F] [--save F]
     .venv/bin/python services/classifier/tools/dev_ideas.py combine [--scores F.npz] [--oof-cache F]
 
 Every idea starts from the shipped tagger's out-of-fold dev scores (``evaluate.dev_scores``: each
@@ -604,14 +604,22 @@ def devweight(dev: Dev, weights: list[float]) -> None:
         refit(dev, f"dev rows at weight {w}", rows_for)
 
 
-def synthetic(dev: Dev, weights: list[float], save: Path | None = None) -> None:
+def synthetic(dev: Dev, weights: list[float], save: Path | None = None, more: Path | None = None) -> None:
     """The synthetic passages (``data/training_synthetic.jsonl``) at other training weights than
-    the shipped ``SYNTHETIC_WEIGHT``; weight 0 leaves them out (what they are worth). They belong to
-    no platform family, so every fold's model is trained on them."""
+    the shipped ``SYNTHETIC_WEIGHT``; weight 0 leaves them out (what they are worth). ``more``: a
+    JSON Lines file of further synthetic passages added to them (``rounds/synthetic-batch3.jsonl``).
+    They belong to no platform family, so every fold's model is trained on them."""
     dev.line("shipped configuration", dev.combined(dev.p, dev.r))
     public = [e for e in load_examples(dev.shared) if e.source != "synthetic"]
+    added = []
+    if more is not None:
+        for row in map(json.loads, more.read_text(encoding="utf-8").splitlines()):
+            added.append(
+                Example(clean_markdown(row["text"]), set(row["labels"]), set(dev.ids), 1.0, "synthetic")
+            )
     for w in weights:
         extra = synthetic_examples(w) if w > 0 else []
+        extra += [Example(e.text, e.labels, e.known, w, e.source) for e in added if w > 0]
 
         def rows_for(fold: list[int], extra: list[Example] = extra) -> list[Example]:
             return public + dev_rows(dev.items, {dev.items[i].id for i in fold}) + extra
@@ -893,7 +901,7 @@ IDEAS: dict[str, Callable[[Dev, argparse.Namespace], None]] = {
     "sif": lambda dev, args: sif(dev, args.smoothing),
     "selftrain": lambda dev, args: selftrain(dev, args.weight, args.margin),
     "devweight": lambda dev, args: devweight(dev, args.weight),
-    "synthetic": lambda dev, args: synthetic(dev, args.weight, args.save),
+    "synthetic": lambda dev, args: synthetic(dev, args.weight, args.save, args.more),
     "combine": lambda dev, args: combinations(dev, args.scores),
 }
 
@@ -919,6 +927,7 @@ def main() -> None:
     ap.add_argument(
         "--scores", type=Path, default=None, help="combine: fold scores saved by synthetic --save"
     )
+    ap.add_argument("--more", type=Path, default=None, help="synthetic: further synthetic passages (.jsonl)")
     ap.add_argument("--save", type=Path, default=None, help="synthetic: keep the fold scores (.npz)")
     ap.add_argument("--smoothing", type=float, nargs="+", default=[1e-3, 1e-4], help="sif: a")
     args = ap.parse_args()
