@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -93,10 +92,9 @@ def test_labels() -> None:
 
 def synthetic_labels() -> None:
     from policywatch_classifier.taxonomy import get_taxonomy
-    from policywatch_classifier.train import SYNTHETIC_FILE
+    from policywatch_classifier.train import synthetic_rows
 
-    rows = (resources.files("policywatch_classifier") / "data" / SYNTHETIC_FILE).read_text(encoding="utf-8")
-    written = {r["id"]: set(r["labels"]) for r in map(json.loads, rows.splitlines())}
+    written = {r["id"]: set(r["labels"]) for r in synthetic_rows()}
     again = [json.loads(line) for line in SYNTHETIC_RELABEL.read_text().splitlines()]
     again = [r for r in again if r["id"] in written]  # a row dropped from training is not compared
     labelling_line(

@@ -611,15 +611,10 @@ def synthetic(dev: Dev, weights: list[float], save: Path | None = None, more: Pa
     They belong to no platform family, so every fold's model is trained on them."""
     dev.line("shipped configuration", dev.combined(dev.p, dev.r))
     public = [e for e in load_examples(dev.shared) if e.source != "synthetic"]
-    added = []
-    if more is not None:
-        for row in map(json.loads, more.read_text(encoding="utf-8").splitlines()):
-            added.append(
-                Example(clean_markdown(row["text"]), set(row["labels"]), set(dev.ids), 1.0, "synthetic")
-            )
     for w in weights:
         extra = synthetic_examples(w) if w > 0 else []
-        extra += [Example(e.text, e.labels, e.known, w, e.source) for e in added if w > 0]
+        if more is not None and w > 0:
+            extra += synthetic_examples(w, more)
 
         def rows_for(fold: list[int], extra: list[Example] = extra) -> list[Example]:
             return public + dev_rows(dev.items, {dev.items[i].id for i in fold}) + extra

@@ -30,7 +30,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -123,7 +123,21 @@ SYNTHETIC_WEIGHT = 1.0
 SYNTHETIC_FILE = "training_synthetic.jsonl"
 
 
-def synthetic_examples(weight: float = SYNTHETIC_WEIGHT) -> list[Example]:
+def synthetic_rows(path: Path | None = None) -> list[dict[str, Any]]:
+    """The synthetic passages as stored (id, labels, sector, doc, text): the shipped file, or
+    ``path`` (rows measured but not shipped, ``tools/rounds/synthetic-batch3.jsonl``)."""
+    if path is None:
+        text = (
+            resources.files("policywatch_classifier")
+            .joinpath("data", SYNTHETIC_FILE)
+            .read_text(encoding="utf-8")
+        )
+    else:
+        text = path.read_text(encoding="utf-8")
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def synthetic_examples(weight: float = SYNTHETIC_WEIGHT, path: Path | None = None) -> list[Example]:
     """Synthetic passages: original policy-style text about fictional companies in many sectors,
     each labelled with every category it addresses (``docs/classifier.md``, Training).
 
@@ -133,11 +147,10 @@ def synthetic_examples(weight: float = SYNTHETIC_WEIGHT) -> list[Example]:
     full labels, so they are negatives of every category they are not labelled with.
     """
     all_ids = set(get_taxonomy().ids)
-    text = (
-        resources.files("policywatch_classifier").joinpath("data", SYNTHETIC_FILE).read_text(encoding="utf-8")
-    )
-    rows = [json.loads(line) for line in text.splitlines() if line.strip()]
-    return [Example(clean_markdown(r["text"]), set(r["labels"]), all_ids, weight, "synthetic") for r in rows]
+    return [
+        Example(clean_markdown(r["text"]), set(r["labels"]), all_ids, weight, "synthetic")
+        for r in synthetic_rows(path)
+    ]
 
 
 #: A public row and a held-out passage "overlap" when one contains the other, compared on their
