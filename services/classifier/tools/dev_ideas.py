@@ -74,18 +74,17 @@ from policywatch_classifier.evaluate import (
     load_eval_set,
     macro_f1,
     nested_predictions,
+    out_of_fold_probs,
 )
-from policywatch_classifier.tagger import PassageTagger, combine
+from policywatch_classifier.tagger import RULE_BLEND, PassageTagger, combine
 from policywatch_classifier.text import block_passage, clean_markdown, iter_blocks
 from policywatch_classifier.train import (
     Example,
-    decontaminate,
     dev_rows,
     fit_model,
     load_examples,
     shared_dir,
     synthetic_examples,
-    word_string,
 )
 from policywatch_differ.sections import parse
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -515,16 +514,8 @@ def refit(dev: Dev, name: str, rows_for: Callable[[list[int]], list[Example]]) -
     """Score each family fold with a model fitted on ``rows_for(fold)`` and print the tuned and
     nested figures, the paired 90 % bootstrap interval of the nested gain over the shipped
     configuration, and the nested F1 per category."""
-    p = np.zeros_like(dev.p)
-    for fold in dev.folds:
-        # As the shipped out-of-fold scores: no public row quoting a passage of the fold.
-        rows = rows_for(fold)
-        quoting = {id(e) for e in rows if e.source != "ota-dev"} - {
-            id(e) for e in decontaminate(rows, [word_string(dev.items[i].text) for i in fold])
-        }
-        rows = [e for e in rows if id(e) not in quoting]
-        tagger = PassageTagger(model=fit_model(rows)[0], lexicon=dev.tagger.lexicon)
-        p[fold] = tagger.scores([dev.items[i].text for i in fold])[0]
+    # The fold loop of the shipped out-of-fold scores (no public row quoting a passage of the fold).
+    p = out_of_fold_probs(dev.tagger, dev.items, dev.shared, rows_for=rows_for).astype(float)
     gain(dev, name, dev.combined(p, dev.r))
     print(f"  model probability alone: AP {dev.ap(dev.p):.3f} -> {dev.ap(p):.3f}")
     return p
@@ -633,7 +624,7 @@ COMBINATIONS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "max(p, r(.6+.4p), (p+r)/2)": lambda p, r: np.maximum.reduce([p, r * (0.6 + 0.4 * p), (p + r) / 2]),
     "max(p, (p+r)/2)": lambda p, r: np.maximum(p, (p + r) / 2),
     "0.6p + 0.4r": lambda p, r: 0.6 * p + 0.4 * r,
-    "0.7p + 0.3r": lambda p, r: 0.7 * p + 0.3 * r,
+    f"{1 - RULE_BLEND:g}p + {RULE_BLEND:g}r (model 1.5, tagger.combine)": np.vectorize(combine),
     "0.8p + 0.2r": lambda p, r: 0.8 * p + 0.2 * r,
     "p (model alone)": lambda p, r: p,
     "noisy-or 1-(1-p)(1-0.5r)": lambda p, r: 1 - (1 - p) * (1 - 0.5 * r),

@@ -24,7 +24,7 @@ import numpy as np
 
 from policywatch_classifier.tagger import PassageTagger
 from policywatch_classifier.text import passage_at
-from policywatch_classifier.train import shared_dir
+from policywatch_classifier.train import Example, shared_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
 EVAL_SET = REPO_ROOT / "tests" / "data" / "classifier" / "eval_set.jsonl"
@@ -169,6 +169,7 @@ def out_of_fold_probs(
     *,
     grouped: bool = True,
     exclude: Iterable[str] = (),
+    rows_for: Callable[[list[int]], list[Example]] | None = None,
 ) -> np.ndarray:
     """Model probabilities for dev passages from models that did not see them (5-fold cross-fitting).
 
@@ -178,11 +179,19 @@ def out_of_fold_probs(
     the held-out split, whose platforms the model never saw (random folds made the out-of-fold
     probabilities optimistic, so the tuned thresholds were too high and recall on new platforms low).
     ``exclude``: dev ids no fold model is trained on (still scored; tools/compare_rounds.py).
+    ``rows_for(fold)``: other training rows than the shipped ones (tools/dev_ideas.py).
     Public rows that quote a passage of the fold are left out of that fold's model too, as
     training leaves out those quoting a held-out passage (``train.decontaminate``): 59 rows quote
     42 of the 671 dev passages, whose scores were inflated by them.
     """
-    from policywatch_classifier.train import decontaminate, dev_rows, fit_model, load_examples, word_string
+    from policywatch_classifier.train import (
+        DEV_SOURCE,
+        decontaminate,
+        dev_rows,
+        fit_model,
+        load_examples,
+        word_string,
+    )
 
     if grouped:
         fold_list = family_folds([it.service for it in dev], folds)
@@ -191,11 +200,16 @@ def out_of_fold_probs(
         random.Random(0).shuffle(order)
         fold_list = [order[k::folds] for k in range(folds)]
     excluded = set(exclude)
-    public = load_examples(shared)  # once, not per fold: reading and partial labels take ~15 s
+    # Once, not per fold: reading and partial labels take ~15 s.
+    public = load_examples(shared) if rows_for is None else []
     p = np.zeros((len(dev), len(tagger.taxonomy.ids)), dtype=np.float32)
     for fold in fold_list:
-        unquoted = decontaminate(public, [word_string(dev[i].text) for i in fold])
-        model, _ = fit_model(unquoted + dev_rows(dev, excluded | {dev[i].id for i in fold}))
+        if rows_for is None:
+            rows = public + dev_rows(dev, excluded | {dev[i].id for i in fold})
+        else:
+            rows = rows_for(fold)
+        kept = {id(e) for e in decontaminate(rows, [word_string(dev[i].text) for i in fold])}
+        model, _ = fit_model([e for e in rows if e.source == DEV_SOURCE or id(e) in kept])
         fold_p, _, _, _ = PassageTagger(model=model, lexicon=tagger.lexicon).scores(
             [dev[i].text for i in fold]
         )

@@ -233,11 +233,15 @@ def dev_examples(shared: Path, exclude: set[str] | None = None) -> list[Example]
     return dev_rows([it for it in load_eval_set(shared) if it.split == "dev"], exclude or ())
 
 
+#: ``Example.source`` of the in-domain dev rows.
+DEV_SOURCE = "ota-dev"
+
+
 def dev_rows(items: Iterable[EvalItem], exclude: Collection[str] = ()) -> list[Example]:
     """Training rows of already loaded dev passages, but those whose id is in ``exclude``."""
     all_ids = set(get_taxonomy().ids)
     return [
-        Example(it.text, set(it.labels), all_ids, DEV_WEIGHT, "ota-dev")
+        Example(it.text, set(it.labels), all_ids, DEV_WEIGHT, DEV_SOURCE)
         for it in items
         if it.id not in exclude
     ]
