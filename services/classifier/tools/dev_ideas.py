@@ -79,6 +79,7 @@ from policywatch_classifier.evaluate import (
     best_threshold,
     dev_scores,
     family_folds,
+    fold_training_rows,
     load_eval_set,
     macro_f1,
     nested_predictions,
@@ -636,26 +637,16 @@ def hyper(
     scored on the same folds. ``save``: keep the component probabilities (.npz)."""
     from policywatch_classifier.embedding import get_embedder
     from policywatch_classifier.model import LinearModel, _sigmoid
-    from policywatch_classifier.train import (
-        DEV_SOURCE,
-        MODEL_VERSION,
-        decontaminate,
-        fit,
-        fit_embedding,
-        word_string,
-    )
+    from policywatch_classifier.train import MODEL_VERSION, fit, fit_embedding
 
     dev.line("shipped configuration", dev.combined(dev.p, dev.r))
-    public = load_examples(dev.shared)
     embedder = get_embedder()
     n, k = dev.p.shape
     pt = {c: np.zeros((n, k)) for c in tfidf_cs}
     pe = {c: np.zeros((n, k)) for c in emb_cs}
-    for fold in family_folds([it.service for it in dev.items], 5):
-        t0 = time.time()
-        rows = public + dev_rows(dev.items, {dev.items[i].id for i in fold})
-        kept = {id(e) for e in decontaminate(rows, [word_string(dev.items[i].text) for i in fold])}
-        rows = [e for e in rows if e.source == DEV_SOURCE or id(e) in kept]
+    t0 = time.time()
+    # The folds and rows of the shipped out-of-fold scores (evaluate --tune).
+    for fold, rows in fold_training_rows(dev.items, dev.shared):
         texts = [dev.items[i].text for i in fold]
         for c in tfidf_cs:
             word, char, w, b, _ = fit(rows, c=c)
@@ -668,6 +659,7 @@ def hyper(
             w, b = fit_embedding(rows, x, c=c)
             pe[c][fold] = _sigmoid(xf @ w.T + b)
         print(f"fold of {len(fold)} passages: {time.time() - t0:.0f} s", flush=True)
+        t0 = time.time()
     if save is not None:
         np.savez(
             save,

@@ -15,7 +15,7 @@ import json
 import lzma
 import random
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -161,6 +161,46 @@ def family_folds(services: list[str], folds: int = 5) -> list[list[int]]:
     return [sorted(f) for f in out if f]
 
 
+def fold_training_rows(
+    dev: list[EvalItem],
+    shared: Path,
+    folds: int = 5,
+    *,
+    grouped: bool = True,
+    exclude: Iterable[str] = (),
+    rows_for: Callable[[list[int]], list[Example]] | None = None,
+) -> Iterator[tuple[list[int], list[Example]]]:
+    """Each fold of the dev passages (indices) and the rows a model that scores it is trained on.
+
+    Folds are grouped by platform family (``grouped``): a platform's own wording never helps score
+    it, as on the held-out split, whose platforms the model never saw (random folds made the
+    out-of-fold probabilities optimistic, so the tuned thresholds were too high and recall on new
+    platforms low). ``exclude``: dev ids no fold model is trained on (tools/compare_rounds.py).
+    ``rows_for(fold)``: other training rows than the shipped ones (tools/dev_ideas.py).
+    Public rows that quote a passage of the fold are left out of that fold's rows too, as
+    training leaves out those quoting a held-out passage (``train.decontaminate``): 59 rows quote
+    42 of the 671 dev passages, whose scores were inflated by them.
+    """
+    from policywatch_classifier.train import DEV_SOURCE, decontaminate, dev_rows, load_examples, word_string
+
+    if grouped:
+        fold_list = family_folds([it.service for it in dev], folds)
+    else:
+        order = list(range(len(dev)))
+        random.Random(0).shuffle(order)
+        fold_list = [order[k::folds] for k in range(folds)]
+    excluded = set(exclude)
+    # Once, not per fold: reading and partial labels take ~15 s.
+    public = load_examples(shared) if rows_for is None else []
+    for fold in fold_list:
+        if rows_for is None:
+            rows = public + dev_rows(dev, excluded | {dev[i].id for i in fold})
+        else:
+            rows = rows_for(fold)
+        kept = {id(e) for e in decontaminate(rows, [word_string(dev[i].text) for i in fold])}
+        yield fold, [e for e in rows if e.source == DEV_SOURCE or id(e) in kept]
+
+
 def out_of_fold_probs(
     tagger: PassageTagger,
     dev: list[EvalItem],
@@ -174,42 +214,16 @@ def out_of_fold_probs(
     """Model probabilities for dev passages from models that did not see them (5-fold cross-fitting).
 
     The shipped model is trained on the dev split too; tuning thresholds on its own training data
-    would be optimistic, so each fold is scored by a model trained without that fold. Folds are
-    grouped by platform family (``grouped``): a platform's own wording never helps score it, as on
-    the held-out split, whose platforms the model never saw (random folds made the out-of-fold
-    probabilities optimistic, so the tuned thresholds were too high and recall on new platforms low).
-    ``exclude``: dev ids no fold model is trained on (still scored; tools/compare_rounds.py).
-    ``rows_for(fold)``: other training rows than the shipped ones (tools/dev_ideas.py).
-    Public rows that quote a passage of the fold are left out of that fold's model too, as
-    training leaves out those quoting a held-out passage (``train.decontaminate``): 59 rows quote
-    42 of the 671 dev passages, whose scores were inflated by them.
+    would be optimistic, so each fold is scored by a model trained without that fold, on the rows
+    of ``fold_training_rows`` (its arguments are passed on).
     """
-    from policywatch_classifier.train import (
-        DEV_SOURCE,
-        decontaminate,
-        dev_rows,
-        fit_model,
-        load_examples,
-        word_string,
-    )
+    from policywatch_classifier.train import fit_model
 
-    if grouped:
-        fold_list = family_folds([it.service for it in dev], folds)
-    else:
-        order = list(range(len(dev)))
-        random.Random(0).shuffle(order)
-        fold_list = [order[k::folds] for k in range(folds)]
-    excluded = set(exclude)
-    # Once, not per fold: reading and partial labels take ~15 s.
-    public = load_examples(shared) if rows_for is None else []
     p = np.zeros((len(dev), len(tagger.taxonomy.ids)), dtype=np.float32)
-    for fold in fold_list:
-        if rows_for is None:
-            rows = public + dev_rows(dev, excluded | {dev[i].id for i in fold})
-        else:
-            rows = rows_for(fold)
-        kept = {id(e) for e in decontaminate(rows, [word_string(dev[i].text) for i in fold])}
-        model, _ = fit_model([e for e in rows if e.source == DEV_SOURCE or id(e) in kept])
+    for fold, rows in fold_training_rows(
+        dev, shared, folds, grouped=grouped, exclude=exclude, rows_for=rows_for
+    ):
+        model, _ = fit_model(rows)
         fold_p, _, _, _ = PassageTagger(model=model, lexicon=tagger.lexicon).scores(
             [dev[i].text for i in fold]
         )
