@@ -11,6 +11,7 @@
     .venv/bin/python services/classifier/tools/dev_ideas.py combine [--scores F.npz] [--oof-cache F]
     .venv/bin/python services/classifier/tools/dev_ideas.py relabel
         [--labels services/classifier/tools/rounds/dev-relabel.jsonl] [--save F.npz]
+    .venv/bin/python services/classifier/tools/dev_ideas.py cascade [--band 0.05 0.1] [--oof-cache F]
     .venv/bin/python services/classifier/tools/dev_ideas.py hyper [--tfidf-c 2 4 8] [--emb-c 0.5 1 4]
         [--blend 0.3 0.4 0.5 0.6] [--save F.npz] [--oof-cache F]
 
@@ -51,6 +52,7 @@ the estimate that tracked the held-out figure (docs/classifier.md, "Evaluation s
 - ``combine``: other combinations of model probability and rule weight (``COMBINATIONS``).
 - ``relabel``: the dev passages with another labelling (a double-blind relabelling), scored
   against both labellings.
+- ``cascade``: what a slower second model consulted only near the thresholds could fix.
 - ``hyper``: C of both regressions and the embedding share b, re-chosen with the synthetic rows.
 - ``synthetic``: the synthetic training passages (``data/training_synthetic.jsonl``) at other
   weights; ``--weight 0`` measures the configuration without them.
@@ -742,6 +744,22 @@ def relabel(dev: Dev, path: Path, save: Path | None = None) -> None:
         print(f"  nested gain 90 % paired bootstrap interval {lo:+.3f} … {hi:+.3f}")
 
 
+def cascade(dev: Dev, bands: list[float]) -> None:
+    """How much a slower second model consulted only near the thresholds could fix: per band of
+    combined scores within ``band`` of a category's shipped threshold, the share of passages it
+    would see and the (passage, category) errors of the shipped tagger's out-of-fold decisions
+    inside it. A second stage cannot change a decision outside its band."""
+    s = dev.combined(dev.p, dev.r)
+    th = np.array([dev.tagger.thresholds.of(c) for c in dev.ids])
+    errors = (s >= th) != dev.gold
+    for band in bands:
+        near = np.abs(s - th) < band
+        print(
+            f"band ±{band:g}: {near.any(axis=1).mean():.0%} of passages, "
+            f"{int((errors & near).sum())} of {int(errors.sum())} errors inside"
+        )
+
+
 #: Combinations of model probability p and rule weight r measured by ``combine`` (the shipped one
 #: is ``tagger.combine``).
 COMBINATIONS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
@@ -1017,6 +1035,7 @@ IDEAS: dict[str, Callable[[Dev, argparse.Namespace], None]] = {
     "synthetic": lambda dev, args: synthetic(dev, args.weight, args.save, args.more),
     "combine": lambda dev, args: combinations(dev, args.scores),
     "relabel": lambda dev, args: relabel(dev, args.labels, args.save),
+    "cascade": lambda dev, args: cascade(dev, args.band),
     "hyper": lambda dev, args: hyper(dev, args.tfidf_c, args.emb_c, args.blend, args.save),
 }
 
@@ -1051,6 +1070,13 @@ def main() -> None:
         type=Path,
         default=ROUNDS / "dev-relabel.jsonl",
         help="relabel: new labels of every dev passage",
+    )
+    ap.add_argument(
+        "--band",
+        type=float,
+        nargs="+",
+        default=[0.05, 0.1, 0.15, 0.2],
+        help="cascade: distance to the threshold",
     )
     ap.add_argument("--tfidf-c", type=float, nargs="+", default=[2.0, 4.0, 8.0], help="hyper: TF-IDF C")
     ap.add_argument("--emb-c", type=float, nargs="+", default=[0.5, 1.0, 4.0], help="hyper: embedding C")
