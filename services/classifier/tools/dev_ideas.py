@@ -728,6 +728,13 @@ def relabel(dev: Dev, path: Path, save: Path | None = None) -> None:
     gold_new = np.array([[c in it.labels for c in dev.ids] for it in items])
     changed = int((gold_new != dev.gold).any(axis=1).sum())
     print(f"{changed} of {len(items)} dev passages relabelled")
+    # How many of the shipped tagger's errors are on labels the two labellings dispute?
+    th = np.array([dev.tagger.thresholds.of(c) for c in dev.ids])
+    errors, contested = (before >= th) != dev.gold, gold_new != dev.gold
+    print(
+        f"errors of the shipped out-of-fold decisions against the first labels: {int(errors.sum())}, "
+        f"{int((errors & contested).sum())} of them on the {int(contested.sum())} disputed labels"
+    )
     for name, g in (("first labels", dev.gold), ("new labels", gold_new)):
         cols = [j for j in range(len(dev.ids)) if g[:, j].any()]
         pred = {k: nested_predictions(dev.items, s, g) for k, s in (("old", before), ("new", after))}
