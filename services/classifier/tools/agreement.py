@@ -27,6 +27,11 @@ compares the labels the writers gave the synthetic training passages
 (seed 20261202; ``relabel_synthetic.jsonl``): are the training rows labelled as consistently as
 the evaluation set? ``--synthetic-rows tools/rounds/synthetic-batch4.jsonl --synthetic-relabel
 tools/rounds/synthetic-batch4-relabel.jsonl`` does the same for the fourth batch (not shipped).
+
+    .venv/bin/python services/classifier/tools/agreement.py --dev-relabel [F]
+
+compares the two blind labellings of the double-blind dev relabelling (ninth session,
+``tools/rounds/dev-relabel.jsonl``), their adjudication and the evaluation set's first labels.
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ RELABEL = EVAL_SET.parent / "relabel_dev.jsonl"
 DOUBLE = EVAL_SET.parent / "double_labels_test_extra.jsonl"
 CALIBRATION = EVAL_SET.parent / "relabel_test_calibration.jsonl"
 SYNTHETIC_RELABEL = EVAL_SET.parent / "relabel_synthetic.jsonl"
+DEV_RELABEL = Path(__file__).resolve().parent / "rounds" / "dev-relabel.jsonl"
 
 
 def kappa(a: np.ndarray, b: np.ndarray) -> float:
@@ -107,6 +113,22 @@ def synthetic_labels(rows: Path | None = None, relabel: Path = SYNTHETIC_RELABEL
     )
 
 
+def dev_relabel(path: Path) -> None:
+    """A double-blind relabelling of the dev split (``tools/rounds/dev-relabel.jsonl``: each
+    annotator's labels ``a`` and ``b`` and the adjudicated ``labels``) against itself and against
+    the evaluation set's first labels (label ids only; ``dev_ideas.py relabel`` trains on it)."""
+    from policywatch_classifier.taxonomy import get_taxonomy
+
+    ids = get_taxonomy().ids
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    a, b, final = ([set(r[k]) for r in rows] for k in ("a", "b", "labels"))
+    first = {r["id"]: set(r["labels"]) for r in map(json.loads, EVAL_SET.read_text().splitlines())}
+    labelling_line("dev relabelling: annotator B vs annotator A", ids, b, a)
+    labelling_line("dev relabelling: A vs adjudicated", ids, a, final)
+    labelling_line("dev relabelling: B vs adjudicated", ids, b, final)
+    labelling_line("dev relabelling: adjudicated vs first labels", ids, final, [first[r["id"]] for r in rows])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--relabel", type=Path, default=RELABEL)
@@ -120,7 +142,18 @@ def main() -> None:
         default=SYNTHETIC_RELABEL,
         help="--synthetic: their blind relabelling",
     )
+    ap.add_argument(
+        "--dev-relabel",
+        type=Path,
+        nargs="?",
+        const=DEV_RELABEL,
+        default=None,
+        help="label agreement of the double-blind dev relabelling",
+    )
     args = ap.parse_args()
+    if args.dev_relabel is not None:
+        dev_relabel(args.dev_relabel)
+        return
     if args.test_labels:
         test_labels()
         return

@@ -90,6 +90,7 @@ from policywatch_classifier.evaluate import (
 from policywatch_classifier.tagger import RULE_BLEND, PassageTagger, combine
 from policywatch_classifier.text import block_passage, clean_markdown, iter_blocks
 from policywatch_classifier.train import (
+    SYNTHETIC_SOURCE,
     Example,
     dev_rows,
     fit_model,
@@ -132,11 +133,11 @@ class Dev:
         cols = [j for j in range(self.gold.shape[1]) if self.gold[:, j].any()]
         return float(np.mean([best_threshold(s[:, j], self.gold[:, j])[1] for j in cols]))
 
-    def line(self, name: str, s: np.ndarray) -> None:
-        print(
-            f"{name:44s} tuned {self.tuned(s):.3f}  nested {self.nested(s):.3f}  AP {self.ap(s):.3f}",
-            flush=True,
-        )
+    def line(self, name: str, s: np.ndarray) -> float:
+        """Print the tuned and nested figures and AP of scores ``s``; return the nested figure."""
+        nested = self.nested(s)
+        print(f"{name:44s} tuned {self.tuned(s):.3f}  nested {nested:.3f}  AP {self.ap(s):.3f}", flush=True)
+        return nested
 
     def ap(self, s: np.ndarray) -> float:
         """Macro average precision of scores ``s``: how well they rank, free of any threshold
@@ -614,7 +615,7 @@ def synthetic(dev: Dev, weights: list[float], save: Path | None = None, more: Pa
     JSON Lines file of further synthetic passages added to them (``rounds/synthetic-batch3.jsonl``).
     They belong to no platform family, so every fold's model is trained on them."""
     dev.line("shipped configuration", dev.combined(dev.p, dev.r))
-    public = [e for e in load_examples(dev.shared) if e.source != "synthetic"]
+    public = [e for e in load_examples(dev.shared) if e.source != SYNTHETIC_SOURCE]
     for w in weights:
         extra = synthetic_examples(w) if w > 0 else []
         if more is not None and w > 0:
@@ -676,21 +677,11 @@ def hyper(
             for b in blends:
                 name = f"TF-IDF C {ct:g}, embedding C {ce:g}, b {b:g}"
                 s = dev.combined((1 - b) * pt[ct] + b * pe[ce], dev.r)
-                dev.line(name, s)
-                if best is None or dev.nested(s) > best[0]:
-                    best = (dev.nested(s), name, s)
+                nested = dev.line(name, s)
+                if best is None or nested > best[0]:
+                    best = (nested, name, s)
     if best is not None:
         gain(dev, f"best: {best[1]}", best[2])
-
-
-def labelling_agreement(name: str, ids: Sequence[str], pred: list[set[str]], gold: list[set[str]]) -> None:
-    """Agreement of one labelling with another, scored like the classifier."""
-    p = np.array([[c in s for c in ids] for s in pred])
-    g = np.array([[c in s for c in ids] for s in gold])
-    print(
-        f"labelling {name:24s} macro-F1 {macro_f1(p, g):.3f}, identical {int((p == g).all(axis=1).sum())} of "
-        f"{len(g)}, labels only in the first {int((p & ~g).sum())}, only in the second {int((g & ~p).sum())}"
-    )
 
 
 def relabel(dev: Dev, path: Path, save: Path | None = None) -> None:
@@ -698,22 +689,12 @@ def relabel(dev: Dev, path: Path, save: Path | None = None) -> None:
     passage): fold models trained on them, and both configurations scored against both labellings
     (nested and tuned macro-F1, AP, the paired 90 % bootstrap interval of the nested gain). A new
     labelling cannot be judged on itself alone: the figure against the first labels says what
-    the change costs there."""
+    the change costs there. How the labellings agree: ``agreement.py --dev-relabel``."""
     rows = {r["id"]: r for r in map(json.loads, path.read_text().splitlines())}
     missing = [it.id for it in dev.items if it.id not in rows]
     if missing:
         raise SystemExit(f"{len(missing)} dev passages have no label in {path}, e.g. {missing[:3]}")
     items = [dataclasses.replace(it, labels=set(rows[it.id]["labels"])) for it in dev.items]
-    # A double-blind relabelling also stores each annotator's labels (``a``, ``b``).
-    labellings = {
-        k: [set(rows[it.id][k]) for it in dev.items] for k in ("a", "b") if k in rows[dev.items[0].id]
-    }
-    labellings["adjudicated"] = [it.labels for it in items]
-    first = [it.labels for it in dev.items]
-    pairs = [("b", "a"), ("a", "adjudicated"), ("b", "adjudicated"), ("adjudicated", "first")]
-    for x, y in pairs:
-        if x in labellings and (y in labellings or y == "first"):
-            labelling_agreement(f"{x} vs {y}", dev.ids, labellings[x], labellings.get(y, first))
     public = load_examples(dev.shared)
 
     def rows_for(fold: list[int]) -> list[Example]:

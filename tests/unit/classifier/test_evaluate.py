@@ -94,7 +94,7 @@ def test_fold_models_are_trained_without_the_public_rows_quoting_the_fold(monkey
 
     monkeypatch.setattr(train, "load_examples", lambda shared: public)
     monkeypatch.setattr(train, "fit_model", fit_model)
-    monkeypatch.setattr(evaluate, "family_folds", lambda services, folds: [[0]])
+    monkeypatch.setattr(evaluate, "family_folds", lambda services, folds=5: [[0]])
     with pytest.raises(_FitCalled):  # the first fold's training rows are all this test needs
         evaluate.out_of_fold_probs(PassageTagger(use_model=False), dev, tmp_path)
     # the fold {ev0}: the quoting row is gone, the other public rows and the other fold's dev row stay

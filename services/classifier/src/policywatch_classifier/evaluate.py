@@ -13,7 +13,6 @@ import argparse
 import hashlib
 import json
 import lzma
-import random
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -164,16 +163,14 @@ def family_folds(services: list[str], folds: int = 5) -> list[list[int]]:
 def fold_training_rows(
     dev: list[EvalItem],
     shared: Path,
-    folds: int = 5,
     *,
-    grouped: bool = True,
     exclude: Iterable[str] = (),
     rows_for: Callable[[list[int]], list[Example]] | None = None,
 ) -> Iterator[tuple[list[int], list[Example]]]:
     """Each fold of the dev passages (indices) and the rows a model that scores it is trained on.
 
-    Folds are grouped by platform family (``grouped``): a platform's own wording never helps score
-    it, as on the held-out split, whose platforms the model never saw (random folds made the
+    Folds are grouped by platform family (``family_folds``): a platform's own wording never helps
+    score it, as on the held-out split, whose platforms the model never saw (random folds made the
     out-of-fold probabilities optimistic, so the tuned thresholds were too high and recall on new
     platforms low). ``exclude``: dev ids no fold model is trained on (tools/compare_rounds.py).
     ``rows_for(fold)``: other training rows than the shipped ones (tools/dev_ideas.py).
@@ -183,16 +180,10 @@ def fold_training_rows(
     """
     from policywatch_classifier.train import DEV_SOURCE, decontaminate, dev_rows, load_examples, word_string
 
-    if grouped:
-        fold_list = family_folds([it.service for it in dev], folds)
-    else:
-        order = list(range(len(dev)))
-        random.Random(0).shuffle(order)
-        fold_list = [order[k::folds] for k in range(folds)]
     excluded = set(exclude)
     # Once, not per fold: reading and partial labels take ~15 s.
     public = load_examples(shared) if rows_for is None else []
-    for fold in fold_list:
+    for fold in family_folds([it.service for it in dev]):
         if rows_for is None:
             rows = public + dev_rows(dev, excluded | {dev[i].id for i in fold})
         else:
@@ -205,9 +196,7 @@ def out_of_fold_probs(
     tagger: PassageTagger,
     dev: list[EvalItem],
     shared: Path,
-    folds: int = 5,
     *,
-    grouped: bool = True,
     exclude: Iterable[str] = (),
     rows_for: Callable[[list[int]], list[Example]] | None = None,
 ) -> np.ndarray:
@@ -220,9 +209,7 @@ def out_of_fold_probs(
     from policywatch_classifier.train import fit_model
 
     p = np.zeros((len(dev), len(tagger.taxonomy.ids)), dtype=np.float32)
-    for fold, rows in fold_training_rows(
-        dev, shared, folds, grouped=grouped, exclude=exclude, rows_for=rows_for
-    ):
+    for fold, rows in fold_training_rows(dev, shared, exclude=exclude, rows_for=rows_for):
         model, _ = fit_model(rows)
         fold_p, _, _, _ = PassageTagger(model=model, lexicon=tagger.lexicon).scores(
             [dev[i].text for i in fold]

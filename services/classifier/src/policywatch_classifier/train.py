@@ -121,6 +121,8 @@ def load_examples(shared: Path) -> list[Example]:
 #: Training weight of a synthetic passage (that of a public quote; 0.5 measured the same on dev).
 SYNTHETIC_WEIGHT = 1.0
 SYNTHETIC_FILE = "training_synthetic.jsonl"
+#: ``Example.source`` of the synthetic passages.
+SYNTHETIC_SOURCE = "synthetic"
 
 
 def synthetic_rows(path: Path | None = None) -> list[dict[str, Any]]:
@@ -148,7 +150,7 @@ def synthetic_examples(weight: float = SYNTHETIC_WEIGHT, path: Path | None = Non
     """
     all_ids = set(get_taxonomy().ids)
     return [
-        Example(clean_markdown(r["text"]), set(r["labels"]), all_ids, weight, "synthetic")
+        Example(clean_markdown(r["text"]), set(r["labels"]), all_ids, weight, SYNTHETIC_SOURCE)
         for r in synthetic_rows(path)
     ]
 
