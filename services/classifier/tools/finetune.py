@@ -151,6 +151,8 @@ def fine_tune(
     lr: float = 5e-5,
     seed: int = 0,
 ) -> Any:
+    """The encoder's first ``layers`` layers and a linear head fitted to ``rows`` (batches of 32 of
+    similar length, AdamW with linear warm-up and decay; the head learns at 2e-3)."""
     import torch
 
     torch.manual_seed(seed)
