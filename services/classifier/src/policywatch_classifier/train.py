@@ -113,7 +113,7 @@ def load_examples(shared: Path) -> list[Example]:
     out.extend(rng.sample(negatives, min(CLAUDETTE_NEGATIVES, len(negatives))))
     partial_labels(out)
     for item in load_data("training_supplement.yaml")["items"]:
-        out.append(Example(item["text"], set(item["labels"]), all_ids, 3.0, "supplement"))
+        out.append(Example(item["text"], set(item["labels"]), all_ids, 3.0, SUPPLEMENT_SOURCE))
     out += synthetic_examples()
     return decontaminate(out, held_out_texts(shared))
 
@@ -123,6 +123,8 @@ SYNTHETIC_WEIGHT = 1.0
 SYNTHETIC_FILE = "training_synthetic.jsonl"
 #: ``Example.source`` of the synthetic passages.
 SYNTHETIC_SOURCE = "synthetic"
+#: ``Example.source`` of the hand-written sentences of ``data/training_supplement.yaml``.
+SUPPLEMENT_SOURCE = "supplement"
 
 
 def synthetic_rows(path: Path | None = None) -> list[dict[str, Any]]:
