@@ -154,6 +154,11 @@ class ObjectStore(ABC):
     async def list_keys(self, prefix: str = "") -> list[str]: ...
 
     @abstractmethod
+    async def list_stamps(self, prefix: str = "") -> dict[str, str]:
+        """Key -> a stamp that changes whenever the object is overwritten (S3: the ETag), in one
+        listing: lets a reader find what other processes rewrote without reading every object."""
+
+    @abstractmethod
     async def ping(self) -> None:
         """Raise :class:`StorageUnavailable` unless the store answers."""
 
@@ -263,6 +268,23 @@ class LocalStore(ObjectStore):
             return sorted(keys)
 
         return await asyncio.to_thread(walk)
+
+    async def list_stamps(self, prefix: str = "") -> dict[str, str]:
+        keys = await self.list_keys(prefix)
+
+        def stat_all() -> dict[str, str]:
+            out = {}
+            for key in keys:
+                try:
+                    st = self._path(key).stat()
+                except FileNotFoundError:  # removed since it was listed
+                    continue
+                # Writes go to a temporary file renamed into place, so an overwrite changes the
+                # inode even within one mtime tick.
+                out[key] = f"{st.st_ino}-{st.st_mtime_ns}-{st.st_size}"
+            return out
+
+        return await asyncio.to_thread(stat_all)
 
     async def ping(self) -> None:
         try:
@@ -424,6 +446,16 @@ class S3Store(ObjectStore):
                 for o in self.client.list_objects(self.bucket, prefix=prefix, recursive=True)
                 if o.object_name
             )
+
+        return await self._call(f"list {prefix}", lst)
+
+    async def list_stamps(self, prefix: str = "") -> dict[str, str]:
+        def lst() -> dict[str, str]:
+            return {
+                o.object_name: f"{o.etag}-{o.size}"
+                for o in self.client.list_objects(self.bucket, prefix=prefix, recursive=True)
+                if o.object_name
+            }
 
         return await self._call(f"list {prefix}", lst)
 

@@ -214,3 +214,47 @@ async def test_poison_messages_go_to_the_dlq_and_the_partition_moves_on(
     for rec in dead:
         headers = {k: v.decode() for k, v in rec.headers}
         assert headers["x-dlq-original-topic"] == CHANGES and headers["x-dlq-service"] == "classifier"
+
+
+async def test_a_replica_takes_in_index_entries_another_replica_saved(
+    kafka_bootstrap: str, s3_server: object
+) -> None:
+    """Replica B runs on the broker; replica A (another process in production: it owns other
+    partitions) indexes a document after B started. B's cross-platform view must include it
+    without a restart, read from S3 by B's periodic index refresh."""
+    from policywatch_classifier.service import ClassifierService
+
+    from tests.helpers import wait_until
+
+    settings = _settings(kafka_bootstrap, s3_server, index_refresh_s=0.2)
+    store = make_store(settings)
+    uid = uuid.uuid4().hex[:6]
+    # Platform names of this test only: B also consumes other tests' changes from the topic.
+    owner_a, owner_b = f"alpha{uid}", f"beta{uid}"
+    a_key = (await store.put_bytes(OPENAI_V2.encode(), namespace="versions")).key
+    b_key = (await store.put_bytes(MIDJOURNEY_V2.encode(), namespace="versions")).key
+    ai = "We may use your prompts and generated images to train and improve our AI models."
+    first = _change(owner_a, a_key, [], 1)
+    first.kind = ChangeKind.FIRST_VERSION
+    second = _change(
+        owner_b, b_key, [SectionChange(kind="added", heading_path=["Data"], anchor="d", after=ai)], 2
+    )
+
+    app = build_app(settings)
+    replica_b: ClassifierService = app.classifier_service  # type: ignore[attr-defined]
+    replica_a = ClassifierService(settings, make_store(settings))
+    producer = make_broker(settings, service="it-producer")
+    async with app:
+        await replica_a.start()
+        await replica_a.handle(first)  # saved to S3 after B loaded its index
+        await wait_until(lambda: first.document_id in replica_b.index.documents, timeout=20)
+        await producer.start()
+        try:
+            await publish(producer, CHANGES, second)
+            got = await _collect(kafka_bootstrap, second.document_id, {second.event_id})
+        finally:
+            await producer.stop()
+    assert [e.change.event_id for e in got] == [second.event_id]
+    cross = {c.category: c for c in got[0].cross_platform}["ai_training"]
+    assert owner_a in {e.platform for e in cross.examples}
+    assert replica_b._refresher is None  # stopped with the app

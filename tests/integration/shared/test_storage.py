@@ -97,3 +97,17 @@ async def test_s3_outage_is_retried_not_lost(s3_server) -> None:  # type: ignore
             server.stop()
         except Exception:
             pass
+
+
+async def test_stamps_change_when_an_object_is_rewritten(store: ObjectStore) -> None:
+    prefix = f"state/{uuid.uuid4().hex}/"
+    await store.put_named(prefix + "a.json", b'{"v": 1}')
+    await store.put_named(prefix + "b.json", b'{"v": 1}')
+    await store.put_bytes(b"elsewhere", namespace="captures")
+    first = await store.list_stamps(prefix)
+    assert sorted(first) == [prefix + "a.json", prefix + "b.json"]
+    await store.put_named(prefix + "a.json", b'{"v": 2}')  # same size, new content
+    second = await store.list_stamps(prefix)
+    assert second[prefix + "a.json"] != first[prefix + "a.json"]
+    assert second[prefix + "b.json"] == first[prefix + "b.json"]
+    assert await store.list_stamps(prefix + "missing/") == {}

@@ -92,3 +92,92 @@ def test_decode_version_accepts_gzip() -> None:
 
     assert decode_version(gzip.compress("héllo".encode())) == "héllo"
     assert decode_version(b"plain") == "plain"
+
+
+def test_replicas_take_in_each_others_index_entries(make_change, tmp_path: Path, caplog) -> None:
+    """Two replicas share one store; each handles its own documents and reads the other's entries."""
+    store = LocalStore(tmp_path)
+    asyncio.run(store.put_named("versions/00/openai", b"We use the content you provide to train our models."))
+    asyncio.run(store.put_named("versions/00/mj", b"We may use your prompts to train our AI models."))
+    a = ClassifierService(ClassifierSettings(), store)
+    b = ClassifierService(ClassifierSettings(), store)
+    asyncio.run(a.start())
+    asyncio.run(b.start())
+
+    first = make_change([], platform="openai", event_id="e1", kind=ChangeKind.FIRST_VERSION)
+    first.to_version.storage_key = "versions/00/openai"  # type: ignore[union-attr]
+    asyncio.run(a.handle(first))
+    assert asyncio.run(a.refresh_index()) == []  # its own save reads back equal: nothing to take in
+    entry = a.index.documents["openai/privacy_policy"]
+    assert asyncio.run(b.refresh_index()) == ["openai/privacy_policy"]
+    assert b.index.documents["openai/privacy_policy"] == entry
+    assert asyncio.run(b.refresh_index()) == []  # unchanged since: no read at all
+
+    second = make_change(
+        [
+            SectionChange(
+                kind="added",
+                heading_path=["Data"],
+                anchor="d",
+                after="We may use your prompts to train our AI models.",
+            )
+        ],
+        event_id="e2",
+    )
+    second.to_version.storage_key = "versions/00/mj"  # type: ignore[union-attr]
+    cp = {c.category: c for c in asyncio.run(b.handle(second)).cross_platform}["ai_training"]
+    assert cp.platform_count == 2 and [e.platform for e in cp.examples] == ["openai"]
+    assert asyncio.run(a.refresh_index()) == ["midjourney/privacy_policy"]
+
+    # A damaged entry is skipped with one warning, not one per refresh, and the index is kept.
+    asyncio.run(store.put_named(document_key(INDEX_KEY, "x/y"), b"{not json"))
+    with caplog.at_level("WARNING", logger="policywatch.classifier"):
+        assert asyncio.run(a.refresh_index()) == [] and asyncio.run(a.refresh_index()) == []
+    assert sum("unreadable" in r.getMessage() for r in caplog.records) == 1
+    assert set(a.index.documents) == {"openai/privacy_policy", "midjourney/privacy_policy"}
+
+
+def test_index_refresh_is_off_at_zero(tmp_path: Path) -> None:
+    service = ClassifierService(ClassifierSettings(index_refresh_s=0), LocalStore(tmp_path))
+
+    async def run() -> None:
+        await service.start_refresh()
+        assert service._refresher is None
+        await service.stop_refresh()
+
+    asyncio.run(run())
+
+
+def test_index_refresh_survives_a_storage_outage(make_change, tmp_path: Path, caplog) -> None:
+    """The periodic refresh logs an outage, keeps the index it has and looks again later."""
+    from policywatch_shared.storage import StorageUnavailable
+
+    class FlakyListing(LocalStore):
+        failures = 2
+
+        async def list_stamps(self, prefix: str = "") -> dict[str, str]:
+            if self.failures:
+                self.failures -= 1
+                raise StorageUnavailable("S3 list: connection refused")
+            return await super().list_stamps(prefix)
+
+    store = FlakyListing(tmp_path)
+    asyncio.run(store.put_named("versions/00/openai", b"We use the content you provide to train our models."))
+    change = make_change([], platform="openai", kind=ChangeKind.FIRST_VERSION)
+    change.to_version.storage_key = "versions/00/openai"  # type: ignore[union-attr]
+
+    async def run() -> None:
+        writer = ClassifierService(ClassifierSettings(index_refresh_s=0), LocalStore(tmp_path))
+        reader = ClassifierService(ClassifierSettings(index_refresh_s=0.02), store)
+        await writer.handle(change)
+        await reader.start_refresh()
+        for _ in range(200):
+            if reader.index.documents:
+                break
+            await asyncio.sleep(0.02)
+        await reader.stop_refresh()
+        assert set(reader.index.documents) == {"openai/privacy_policy"}
+
+    with caplog.at_level("WARNING", logger="policywatch.classifier"):
+        asyncio.run(run())
+    assert sum("refresh failed (StorageUnavailable" in r.getMessage() for r in caplog.records) == 2

@@ -172,6 +172,8 @@ class ProvisionIndex:
         self._tag_cache: OrderedDict[str, PassageTags] = OrderedDict()
         self._cache_version = ""
         self._blocks: dict[str, _BlockMap] = {}
+        #: object key -> stamp of each per-document entry as last read (``load``, ``refresh``)
+        self._stamps: dict[str, str] = {}
 
     def _tag_cached(
         self, tagger: PassageTagger, passages: list[str], known: dict[str, PassageTags]
@@ -356,19 +358,39 @@ class ProvisionIndex:
             index = cls.from_json(await store.get_bytes(key))
         except ObjectNotFound:
             index = cls()
-        for doc_key in await store.list_keys(documents_prefix(key)):
-            try:
-                entry = DocumentEntry.from_dict(json.loads(await store.get_bytes(doc_key)))
-            except (ValueError, KeyError, TypeError) as exc:
-                # A damaged entry must not stop the service: the document is re-indexed (in
-                # full) at its next change.
-                log.warning("provision index entry %s unreadable (%s); skipped", doc_key, exc)
-                continue
-            except ObjectNotFound:  # removed since it was listed
-                continue
-            index.documents[entry.document_id] = entry
+        await index.refresh(store, key)
+        for entry in index.documents.values():
             index.model_version = index.model_version or entry.tagger_version
         return index
+
+    async def refresh(self, store: ObjectStore, key: str = INDEX_KEY) -> list[str]:
+        """Re-read the per-document entries rewritten since the last ``load``/``refresh`` (by other
+        replicas: each handles its own partitions' documents) and return the document ids whose
+        entry changed. One listing finds them (``list_stamps``), so an idle index costs no reads."""
+        changed: list[str] = []
+        for doc_key, stamp in (await store.list_stamps(documents_prefix(key))).items():
+            if self._stamps.get(doc_key) == stamp:
+                continue
+            entry = await _read_entry(store, doc_key)
+            self._stamps[doc_key] = stamp  # a damaged entry is reported once, not every refresh
+            # This process's own saves come back here once; an equal entry keeps the object in
+            # place, so the document's block map (``_blocks``) stays valid.
+            if entry is not None and self.documents.get(entry.document_id) != entry:
+                self.documents[entry.document_id] = entry
+                changed.append(entry.document_id)
+        return changed
+
+
+async def _read_entry(store: ObjectStore, doc_key: str) -> DocumentEntry | None:
+    try:
+        return DocumentEntry.from_dict(json.loads(await store.get_bytes(doc_key)))
+    except (ValueError, KeyError, TypeError) as exc:
+        # A damaged entry must not stop the service: the document is re-indexed (in full) at its
+        # next change.
+        log.warning("provision index entry %s unreadable (%s); skipped", doc_key, exc)
+    except ObjectNotFound:  # removed since it was listed
+        pass
+    return None
 
 
 def build_from_documents(

@@ -8,6 +8,7 @@ entry, then run the pure pipeline. ``app.py`` wires it to the broker.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import logging
 from typing import Any
@@ -45,10 +46,40 @@ class ClassifierService:
         self.seen: Any = seen if seen is not None else set()  # processed change event ids
         self._lock = asyncio.Lock()
         self.version = model_version(self.tagger)
+        self._refresher: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self.index = await ProvisionIndex.load(self.store, self.settings.provision_index_key)
         log.info("provision index loaded: %d documents", len(self.index.documents))
+
+    async def refresh_index(self) -> list[str]:
+        """Take in the index entries other replicas saved since the last look."""
+        async with self._lock:  # never swap an entry while a change is re-indexing it
+            changed = await self.index.refresh(self.store, self.settings.provision_index_key)
+        if changed:
+            log.info("provision index: %d entries saved by other replicas read", len(changed))
+        return changed
+
+    async def _refresh_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.index_refresh_s)
+            try:
+                await self.refresh_index()
+            except Exception as exc:  # a storage outage: keep the index we have, look again later
+                log.warning("provision index refresh failed (%s: %s)", type(exc).__name__, exc)
+
+    async def start_refresh(self) -> None:
+        """With several replicas each handles its own partitions' documents; this keeps every
+        replica's cross-platform view (other platforms' provisions) current without a restart."""
+        if self.settings.index_refresh_s > 0 and self._refresher is None:
+            self._refresher = asyncio.create_task(self._refresh_loop(), name="classifier-index-refresh")
+
+    async def stop_refresh(self) -> None:
+        if self._refresher is not None:
+            self._refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refresher
+            self._refresher = None
 
     async def update_index(self, change: ChangeEvent) -> None:
         if not self.settings.index_documents or change.to_version is None or change.kind not in INDEXED_KINDS:

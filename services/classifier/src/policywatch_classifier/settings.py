@@ -24,6 +24,14 @@ class ClassifierSettings(ServiceSettings):
     index_documents: bool = Field(
         default=True, description="Re-index each changed document's current version in the provision index."
     )
+    index_refresh_s: float = Field(
+        default=30.0,
+        ge=0,
+        description=(
+            "Seconds between re-reads of the provision index entries other replicas saved "
+            "(one listing; only rewritten entries are read). 0 turns it off (one replica)."
+        ),
+    )
     summariser: str = Field(
         default="template",
         description="'template' (default, no LLM) or 'module:factory' of an optional Summariser plug-in.",

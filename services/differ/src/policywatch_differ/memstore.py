@@ -31,6 +31,9 @@ class MemoryStore(ObjectStore):
     async def list_keys(self, prefix: str = "") -> list[str]:
         return sorted(k for k in self._data if k.startswith(prefix))
 
+    async def list_stamps(self, prefix: str = "") -> dict[str, str]:
+        return {k: obj.sha256 for k, (_, obj) in self._data.items() if k.startswith(prefix)}
+
     async def ping(self) -> None:
         return None
 
