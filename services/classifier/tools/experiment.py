@@ -25,15 +25,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from policywatch_classifier.evaluate import best_threshold, load_eval_set
+from policywatch_classifier.evaluate import best_threshold, family_folds, load_eval_set
 from policywatch_classifier.tagger import PassageTagger, combine
 from policywatch_classifier.taxonomy import get_taxonomy
 from policywatch_classifier.text import split_sentences
 from policywatch_classifier.train import SEED, load_examples, shared_dir
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-
-FAMILY = {"Google Maps": "Google", "Google Play": "Google", "Google Shopping": "Google", "YouTube": "Google"}
 
 
 @dataclass
@@ -67,17 +65,13 @@ CONFIGS = {
 BLENDS = [0.0, 0.25, 0.4, 0.5, 0.6, 0.75, 1.0]
 
 
-def folds_by_family(services: list[str], k: int = 5) -> list[int]:
-    fams = sorted({FAMILY.get(s, s) for s in services})
-    sizes = {f: sum(1 for s in services if FAMILY.get(s, s) == f) for f in fams}
-    # Greedy balance: biggest family into the currently smallest fold.
-    load = [0] * k
-    fold_of: dict[str, int] = {}
-    for f in sorted(fams, key=lambda f: -sizes[f]):
-        j = int(np.argmin(load))
-        fold_of[f] = j
-        load[j] += sizes[f]
-    return [fold_of[FAMILY.get(s, s)] for s in services]
+def fold_labels(services: list[str]) -> list[int]:
+    """Each passage's fold number, from the family folds every other tool uses (``family_folds``)."""
+    label = [0] * len(services)
+    for k, members in enumerate(family_folds(services)):
+        for i in members:
+            label[i] = k
+    return label
 
 
 def tuned_f1(scores: np.ndarray, gold: np.ndarray) -> tuple[float, list[float]]:
@@ -108,7 +102,7 @@ def main() -> None:
     ids = tax.ids
     base = load_examples(shared)
     dev = [it for it in load_eval_set(shared) if it.split == "dev"]
-    fold = folds_by_family([it.service for it in dev])
+    fold = fold_labels([it.service for it in dev])
     gold = np.array([[c in it.labels for c in ids] for it in dev])
     print(f"{len(base)} public examples, {len(dev)} dev passages, folds {np.bincount(fold).tolist()}")
 

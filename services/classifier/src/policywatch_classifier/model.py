@@ -56,7 +56,7 @@ class LinearModel:
         if not texts:
             return np.zeros((0, len(self.categories)), dtype=np.float32)
         x = self.features(texts)
-        p = _sigmoid(_sparse_dot(x, self._w32t) + self.bias)
+        p = sigmoid(_sparse_dot(x, self._w32t) + self.bias)
         if self.emb_weights is not None and self.emb_bias is not None and self.blend > 0:
             from policywatch_classifier.embedding import get_embedder
 
@@ -64,7 +64,7 @@ class LinearModel:
             if embedder.name != self.embedding:
                 raise ValueError(f"model fitted on embedding {self.embedding!r}, installed {embedder.name!r}")
             e = embedder.embed(texts)
-            pe = _sigmoid(e @ self._v32.T + self.emb_bias)
+            pe = sigmoid(e @ self._v32.T + self.emb_bias)
             p = (1.0 - self.blend) * p + self.blend * pe
         return p.astype(np.float32)
 
@@ -162,7 +162,7 @@ def _sparse_dot(x: sp.csr_matrix, wt: np.ndarray, chunk_nnz: int = DOT_CHUNK_NNZ
     return out
 
 
-def _sigmoid(z: np.ndarray) -> np.ndarray:
+def sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-z))
 
 
