@@ -257,4 +257,30 @@ async def test_a_replica_takes_in_index_entries_another_replica_saved(
     assert [e.change.event_id for e in got] == [second.event_id]
     cross = {c.category: c for c in got[0].cross_platform}["ai_training"]
     assert owner_a in {e.platform for e in cross.examples}
-    assert replica_b._refresher is None  # stopped with the app
+    assert replica_b._background == []  # stopped with the app
+
+
+async def test_entries_of_an_earlier_model_are_reindexed_after_start(
+    kafka_bootstrap: str, s3_server: object
+) -> None:
+    """An entry in S3 that an earlier tagger wrote (a model upgrade) is re-indexed in the
+    background from the version text it names, and saved back, with no change event."""
+    from policywatch_classifier.provision import DocumentEntry, document_key
+
+    from tests.helpers import wait_until
+
+    settings = _settings(kafka_bootstrap, s3_server, index_refresh_s=0)
+    store = make_store(settings)
+    text_key = (await store.put_bytes(OPENAI_V2.encode(), namespace="versions")).key
+    doc_id = f"gamma{uuid.uuid4().hex[:6]}/privacy_policy"
+    stale = DocumentEntry("gamma", doc_id, "v1", {}, tagger_version="tax0+lex0+m0", storage_key=text_key)
+    entry_key = document_key(settings.provision_index_key, doc_id)
+    await store.put_named(entry_key, json.dumps(stale.to_dict(with_passages=True)).encode())
+
+    app = build_app(settings)
+    service = app.classifier_service  # type: ignore[attr-defined]
+    async with app:
+        await wait_until(lambda: service.index.documents[doc_id].tagger_version == service.tagger.version)
+    saved = DocumentEntry.from_dict(json.loads(await store.get_bytes(entry_key)))
+    assert saved.tagger_version == service.tagger.version and saved.storage_key == text_key
+    assert {"ai_training", "third_party_sharing"} <= set(saved.categories)

@@ -137,13 +137,14 @@ def test_replicas_take_in_each_others_index_entries(make_change, tmp_path: Path,
     assert set(a.index.documents) == {"openai/privacy_policy", "midjourney/privacy_policy"}
 
 
-def test_index_refresh_is_off_at_zero(tmp_path: Path) -> None:
-    service = ClassifierService(ClassifierSettings(index_refresh_s=0), LocalStore(tmp_path))
+def test_background_work_can_be_turned_off(tmp_path: Path) -> None:
+    settings = ClassifierSettings(index_refresh_s=0, reindex_on_upgrade=False)
+    service = ClassifierService(settings, LocalStore(tmp_path))
 
     async def run() -> None:
-        await service.start_refresh()
-        assert service._refresher is None
-        await service.stop_refresh()
+        await service.start_background()
+        assert service._background == []
+        await service.stop_background()
 
     asyncio.run(run())
 
@@ -170,14 +171,51 @@ def test_index_refresh_survives_a_storage_outage(make_change, tmp_path: Path, ca
         writer = ClassifierService(ClassifierSettings(index_refresh_s=0), LocalStore(tmp_path))
         reader = ClassifierService(ClassifierSettings(index_refresh_s=0.02), store)
         await writer.handle(change)
-        await reader.start_refresh()
+        await reader.start_background()
         for _ in range(200):
             if reader.index.documents:
                 break
             await asyncio.sleep(0.02)
-        await reader.stop_refresh()
+        await reader.stop_background()
         assert set(reader.index.documents) == {"openai/privacy_policy"}
 
     with caplog.at_level("WARNING", logger="policywatch.classifier"):
         asyncio.run(run())
     assert sum("refresh failed (StorageUnavailable" in r.getMessage() for r in caplog.records) == 2
+
+
+def test_entries_of_an_earlier_tagger_are_reindexed_from_their_version_text(
+    make_change, tmp_path: Path
+) -> None:
+    import json
+
+    store = LocalStore(tmp_path)
+    asyncio.run(store.put_named("versions/00/openai", b"We use the content you provide to train our models."))
+    change = make_change([], platform="openai", kind=ChangeKind.FIRST_VERSION)
+    change.to_version.storage_key = "versions/00/openai"  # type: ignore[union-attr]
+    writer = ClassifierService(ClassifierSettings(), store)
+    asyncio.run(writer.handle(change))
+    current = writer.index.documents["openai/privacy_policy"]
+    assert current.storage_key == "versions/00/openai" and "ai_training" in current.categories
+
+    # What an earlier model left: other tags, and an entry from before entries named their text.
+    key = document_key(INDEX_KEY, "openai/privacy_policy")
+    old = json.loads(asyncio.run(store.get_bytes(key)))
+    old.update(tagger_version="tax0+lex0+m0", categories={}, passages={})
+    asyncio.run(store.put_json(key, old))
+    legacy = dict(old, platform="x", document_id="x/tos")
+    del legacy["storage_key"]
+    asyncio.run(store.put_json(document_key(INDEX_KEY, "x/tos"), legacy))
+
+    a = ClassifierService(ClassifierSettings(), store)
+    b = ClassifierService(ClassifierSettings(), store)  # a second replica, started together
+    asyncio.run(a.start())
+    asyncio.run(b.start())
+    assert a.index.documents["openai/privacy_policy"].categories == {}
+    assert asyncio.run(a.reindex_stale()) == 1
+    assert a.index.documents["openai/privacy_policy"] == current
+    assert a.index.documents["x/tos"].tagger_version == "tax0+lex0+m0"  # no text: at its next change
+    # The other replica takes the saved entry instead of tagging the document again.
+    assert asyncio.run(b.reindex_stale()) == 0
+    assert b.index.documents["openai/privacy_policy"] == current
+    assert asyncio.run(ProvisionIndex.load(store)).documents["openai/privacy_policy"] == current

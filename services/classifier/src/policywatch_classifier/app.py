@@ -50,7 +50,7 @@ def build_app(settings: ClassifierSettings, *, store: Any | None = None) -> Fast
 
     app = FastStream(broker, logger=log)
     app.on_startup(service.start)
-    app.after_startup(service.start_refresh)
-    app.on_shutdown(service.stop_refresh)
+    app.after_startup(service.start_background)
+    app.on_shutdown(service.stop_background)
     app.classifier_service = service  # type: ignore[attr-defined]  # tests and ready checks reach it here
     return app

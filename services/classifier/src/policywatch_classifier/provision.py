@@ -97,6 +97,9 @@ class DocumentEntry:
     #: passages that changed, however many other documents passed through since.
     passages: PassageTable = field(default_factory=PassageTable)
     tagger_version: str = ""
+    #: object key of the version text indexed: lets a newer tagger re-index the entry without
+    #: waiting for the document's next change (entries saved before it have none).
+    storage_key: str | None = None
 
     def to_dict(self, *, with_passages: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -107,6 +110,8 @@ class DocumentEntry:
         }
         if with_passages:
             out["tagger_version"] = self.tagger_version
+            if self.storage_key is not None:
+                out["storage_key"] = self.storage_key
             out["passages"] = {h: [[c, conf] for c, conf in tags] for h, tags in self.passages.items()}
         return out
 
@@ -119,6 +124,7 @@ class DocumentEntry:
             dict(v.get("categories", {})),
             PassageTable({h: _tags(tags) for h, tags in v.get("passages", {}).items()}),
             v.get("tagger_version", ""),
+            v.get("storage_key"),
         )
 
 
@@ -219,6 +225,7 @@ class ProvisionIndex:
         version_id: str | None = None,
         tagger: PassageTagger | None = None,
         batch: int = 256,
+        storage_key: str | None = None,
     ) -> DocumentEntry:
         """(Re)index one document's current version; replaces its previous entry."""
         tagger = tagger or get_tagger()
@@ -269,7 +276,7 @@ class ProvisionIndex:
                 assert ptext is not None
             categories[cat] = {"excerpt": _excerpt(ptext), "confidence": confidence}
         entry = DocumentEntry(
-            platform, document_id, version_id, categories, PassageTable(kept), tagger.version
+            platform, document_id, version_id, categories, PassageTable(kept), tagger.version, storage_key
         )
         self.documents[document_id] = entry
         self.model_version = tagger.version
@@ -371,7 +378,7 @@ class ProvisionIndex:
         for doc_key, stamp in (await store.list_stamps(documents_prefix(key))).items():
             if self._stamps.get(doc_key) == stamp:
                 continue
-            entry = await _read_entry(store, doc_key)
+            entry = await read_entry(store, doc_key)
             self._stamps[doc_key] = stamp  # a damaged entry is reported once, not every refresh
             # This process's own saves come back here once; an equal entry keeps the object in
             # place, so the document's block map (``_blocks``) stays valid.
@@ -381,7 +388,8 @@ class ProvisionIndex:
         return changed
 
 
-async def _read_entry(store: ObjectStore, doc_key: str) -> DocumentEntry | None:
+async def read_entry(store: ObjectStore, doc_key: str) -> DocumentEntry | None:
+    """The saved entry at ``doc_key``; None when it is missing or unreadable (logged)."""
     try:
         return DocumentEntry.from_dict(json.loads(await store.get_bytes(doc_key)))
     except (ValueError, KeyError, TypeError) as exc:

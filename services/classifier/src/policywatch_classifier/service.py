@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import gzip
 import logging
+import random
 from typing import Any
 
 from policywatch_shared.events import ChangeEvent, ChangeKind, ClassifiedChange
@@ -18,7 +19,7 @@ from policywatch_shared.storage import ObjectNotFound
 
 from policywatch_classifier.headline import load_summariser
 from policywatch_classifier.pipeline import classify_change, model_version
-from policywatch_classifier.provision import ProvisionIndex
+from policywatch_classifier.provision import ProvisionIndex, document_key, read_entry
 from policywatch_classifier.settings import ClassifierSettings
 from policywatch_classifier.tagger import get_tagger
 
@@ -46,7 +47,7 @@ class ClassifierService:
         self.seen: Any = seen if seen is not None else set()  # processed change event ids
         self._lock = asyncio.Lock()
         self.version = model_version(self.tagger)
-        self._refresher: asyncio.Task[None] | None = None
+        self._background: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         self.index = await ProvisionIndex.load(self.store, self.settings.provision_index_key)
@@ -68,18 +69,81 @@ class ClassifierService:
             except Exception as exc:  # a storage outage: keep the index we have, look again later
                 log.warning("provision index refresh failed (%s: %s)", type(exc).__name__, exc)
 
-    async def start_refresh(self) -> None:
-        """With several replicas each handles its own partitions' documents; this keeps every
-        replica's cross-platform view (other platforms' provisions) current without a restart."""
-        if self.settings.index_refresh_s > 0 and self._refresher is None:
-            self._refresher = asyncio.create_task(self._refresh_loop(), name="classifier-index-refresh")
+    async def reindex_stale(self) -> int:
+        """Re-index the entries an earlier tagger (model, lexicon, thresholds) wrote, from the
+        version text each names, one document at a time: otherwise "identified across N
+        platforms" would mix the old tagger's provisions with the new one's until every
+        document changed again. Returns the number of entries re-indexed here."""
+        key = self.settings.provision_index_key
+        stale = [d for d, e in self.index.documents.items() if e.tagger_version != self.tagger.version]
+        random.shuffle(stale)  # replicas starting together seldom work on the same document at once
+        done = without_text = 0
+        for document_id in stale:
+            async with self._lock:  # a change waits for at most one document
+                entry = self.index.documents.get(document_id)
+                if entry is None or entry.tagger_version == self.tagger.version:
+                    continue  # a change re-indexed it meanwhile
+                saved = await read_entry(self.store, document_key(key, document_id))
+                if saved is not None and saved.tagger_version == self.tagger.version:
+                    self.index.documents[document_id] = saved  # another replica re-indexed it
+                    continue
+                if entry.storage_key is None:  # saved before entries named their text
+                    without_text += 1
+                    continue
+                try:
+                    text = decode_version(await self.store.get_bytes(entry.storage_key))
+                except ObjectNotFound:
+                    log.warning("version %s of %s gone; index entry kept", entry.storage_key, document_id)
+                    continue
+                await asyncio.to_thread(
+                    self.index.index_document,
+                    platform=entry.platform,
+                    document_id=document_id,
+                    text=text,
+                    version_id=entry.version_id,
+                    tagger=self.tagger,
+                    storage_key=entry.storage_key,
+                )
+                await self.index.save_document(self.store, document_id, key)
+                done += 1
+        if stale:
+            log.info(
+                "provision index: %d of %d entries of an earlier tagger re-indexed here; "
+                "%d name no version text (re-indexed at their next change)",
+                done,
+                len(stale),
+                without_text,
+            )
+        return done
 
-    async def stop_refresh(self) -> None:
-        if self._refresher is not None:
-            self._refresher.cancel()
+    async def _reindex_loop(self) -> None:
+        while True:
+            try:
+                await self.reindex_stale()
+                return
+            except Exception as exc:  # a storage outage: what is done stays done; go on later
+                log.warning("provision index re-index failed (%s: %s)", type(exc).__name__, exc)
+                await asyncio.sleep(max(self.settings.index_refresh_s, 1.0))
+
+    async def start_background(self) -> None:
+        """Background work on the provision index: with several replicas each handles its own
+        partitions' documents, so each re-reads the others' entries every ``index_refresh_s``;
+        and entries of an earlier tagger are re-indexed once after an upgrade."""
+        if self._background:
+            return
+        if self.settings.index_refresh_s > 0:
+            self._background.append(
+                asyncio.create_task(self._refresh_loop(), name="classifier-index-refresh")
+            )
+        if self.settings.reindex_on_upgrade:
+            self._background.append(asyncio.create_task(self._reindex_loop(), name="classifier-reindex"))
+
+    async def stop_background(self) -> None:
+        for task in self._background:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._refresher
-            self._refresher = None
+                await task
+        self._background = []
 
     async def update_index(self, change: ChangeEvent) -> None:
         if not self.settings.index_documents or change.to_version is None or change.kind not in INDEXED_KINDS:
@@ -105,6 +169,7 @@ class ClassifierService:
             text=text,
             version_id=change.to_version.version_id,
             tagger=self.tagger,
+            storage_key=change.to_version.storage_key,
         )
         await self.index.save_document(self.store, change.document_id, self.settings.provision_index_key)
 

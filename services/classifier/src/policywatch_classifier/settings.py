@@ -32,6 +32,13 @@ class ClassifierSettings(ServiceSettings):
             "(one listing; only rewritten entries are read). 0 turns it off (one replica)."
         ),
     )
+    reindex_on_upgrade: bool = Field(
+        default=True,
+        description=(
+            "After start, re-index (in the background, one document at a time) the provision index "
+            "entries an earlier model or lexicon wrote, from the version text each names."
+        ),
+    )
     summariser: str = Field(
         default="template",
         description="'template' (default, no LLM) or 'module:factory' of an optional Summariser plug-in.",
