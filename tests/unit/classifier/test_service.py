@@ -219,3 +219,35 @@ def test_entries_of_an_earlier_tagger_are_reindexed_from_their_version_text(
     assert asyncio.run(b.reindex_stale()) == 0
     assert b.index.documents["openai/privacy_policy"] == current
     assert asyncio.run(ProvisionIndex.load(store)).documents["openai/privacy_policy"] == current
+
+
+def test_an_entry_saved_by_a_replica_on_the_earlier_tagger_is_reindexed(make_change, tmp_path: Path) -> None:
+    """Rolling upgrade: after this replica started, one still running the earlier tagger saves an
+    entry; the periodic refresh reads it and re-indexes it with the current tagger."""
+    import json
+
+    store = LocalStore(tmp_path)
+    asyncio.run(store.put_named("versions/00/openai", b"We use the content you provide to train our models."))
+    change = make_change([], platform="openai", kind=ChangeKind.FIRST_VERSION)
+    change.to_version.storage_key = "versions/00/openai"  # type: ignore[union-attr]
+    key = document_key(INDEX_KEY, "openai/privacy_policy")
+
+    async def run() -> None:
+        service = ClassifierService(ClassifierSettings(index_refresh_s=0.02), store)
+        await service.start()
+        await service.start_background()
+        await service.handle(change)
+        current = service.index.documents["openai/privacy_policy"]
+        old = json.loads(await store.get_bytes(key))
+        old.update(tagger_version="tax0+lex0+m0", categories={}, passages={})
+        await store.put_json(key, old)  # the replica on the earlier tagger
+        for _ in range(250):
+            saved = json.loads(await store.get_bytes(key))
+            if saved["tagger_version"] == service.tagger.version:
+                break
+            await asyncio.sleep(0.02)
+        await service.stop_background()
+        assert service.index.documents["openai/privacy_policy"] == current
+        assert saved["tagger_version"] == service.tagger.version and "ai_training" in saved["categories"]
+
+    asyncio.run(run())

@@ -65,7 +65,15 @@ class ClassifierService:
         while True:
             await asyncio.sleep(self.settings.index_refresh_s)
             try:
-                await self.refresh_index()
+                changed = await self.refresh_index()
+                # During a rolling upgrade a replica still on the earlier tagger may save an
+                # entry after this one re-indexed the stale ones at start.
+                if self.settings.reindex_on_upgrade and any(
+                    self.index.documents[d].tagger_version != self.tagger.version
+                    and self.index.documents[d].storage_key is not None
+                    for d in changed
+                ):
+                    await self.reindex_stale()
             except Exception as exc:  # a storage outage: keep the index we have, look again later
                 log.warning("provision index refresh failed (%s: %s)", type(exc).__name__, exc)
 
