@@ -159,6 +159,11 @@ class ObjectStore(ABC):
         listing: lets a reader find what other processes rewrote without reading every object."""
 
     @abstractmethod
+    async def stamp(self, key: str) -> str | None:
+        """The stamp ``list_stamps`` shows for ``key`` now (None: no such object); a writer
+        records its own write's stamp so that its next listing does not read it back."""
+
+    @abstractmethod
     async def ping(self) -> None:
         """Raise :class:`StorageUnavailable` unless the store answers."""
 
@@ -273,18 +278,22 @@ class LocalStore(ObjectStore):
         keys = await self.list_keys(prefix)
 
         def stat_all() -> dict[str, str]:
-            out = {}
-            for key in keys:
-                try:
-                    st = self._path(key).stat()
-                except FileNotFoundError:  # removed since it was listed
-                    continue
-                # Writes go to a temporary file renamed into place, so an overwrite changes the
-                # inode even within one mtime tick.
-                out[key] = f"{st.st_ino}-{st.st_mtime_ns}-{st.st_size}"
-            return out
+            stamps = {key: self._stamp(key) for key in keys}
+            return {k: v for k, v in stamps.items() if v is not None}  # None: removed since listed
 
         return await asyncio.to_thread(stat_all)
+
+    async def stamp(self, key: str) -> str | None:
+        return await asyncio.to_thread(self._stamp, key)
+
+    def _stamp(self, key: str) -> str | None:
+        try:
+            st = self._path(key).stat()
+        except FileNotFoundError:
+            return None
+        # Writes go to a temporary file renamed into place, so an overwrite changes the inode
+        # even within one mtime tick.
+        return f"{st.st_ino}-{st.st_mtime_ns}-{st.st_size}"
 
     async def ping(self) -> None:
         try:
@@ -448,6 +457,15 @@ class S3Store(ObjectStore):
             )
 
         return await self._call(f"list {prefix}", lst)
+
+    async def stamp(self, key: str) -> str | None:
+        try:
+            st = await self._call(f"stat {key}", lambda: self.client.stat_object(self.bucket, key))
+        except Exception as exc:
+            if self._not_found(exc):
+                return None
+            raise
+        return f"{st.etag}-{st.size}"
 
     async def list_stamps(self, prefix: str = "") -> dict[str, str]:
         def lst() -> dict[str, str]:

@@ -111,3 +111,6 @@ async def test_stamps_change_when_an_object_is_rewritten(store: ObjectStore) -> 
     assert second[prefix + "a.json"] != first[prefix + "a.json"]
     assert second[prefix + "b.json"] == first[prefix + "b.json"]
     assert await store.list_stamps(prefix + "missing/") == {}
+    # What a writer records after its own write is what the next listing shows.
+    assert await store.stamp(prefix + "a.json") == second[prefix + "a.json"]
+    assert await store.stamp(prefix + "missing.json") is None

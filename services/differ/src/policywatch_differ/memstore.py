@@ -34,6 +34,10 @@ class MemoryStore(ObjectStore):
     async def list_stamps(self, prefix: str = "") -> dict[str, str]:
         return {k: obj.sha256 for k, (_, obj) in self._data.items() if k.startswith(prefix)}
 
+    async def stamp(self, key: str) -> str | None:
+        got = self._data.get(key)
+        return got[1].sha256 if got else None
+
     async def ping(self) -> None:
         return None
 
