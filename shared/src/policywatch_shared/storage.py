@@ -436,13 +436,19 @@ class S3Store(ObjectStore):
             resp.close()
             resp.release_conn()
 
-    async def stat(self, key: str) -> StoredObject | None:
+    async def _stat_object(self, key: str) -> Any:
+        """minio's stat of ``key``, or None when there is no such object."""
         try:
-            st = await self._call(f"stat {key}", lambda: self.client.stat_object(self.bucket, key))
+            return await self._call(f"stat {key}", lambda: self.client.stat_object(self.bucket, key))
         except Exception as exc:
             if self._not_found(exc):
                 return None
             raise
+
+    async def stat(self, key: str) -> StoredObject | None:
+        st = await self._stat_object(key)
+        if st is None:
+            return None
         raw = {k.lower(): v for k, v in (st.metadata or {}).items()}
         user = {k[len("x-amz-meta-") :]: str(v) for k, v in raw.items() if k.startswith("x-amz-meta-")}
         sha = user.pop("sha256", "")
@@ -459,13 +465,8 @@ class S3Store(ObjectStore):
         return await self._call(f"list {prefix}", lst)
 
     async def stamp(self, key: str) -> str | None:
-        try:
-            st = await self._call(f"stat {key}", lambda: self.client.stat_object(self.bucket, key))
-        except Exception as exc:
-            if self._not_found(exc):
-                return None
-            raise
-        return f"{st.etag}-{st.size}"
+        st = await self._stat_object(key)
+        return None if st is None else f"{st.etag}-{st.size}"
 
     async def list_stamps(self, prefix: str = "") -> dict[str, str]:
         def lst() -> dict[str, str]:
