@@ -89,6 +89,7 @@ from policywatch_classifier.evaluate import (
     load_eval_set,
     macro_f1,
     nested_predictions,
+    nested_thresholds,
     out_of_fold_probs,
 )
 from policywatch_classifier.tagger import RULE_BLEND, PassageTagger, combine
@@ -788,18 +789,14 @@ def fallback(dev: Dev, ratios: list[float]) -> None:
     s, g = dev.combined(dev.p, dev.r), dev.gold
     print(f"{int((~g.any(axis=1)).sum())} of {len(g)} dev passages have no category")
     before = nested_predictions(dev.items, s, g)
+    folds = list(nested_thresholds(dev.items, s, g))  # the thresholds ``before`` applied
     print(
         f"nested, shipped rule: {macro_f1(before, g):.3f}; "
         f"untagged passages {int((~before.any(axis=1)).sum())}"
     )
-    fold_th = []
-    for fold in dev.folds:
-        held = dev.held(fold)
-        fold_th.append(np.array([best_threshold(s[~held, j], g[~held, j])[0] for j in range(g.shape[1])]))
     for ratio in ratios:
         pred = before.copy()
-        for fold, th in zip(dev.folds, fold_th, strict=True):
-            held = dev.held(fold)
+        for held, th in folds:
             pred[held] = with_fallback(s[held], before[held], th, ratio)
         print(
             f"fallback at {ratio:.2f} x threshold: nested {macro_f1(pred, g):.3f}, "
@@ -807,13 +804,13 @@ def fallback(dev: Dev, ratios: list[float]) -> None:
         )
     # The ratio picked per fold on the other folds' in-sample decisions.
     picked = before.copy()
-    for fold, th in zip(dev.folds, fold_th, strict=True):
-        held = dev.held(fold)
+    for held, th in folds:
         rest = ~held
         base = s[rest] >= th
         ratio = max(ratios, key=lambda q: macro_f1(with_fallback(s[rest], base, th, q), g[rest]))
         picked[held] = with_fallback(s[held], before[held], th, ratio)
-        print(f"  fold of {sorted({dev.items[i].service for i in fold})[:3]}…: ratio {ratio:.2f}")
+        services = sorted({dev.items[i].service for i in np.flatnonzero(held)})
+        print(f"  fold of {services[:3]}…: ratio {ratio:.2f}")
     print(f"fallback, ratio picked on the other folds: nested {macro_f1(picked, g):.3f}")
     print_interval(before, picked, g)
 
@@ -1049,7 +1046,7 @@ def selftrain(dev: Dev, weights: list[float], margin: float) -> None:
     passages = family_passages(dev)
     counts = ", ".join(f"{f} {len(t)}" for f, t in sorted(passages.items()))
     print(f"unlabelled passages per family: {counts}")
-    th = np.array([dev.tagger.thresholds.of(c) for c in dev.ids])
+    th = dev.thresholds()
     variants = [(w, t) for w in weights for t in (False, True)]
     p = {v: np.zeros_like(dev.p) for v in variants}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 from policywatch_classifier.provision import INDEX_KEY, ProvisionIndex, document_key
@@ -10,6 +11,34 @@ from policywatch_classifier.service import ClassifierService, decode_version
 from policywatch_classifier.settings import ClassifierSettings
 from policywatch_shared.events import ChangeKind, SectionChange, Severity
 from policywatch_shared.storage import LocalStore
+
+OPENAI_TEXT = b"We use the content you provide to train our models."
+EARLIER_TAGGER = "tax0+lex0+m0"
+
+
+def _first_version(store: LocalStore, make_change, text: bytes = OPENAI_TEXT, **kw):  # type: ignore[no-untyped-def]
+    """OpenAI's first version stored, and its change event naming it."""
+    asyncio.run(store.put_named("versions/00/openai", text))
+    change = make_change([], platform="openai", kind=ChangeKind.FIRST_VERSION, **kw)
+    change.to_version.storage_key = "versions/00/openai"
+    return change
+
+
+def _added(make_change, after: str, storage_key: str, **kw):  # type: ignore[no-untyped-def]
+    """Midjourney's change adding one paragraph, its current version stored at ``storage_key``."""
+    change = make_change(
+        [SectionChange(kind="added", heading_path=["Data"], anchor="data", after=after)], **kw
+    )
+    change.to_version.storage_key = storage_key
+    return change
+
+
+async def _as_earlier_tagger(store: LocalStore, key: str) -> dict:  # type: ignore[type-arg]
+    """Rewrite the entry at ``key`` as an earlier tagger would have left it (other tags)."""
+    entry = json.loads(await store.get_bytes(key))
+    entry.update(tagger_version=EARLIER_TAGGER, categories={}, passages={})
+    await store.put_json(key, entry)
+    return entry
 
 
 def test_settings_use_the_classifier_prefix(monkeypatch) -> None:
@@ -21,32 +50,22 @@ def test_settings_use_the_classifier_prefix(monkeypatch) -> None:
 
 def test_handle_reindexes_current_version_and_classifies(make_change, tmp_path: Path) -> None:
     store = LocalStore(tmp_path)
-    openai = b"We use the content you provide to train our models.\n\nYou can opt out."
-    asyncio.run(store.put_named("versions/00/openai", openai))
+    first = _first_version(store, make_change, OPENAI_TEXT + b"\n\nYou can opt out.", event_id="e1")
     mj = b"# Data\n\nWe may use your prompts to train and improve our AI models.\n"
     asyncio.run(store.put_named("versions/00/mj", mj))
     service = ClassifierService(ClassifierSettings(), store)
     asyncio.run(service.start())
     assert service.index.documents == {}
 
-    first = make_change([], platform="openai", event_id="e1")
-    first.to_version.storage_key = "versions/00/openai"  # type: ignore[union-attr]
-    first.kind = ChangeKind.FIRST_VERSION
     r1 = asyncio.run(service.handle(first))
     assert r1.severity == Severity.LOW and r1.passages == []
 
-    second = make_change(
-        [
-            SectionChange(
-                kind="added",
-                heading_path=["Data"],
-                anchor="data",
-                after="We may use your prompts to train and improve our AI models.",
-            )
-        ],
+    second = _added(
+        make_change,
+        "We may use your prompts to train and improve our AI models.",
+        "versions/00/mj",
         event_id="e2",
     )
-    second.to_version.storage_key = "versions/00/mj"  # type: ignore[union-attr]
     r2 = asyncio.run(service.handle(second))
     assert r2.severity == Severity.HIGH
     cp = {c.category: c for c in r2.cross_platform}["ai_training"]
@@ -97,15 +116,13 @@ def test_decode_version_accepts_gzip() -> None:
 def test_replicas_take_in_each_others_index_entries(make_change, tmp_path: Path, caplog) -> None:
     """Two replicas share one store; each handles its own documents and reads the other's entries."""
     store = LocalStore(tmp_path)
-    asyncio.run(store.put_named("versions/00/openai", b"We use the content you provide to train our models."))
+    first = _first_version(store, make_change, event_id="e1")
     asyncio.run(store.put_named("versions/00/mj", b"We may use your prompts to train our AI models."))
     a = ClassifierService(ClassifierSettings(), store)
     b = ClassifierService(ClassifierSettings(), store)
     asyncio.run(a.start())
     asyncio.run(b.start())
 
-    first = make_change([], platform="openai", event_id="e1", kind=ChangeKind.FIRST_VERSION)
-    first.to_version.storage_key = "versions/00/openai"  # type: ignore[union-attr]
     asyncio.run(a.handle(first))
     assert asyncio.run(a.refresh_index()) == []  # its own save reads back equal: nothing to take in
     entry = a.index.documents["openai/privacy_policy"]
@@ -113,18 +130,9 @@ def test_replicas_take_in_each_others_index_entries(make_change, tmp_path: Path,
     assert b.index.documents["openai/privacy_policy"] == entry
     assert asyncio.run(b.refresh_index()) == []  # unchanged since: no read at all
 
-    second = make_change(
-        [
-            SectionChange(
-                kind="added",
-                heading_path=["Data"],
-                anchor="d",
-                after="We may use your prompts to train our AI models.",
-            )
-        ],
-        event_id="e2",
+    second = _added(
+        make_change, "We may use your prompts to train our AI models.", "versions/00/mj", event_id="e2"
     )
-    second.to_version.storage_key = "versions/00/mj"  # type: ignore[union-attr]
     cp = {c.category: c for c in asyncio.run(b.handle(second)).cross_platform}["ai_training"]
     assert cp.platform_count == 2 and [e.platform for e in cp.examples] == ["openai"]
     assert asyncio.run(a.refresh_index()) == ["midjourney/privacy_policy"]
@@ -163,9 +171,7 @@ def test_index_refresh_survives_a_storage_outage(make_change, tmp_path: Path, ca
             return await super().list_stamps(prefix)
 
     store = FlakyListing(tmp_path)
-    asyncio.run(store.put_named("versions/00/openai", b"We use the content you provide to train our models."))
-    change = make_change([], platform="openai", kind=ChangeKind.FIRST_VERSION)
-    change.to_version.storage_key = "versions/00/openai"  # type: ignore[union-attr]
+    change = _first_version(store, make_change)
 
     async def run() -> None:
         writer = ClassifierService(ClassifierSettings(index_refresh_s=0), LocalStore(tmp_path))
@@ -187,22 +193,15 @@ def test_index_refresh_survives_a_storage_outage(make_change, tmp_path: Path, ca
 def test_entries_of_an_earlier_tagger_are_reindexed_from_their_version_text(
     make_change, tmp_path: Path
 ) -> None:
-    import json
-
     store = LocalStore(tmp_path)
-    asyncio.run(store.put_named("versions/00/openai", b"We use the content you provide to train our models."))
-    change = make_change([], platform="openai", kind=ChangeKind.FIRST_VERSION)
-    change.to_version.storage_key = "versions/00/openai"  # type: ignore[union-attr]
+    change = _first_version(store, make_change)
     writer = ClassifierService(ClassifierSettings(), store)
     asyncio.run(writer.handle(change))
     current = writer.index.documents["openai/privacy_policy"]
     assert current.storage_key == "versions/00/openai" and "ai_training" in current.categories
 
     # What an earlier model left: other tags, and an entry from before entries named their text.
-    key = document_key(INDEX_KEY, "openai/privacy_policy")
-    old = json.loads(asyncio.run(store.get_bytes(key)))
-    old.update(tagger_version="tax0+lex0+m0", categories={}, passages={})
-    asyncio.run(store.put_json(key, old))
+    old = asyncio.run(_as_earlier_tagger(store, document_key(INDEX_KEY, "openai/privacy_policy")))
     legacy = dict(old, platform="x", document_id="x/tos")
     del legacy["storage_key"]
     asyncio.run(store.put_json(document_key(INDEX_KEY, "x/tos"), legacy))
@@ -214,7 +213,7 @@ def test_entries_of_an_earlier_tagger_are_reindexed_from_their_version_text(
     assert a.index.documents["openai/privacy_policy"].categories == {}
     assert asyncio.run(a.reindex_stale()) == 1
     assert a.index.documents["openai/privacy_policy"] == current
-    assert a.index.documents["x/tos"].tagger_version == "tax0+lex0+m0"  # no text: at its next change
+    assert a.index.documents["x/tos"].tagger_version == EARLIER_TAGGER  # no text: at its next change
     # The other replica takes the saved entry instead of tagging the document again.
     assert asyncio.run(b.reindex_stale()) == 0
     assert b.index.documents["openai/privacy_policy"] == current
@@ -224,12 +223,8 @@ def test_entries_of_an_earlier_tagger_are_reindexed_from_their_version_text(
 def test_an_entry_saved_by_a_replica_on_the_earlier_tagger_is_reindexed(make_change, tmp_path: Path) -> None:
     """Rolling upgrade: after this replica started, one still running the earlier tagger saves an
     entry; the periodic refresh reads it and re-indexes it with the current tagger."""
-    import json
-
     store = LocalStore(tmp_path)
-    asyncio.run(store.put_named("versions/00/openai", b"We use the content you provide to train our models."))
-    change = make_change([], platform="openai", kind=ChangeKind.FIRST_VERSION)
-    change.to_version.storage_key = "versions/00/openai"  # type: ignore[union-attr]
+    change = _first_version(store, make_change)
     key = document_key(INDEX_KEY, "openai/privacy_policy")
 
     async def run() -> None:
@@ -238,9 +233,7 @@ def test_an_entry_saved_by_a_replica_on_the_earlier_tagger_is_reindexed(make_cha
         await service.start_background()
         await service.handle(change)
         current = service.index.documents["openai/privacy_policy"]
-        old = json.loads(await store.get_bytes(key))
-        old.update(tagger_version="tax0+lex0+m0", categories={}, passages={})
-        await store.put_json(key, old)  # the replica on the earlier tagger
+        await _as_earlier_tagger(store, key)  # the replica on the earlier tagger
         for _ in range(250):
             saved = json.loads(await store.get_bytes(key))
             if saved["tagger_version"] == service.tagger.version:

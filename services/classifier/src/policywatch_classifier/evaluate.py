@@ -308,6 +308,31 @@ def nested_f1(tagger: PassageTagger, dev: list[EvalItem], p: np.ndarray, r: np.n
     return macro_f1(nested_predictions(dev, s, gold), gold)
 
 
+def nested_thresholds(
+    dev: list[EvalItem],
+    s: np.ndarray,
+    gold: np.ndarray,
+    pick: Callable[[np.ndarray, np.ndarray], float] | None = None,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Per family fold: its mask over the dev passages and one threshold per category, tuned on
+    the other folds' combined scores ``s``; ``pick(scores, gold)`` chooses it (default:
+    ``best_threshold``; other rules are compared in tools/dev_ideas.py)."""
+    for fold in family_folds([it.service for it in dev]):
+        held = np.zeros(len(dev), dtype=bool)
+        held[fold] = True
+        yield (
+            held,
+            np.array(
+                [
+                    pick(s[~held, j], gold[~held, j])
+                    if pick
+                    else best_threshold(s[~held, j], gold[~held, j])[0]
+                    for j in range(gold.shape[1])
+                ]
+            ),
+        )
+
+
 def nested_predictions(
     dev: list[EvalItem],
     s: np.ndarray,
@@ -315,15 +340,10 @@ def nested_predictions(
     pick: Callable[[np.ndarray, np.ndarray], float] | None = None,
 ) -> np.ndarray:
     """Per dev passage and category: combined score ``s`` >= the threshold tuned on the other
-    family folds (see ``nested_f1``); ``pick(scores, gold)`` chooses it (default: ``best_threshold``;
-    other rules are compared in tools/dev_ideas.py)."""
+    family folds (``nested_thresholds``; see ``nested_f1``)."""
     pred = np.zeros_like(gold)
-    for fold in family_folds([it.service for it in dev]):
-        held = np.zeros(len(dev), dtype=bool)
-        held[fold] = True
-        for j in range(gold.shape[1]):
-            t = pick(s[~held, j], gold[~held, j]) if pick else best_threshold(s[~held, j], gold[~held, j])[0]
-            pred[held, j] = s[held, j] >= t
+    for held, th in nested_thresholds(dev, s, gold, pick):
+        pred[held] = s[held] >= th
     return pred
 
 

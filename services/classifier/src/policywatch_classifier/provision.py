@@ -327,6 +327,13 @@ class ProvisionIndex:
         """How many platforms other than ``platform`` have a provision of ``category``."""
         return sum(1 for p in self._best_per_platform(category) if p != platform)
 
+    def stale(self, tagger_version: str) -> tuple[list[str], int]:
+        """Documents whose entry another tagger wrote and that name their version text (so can be
+        re-indexed now), and how many such entries name none (re-indexed at their next change)."""
+        old = [d for d, e in self.documents.items() if e.tagger_version != tagger_version]
+        with_text = [d for d in old if self.documents[d].storage_key is not None]
+        return with_text, len(old) - len(with_text)
+
     def categories(self) -> list[str]:
         cats: set[str] = set()
         for doc in self.documents.values():

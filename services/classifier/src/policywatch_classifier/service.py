@@ -68,10 +68,8 @@ class ClassifierService:
                 changed = await self.refresh_index()
                 # During a rolling upgrade a replica still on the earlier tagger may save an
                 # entry after this one re-indexed the stale ones at start.
-                if self.settings.reindex_on_upgrade and any(
-                    self.index.documents[d].tagger_version != self.tagger.version
-                    and self.index.documents[d].storage_key is not None
-                    for d in changed
+                if self.settings.reindex_on_upgrade and set(changed) & set(
+                    self.index.stale(self.tagger.version)[0]
                 ):
                     await self.reindex_stale()
             except Exception as exc:  # a storage outage: keep the index we have, look again later
@@ -83,9 +81,9 @@ class ClassifierService:
         platforms" would mix the old tagger's provisions with the new one's until every
         document changed again. Returns the number of entries re-indexed here."""
         key = self.settings.provision_index_key
-        stale = [d for d, e in self.index.documents.items() if e.tagger_version != self.tagger.version]
+        stale, without_text = self.index.stale(self.tagger.version)
         random.shuffle(stale)  # replicas starting together seldom work on the same document at once
-        done = without_text = 0
+        done = 0
         for document_id in stale:
             async with self._lock:  # a change waits for at most one document
                 entry = self.index.documents.get(document_id)
@@ -95,8 +93,7 @@ class ClassifierService:
                 if saved is not None and saved.tagger_version == self.tagger.version:
                     self.index.documents[document_id] = saved  # another replica re-indexed it
                     continue
-                if entry.storage_key is None:  # saved before entries named their text
-                    without_text += 1
+                if entry.storage_key is None:  # replaced meanwhile by an entry without its text
                     continue
                 try:
                     text = decode_version(await self.store.get_bytes(entry.storage_key))
@@ -114,12 +111,12 @@ class ClassifierService:
                 )
                 await self.index.save_document(self.store, document_id, key)
                 done += 1
-        if stale:
+        if stale or without_text:
             log.info(
                 "provision index: %d of %d entries of an earlier tagger re-indexed here; "
                 "%d name no version text (re-indexed at their next change)",
                 done,
-                len(stale),
+                len(stale) + without_text,
                 without_text,
             )
         return done
