@@ -203,14 +203,16 @@ class Demo:
                     webhook_dir=data / "webhooks",
                     document_ids={d.document_id for d in docs},
                 )
-                restarts = (
-                    {n: s.starts - 1 for n, s in stack.supervisor.services.items()}
-                    if stack.supervisor
-                    else {}
-                )
-                if any(restarts.values()):
+                services = stack.supervisor.services if stack.supervisor else {}
+                restarted = {n: s for n, s in services.items() if s.starts > 1}
+                if restarted:
+                    # The exit codes say where to look in services.log (1: an error at start-up).
                     self.problems.append(
-                        "restarted: " + ", ".join(f"{n} ×{k}" for n, k in restarts.items() if k)
+                        "restarted: "
+                        + ", ".join(
+                            f"{n} ×{s.starts - 1} (exit codes {', '.join(map(str, s.exits))})"
+                            for n, s in restarted.items()
+                        )
                     )
             self._check(summary, subs)
             (data / "summary.json").write_text(
