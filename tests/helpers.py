@@ -48,10 +48,24 @@ async def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, interv
 
 
 async def read_topic(
-    bootstrap: str, topic: str, *, min_count: int = 1, timeout: float = 20.0, key: bytes | None = None
+    bootstrap: str,
+    topic: str,
+    *,
+    min_count: int = 1,
+    timeout: float = 20.0,
+    key: bytes | None = None,
+    match: Callable[[Any], bool] | None = None,
 ) -> list[Any]:
-    """Read a topic from the beginning (fresh consumer, no group) until ``min_count`` records arrived."""
+    """Read a topic from the beginning (fresh consumer, no group) until ``min_count`` records arrived.
+
+    Only records with ``key`` and for which ``match(record)`` holds are counted and returned.
+    Topics are shared by the whole session: a test waits for *its* records this way, since
+    other tests' records (on other partitions) can otherwise fill ``min_count`` first.
+    """
     from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    def wanted(m: Any) -> bool:
+        return (key is None or m.key == key) and (match is None or match(m))
 
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=50)
     await consumer.start()
@@ -68,12 +82,12 @@ async def read_topic(
         while time.monotonic() < deadline:
             batch = await consumer.getmany(timeout_ms=200)
             for msgs in batch.values():
-                records.extend(m for m in msgs if key is None or m.key == key)
+                records.extend(m for m in msgs if wanted(m))
             if len(records) >= min_count:
                 # one more short poll so a test sees duplicates that arrive right after
                 batch = await consumer.getmany(timeout_ms=200)
                 for msgs in batch.values():
-                    records.extend(m for m in msgs if key is None or m.key == key)
+                    records.extend(m for m in msgs if wanted(m))
                 break
         return records
     finally:

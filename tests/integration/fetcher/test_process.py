@@ -68,7 +68,9 @@ def test_service_process(kafka_bootstrap: str, site: FixtureSite, tmp_path: Path
         events: list[CaptureEvent] = []
         deadline = time.monotonic() + 30
         while not events and time.monotonic() < deadline:
-            records = run_async(read_topic(kafka_bootstrap, CAPTURES, min_count=1, timeout=2))
+            records = run_async(
+                read_topic(kafka_bootstrap, CAPTURES, timeout=2, match=lambda r: b"procfx/" in r.value)
+            )
             events = [
                 e
                 for e in (CaptureEvent.model_validate_json(r.value) for r in records)
