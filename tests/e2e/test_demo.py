@@ -57,4 +57,5 @@ def _errors_logged(log: Path) -> str:
     if not log.exists():
         return "no services.log"
     lines = log.read_text(errors="replace").splitlines()
-    return "\n".join([ln for ln in lines if "exited with code" in ln or "rror" in ln][:40] + lines[-20:])
+    exits = [ln for ln in lines if "exited with code" in ln or "error" in ln.lower()]
+    return "\n".join(exits[:40] + lines[-20:])

@@ -206,7 +206,7 @@ class Demo:
                 services = stack.supervisor.services if stack.supervisor else {}
                 restarted = {n: s for n, s in services.items() if s.starts > 1}
                 if restarted:
-                    # The exit codes say where to look in services.log (1: an error at start-up).
+                    # Where to look in services.log: exit 3 = a port uvicorn could not bind, 1 = an error.
                     self.problems.append(
                         "restarted: "
                         + ", ".join(
