@@ -455,14 +455,7 @@ class S3Store(ObjectStore):
         return StoredObject(key, sha, int(st.size or 0), st.content_type or "application/octet-stream", user)
 
     async def list_keys(self, prefix: str = "") -> list[str]:
-        def lst() -> list[str]:
-            return sorted(
-                o.object_name
-                for o in self.client.list_objects(self.bucket, prefix=prefix, recursive=True)
-                if o.object_name
-            )
-
-        return await self._call(f"list {prefix}", lst)
+        return sorted(await self.list_stamps(prefix))  # one listing call for both
 
     async def stamp(self, key: str) -> str | None:
         st = await self._stat_object(key)

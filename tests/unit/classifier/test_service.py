@@ -12,6 +12,8 @@ from policywatch_classifier.settings import ClassifierSettings
 from policywatch_shared.events import ChangeKind, SectionChange, Severity
 from policywatch_shared.storage import LocalStore
 
+from tests.helpers import wait_until
+
 OPENAI_TEXT = b"We use the content you provide to train our models."
 EARLIER_TAGGER = "tax0+lex0+m0"
 
@@ -178,10 +180,7 @@ def test_index_refresh_survives_a_storage_outage(make_change, tmp_path: Path, ca
         reader = ClassifierService(ClassifierSettings(index_refresh_s=0.02), store)
         await writer.handle(change)
         await reader.start_background()
-        for _ in range(200):
-            if reader.index.documents:
-                break
-            await asyncio.sleep(0.02)
+        await wait_until(lambda: reader.index.documents, timeout=4)
         await reader.stop_background()
         assert set(reader.index.documents) == {"openai/privacy_policy"}
 
@@ -234,11 +233,12 @@ def test_an_entry_saved_by_a_replica_on_the_earlier_tagger_is_reindexed(make_cha
         await service.handle(change)
         current = service.index.documents["openai/privacy_policy"]
         await _as_earlier_tagger(store, key)  # the replica on the earlier tagger
-        for _ in range(250):
-            saved = json.loads(await store.get_bytes(key))
-            if saved["tagger_version"] == service.tagger.version:
-                break
-            await asyncio.sleep(0.02)
+
+        async def reindexed() -> bool:
+            return bool(json.loads(await store.get_bytes(key))["tagger_version"] == service.tagger.version)
+
+        await wait_until(reindexed, timeout=5)
+        saved = json.loads(await store.get_bytes(key))
         await service.stop_background()
         assert service.index.documents["openai/privacy_policy"] == current
         assert saved["tagger_version"] == service.tagger.version and "ai_training" in saved["categories"]

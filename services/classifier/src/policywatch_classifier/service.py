@@ -95,22 +95,10 @@ class ClassifierService:
                     continue
                 if entry.storage_key is None:  # replaced meanwhile by an entry without its text
                     continue
-                try:
-                    text = decode_version(await self.store.get_bytes(entry.storage_key))
-                except ObjectNotFound:
-                    log.warning("version %s of %s gone; index entry kept", entry.storage_key, document_id)
-                    continue
-                await asyncio.to_thread(
-                    self.index.index_document,
-                    platform=entry.platform,
-                    document_id=document_id,
-                    text=text,
-                    version_id=entry.version_id,
-                    tagger=self.tagger,
-                    storage_key=entry.storage_key,
-                )
-                await self.index.save_document(self.store, document_id, key)
-                done += 1
+                if await self._index_version(
+                    entry.platform, document_id, entry.storage_key, entry.version_id
+                ):
+                    done += 1
         if stale or without_text:
             log.info(
                 "provision index: %d of %d entries of an earlier tagger re-indexed here; "
@@ -153,30 +141,35 @@ class ClassifierService:
     async def update_index(self, change: ChangeEvent) -> None:
         if not self.settings.index_documents or change.to_version is None or change.kind not in INDEXED_KINDS:
             return
+        await self._index_version(
+            change.platform, change.document_id, change.to_version.storage_key, change.to_version.version_id
+        )
+
+    async def _index_version(
+        self, platform: str, document_id: str, storage_key: str, version_id: str | None
+    ) -> bool:
+        """Index (and save) the document's version stored at ``storage_key``; False, with the
+        document's previous entry kept, when that version is not in the store."""
         try:
-            data = await self.store.get_bytes(change.to_version.storage_key)
+            data = await self.store.get_bytes(storage_key)
         except ObjectNotFound:
             # A version that is not in the store cannot appear later (content-addressed keys are
-            # written before the change is published): classify the change anyway and keep the
-            # document's previous index entry rather than dead-lettering the alert.
-            log.warning(
-                "version %s of %s not in the store; provision index not updated",
-                change.to_version.storage_key,
-                change.document_id,
-            )
-            return
-        text = decode_version(data)
+            # written before the change is published): keep the document's previous entry; a
+            # change is still classified rather than dead-lettered.
+            log.warning("version %s of %s not in the store; its index entry kept", storage_key, document_id)
+            return False
         # CPU-bound tagging of the whole document runs off the event loop (broker heartbeats).
         await asyncio.to_thread(
             self.index.index_document,
-            platform=change.platform,
-            document_id=change.document_id,
-            text=text,
-            version_id=change.to_version.version_id,
+            platform=platform,
+            document_id=document_id,
+            text=decode_version(data),
+            version_id=version_id,
             tagger=self.tagger,
-            storage_key=change.to_version.storage_key,
+            storage_key=storage_key,
         )
-        await self.index.save_document(self.store, change.document_id, self.settings.provision_index_key)
+        await self.index.save_document(self.store, document_id, self.settings.provision_index_key)
+        return True
 
     async def handle(self, change: ChangeEvent) -> ClassifiedChange:
         async with self._lock:  # the index is shared state: one change at a time per process
