@@ -7,6 +7,8 @@
         sif [--smoothing 1e-3 1e-4]  [--oof-cache F]
     .venv/bin/python services/classifier/tools/dev_ideas.py selftrain [--weight 0.5] [--margin 0.1]
     .venv/bin/python services/classifier/tools/dev_ideas.py devweight [--weight 1.0 0.5]
+    .venv/bin/python services/classifier/tools/dev_ideas.py negweight [--weight 0.3 0]
+    .venv/bin/python services/classifier/tools/dev_ideas.py sentences [--save F.npz] [--oof-cache F]
     .venv/bin/python services/classifier/tools/dev_ideas.py synthetic [--weight 0 0.5] [--more F] [--save F]
     .venv/bin/python services/classifier/tools/dev_ideas.py combine [--scores F.npz] [--oof-cache F]
     .venv/bin/python services/classifier/tools/dev_ideas.py relabel
@@ -50,6 +52,10 @@ the estimate that tracked the held-out figure (docs/classifier.md, "Evaluation s
   passages (confident decisions only, as partial labels) and a student is fitted on them too; with
   and without the held family's own text.
 - ``devweight``: the dev rows at another training weight.
+- ``negweight``: a labelled ToS;DR quote as a negative of the categories it was not quoted for at
+  a lower weight than as a positive of its own (0: positives only).
+- ``sentences``: the model's probability of a passage's best sentence blended into (or taking
+  the maximum with) the passage's own.
 - ``combine``: other combinations of model probability and rule weight (``COMBINATIONS``).
 - ``relabel``: the dev passages with another labelling (a double-blind relabelling), scored
   against both labellings.
@@ -93,7 +99,7 @@ from policywatch_classifier.evaluate import (
     out_of_fold_probs,
 )
 from policywatch_classifier.tagger import RULE_BLEND, PassageTagger, combine
-from policywatch_classifier.text import block_passage, clean_markdown, iter_blocks
+from policywatch_classifier.text import block_passage, clean_markdown, iter_blocks, split_sentences
 from policywatch_classifier.train import (
     SYNTHETIC_SOURCE,
     Example,
@@ -624,6 +630,41 @@ def pending(dev: Dev, weights: list[float]) -> None:
         refit(dev, f"quotes awaiting moderation at weight {w}", rows_for)
 
 
+def quote_negatives_at(rows: list[Example], weight: float) -> list[Example]:
+    """``rows`` with each labelled ToS;DR quote split in two: a positive of its own categories at
+    its weight, and a negative of the other categories it is known for at ``weight`` times it
+    (left out at 0). (At a weight above 0 the vectoriser counts the quote twice: its document
+    frequencies move a little.)"""
+    out: list[Example] = []
+    for e in rows:
+        if e.source != "tosdr" or not e.labels:
+            out.append(e)
+            continue
+        out.append(Example(e.text, e.labels, e.known & e.labels, e.weight, e.source))
+        if weight > 0:
+            out.append(Example(e.text, e.labels, e.known - e.labels, e.weight * weight, e.source))
+    return out
+
+
+def negweight(dev: Dev, weights: list[float]) -> None:
+    """A ToS;DR quote as a *negative* of the categories it was not quoted for, at a lower weight
+    than as a positive of its own (weight 0: positives only). A quote carries the one case it was
+    quoted for, so most of its 21 negatives are unverified; the partial labels remove those a strong
+    rule contradicts, the rest still teach the model that a passage about one topic is about no
+    other — a guess at why the held-out platforms lack recall more than precision."""
+    dev.line("shipped configuration", dev.combined(dev.p, dev.r))
+    public = load_examples(dev.shared)
+    for w in weights:
+        rows = quote_negatives_at(public, w)
+        quotes = sum(e.source == "tosdr" and bool(e.labels) for e in public)
+        print(f"{quotes} labelled quotes; negatives at weight {w}")
+
+        def rows_for(fold: list[int], rows: list[Example] = rows) -> list[Example]:
+            return rows + dev_rows(dev.items, {dev.items[i].id for i in fold})
+
+        refit(dev, f"quotes' negatives at weight {w}", rows_for)
+
+
 def devweight(dev: Dev, weights: list[float]) -> None:
     """The in-domain dev rows at another training weight than the shipped 2 (higher weights were
     measured before the family folds, in ``experiment.py``): does leaning less on nine platform
@@ -1079,7 +1120,58 @@ def selftrain(dev: Dev, weights: list[float], margin: float) -> None:
 
 
 #: Idea name -> how to run it on the dev scores with the parsed options (the CLI's choices).
+def sentence_probs(dev: Dev, save: Path | None) -> np.ndarray:
+    """Out-of-fold model probabilities of each dev passage's best sentence per category (the
+    shipped fold loop; a one-sentence passage's is its own). ``save``: kept (.npz), reused."""
+    if save is not None and save.exists():
+        return np.load(save)["ps"]
+    ps = np.zeros_like(dev.p)
+    for fold, rows in fold_training_rows(dev.items, dev.shared):
+        model, _ = fit_model(rows)
+        tagger = PassageTagger(model=model, lexicon=dev.tagger.lexicon)
+        for i in fold:
+            sents = split_sentences(dev.items[i].text) or [dev.items[i].text]
+            ps[i] = tagger.scores(sents)[0].max(axis=0)
+    if save is not None:
+        np.savez(save, ps=ps)
+    return ps
+
+
+def sentences(dev: Dev, save: Path | None) -> None:
+    """The model's best sentence as evidence too: public training rows are mostly single sentences
+    (CLAUDETTE, ToS;DR quotes), and the passage's TF-IDF vector dilutes one sentence's topic among
+    the others'; the held-out platforms lack recall more than precision."""
+    ps = sentence_probs(dev, save)
+    n_multi = sum(len(split_sentences(it.text)) > 1 for it in dev.items)
+    print(f"{n_multi} of {len(dev.items)} dev passages have more than one sentence")
+    shipped = dev.combined(dev.p, dev.r)
+    dev.line("shipped configuration", shipped)
+    # Are long passages diluted? Precision and recall per quartile of length (shipped thresholds).
+    length = np.array([len(it.text) for it in dev.items])
+    pred, g = shipped >= dev.thresholds(), dev.gold
+    edges = np.percentile(length, [0, 25, 50, 75, 100])
+    for q in range(4):
+        m = (length >= edges[q]) & (length <= edges[q + 1])
+        tp, fp, fn = (pred[m] & g[m]).sum(), (pred[m] & ~g[m]).sum(), (~pred[m] & g[m]).sum()
+        print(
+            f"  length quartile {q + 1} ({edges[q]:.0f}-{edges[q + 1]:.0f} chars): "
+            f"P {tp / max(1, tp + fp):.2f} R {tp / max(1, tp + fn):.2f} ({g[m].sum()} labels)"
+        )
+    print(f"  AP: passage model probability {dev.ap(dev.p):.3f}, best sentence's {dev.ap(ps):.3f}")
+    variants = {
+        "best sentence alone": ps,
+        "max(passage, best sentence)": np.maximum(dev.p, ps),
+        "mean of passage and best sentence": (dev.p + ps) / 2,
+        "0.7 passage + 0.3 best sentence": 0.7 * dev.p + 0.3 * ps,
+        "0.85 passage + 0.15 best sentence": 0.85 * dev.p + 0.15 * ps,
+        "passage + 0.5 × max(0, sentence − passage)": dev.p + 0.5 * np.maximum(0.0, ps - dev.p),
+    }
+    for name, q in variants.items():
+        gain(dev, name, dev.combined(q, dev.r))
+
+
 IDEAS: dict[str, Callable[[Dev, argparse.Namespace], None]] = {
+    "sentences": lambda dev, args: sentences(dev, args.save),
     "headings": lambda dev, args: headings(dev),
     "stack": lambda dev, args: stack(dev),
     "bagging": lambda dev, args: bagging(dev),
@@ -1092,6 +1184,7 @@ IDEAS: dict[str, Callable[[Dev, argparse.Namespace], None]] = {
     "sif": lambda dev, args: sif(dev, args.smoothing),
     "selftrain": lambda dev, args: selftrain(dev, args.weight, args.margin),
     "devweight": lambda dev, args: devweight(dev, args.weight),
+    "negweight": lambda dev, args: negweight(dev, args.weight),
     "synthetic": lambda dev, args: synthetic(dev, args.weight, args.save, args.more),
     "combine": lambda dev, args: combinations(dev, args.scores),
     "relabel": lambda dev, args: relabel(dev, args.labels, args.save),
