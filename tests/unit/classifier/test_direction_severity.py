@@ -48,6 +48,66 @@ def test_reworded_uses_the_word_diff() -> None:
     )
 
 
+def _reworded(category: str, before: str, after: str) -> Direction:
+    # No word diff: as when the differ sends none (the list signal diffs the texts itself).
+    return direction_of("reworded", category, before=before, after=after)
+
+
+def test_a_longer_list_of_data_or_recipients_expands_a_shorter_one_restricts() -> None:
+    before = "We collect your name and email address."
+    longer = "We collect your name, email address, contacts and precise location."
+    assert _reworded("first_party_collection", before, longer) == Direction.EXPANDS
+    assert _reworded("first_party_collection", longer, before) == Direction.RESTRICTS
+    assert (
+        _reworded(
+            "third_party_sharing", "We share it with vendors.", "We share it with vendors and insurers."
+        )
+        == Direction.EXPANDS
+    )
+
+
+def test_a_reworded_list_a_negated_item_or_a_rights_list_is_no_broader() -> None:
+    # The same thing named otherwise (a replacement, not an insertion).
+    assert (
+        _reworded("first_party_collection", "We collect your date of birth.", "We collect your birthday.")
+        == Direction.NEUTRAL
+    )
+    # An item added in a negated clause.
+    negated = "We collect your name, but we never collect your contacts or location."
+    assert _reworded("first_party_collection", "We collect your name.", negated) != Direction.EXPANDS
+    # A data kind in a new sentence, not in the list.
+    sentence = "We collect your name. Questions? Write to us by email."
+    assert _reworded("first_party_collection", "We collect your name.", sentence) == Direction.NEUTRAL
+    # More data *you* can act on is not a broader practice (rights categories have no list signal).
+    more = "You can download your photos, messages and contacts."
+    assert _reworded("user_access_edit_deletion", "You can download your photos.", more) == Direction.NEUTRAL
+
+
+def test_a_longer_retention_period_expands_a_shorter_notice_period_expands() -> None:
+    assert (
+        _reworded("data_retention", "We keep logs for 30 days.", "We keep logs for eighteen months.")
+        == Direction.EXPANDS
+    )
+    assert (
+        _reworded("data_retention", "We keep logs for 2 years.", "We keep logs for ninety (90) days.")
+        == Direction.RESTRICTS
+    )
+    assert (
+        _reworded(
+            "policy_change", "We give 30 days' notice of changes.", "We give 7 days' notice of changes."
+        )
+        == Direction.EXPANDS
+    )
+    assert (
+        _reworded(
+            "policy_change", "We give 7 days' notice of changes.", "We give 30 days' notice of changes."
+        )
+        == Direction.RESTRICTS
+    )
+    # No period on one side: no period signal.
+    assert _reworded("data_retention", "We keep logs.", "We keep logs for 30 days.") == Direction.NEUTRAL
+
+
 def test_opt_out_detection() -> None:
     assert has_opt_out("You can opt out in your settings.")
     assert not has_opt_out("We use your data to train our models.")

@@ -10,12 +10,18 @@ Written rules (docs/classifier.md, "Direction"):
    "share", "train", "without notice" …) more than it promises protections; ``restricts`` if it
    promises protections ("we do not", "you can opt out", "we will notify" …); else ``neutral``.
 3. A reworded passage → compare the words inserted and deleted: inserted power words or deleted
-   protection words → ``expands``; the reverse → ``restricts``; otherwise ``neutral``.
+   protection words → ``expands``; the reverse → ``restricts``; otherwise ``neutral``. Two more
+   signals need no power word: a *list* of kinds of data or recipients that grows ("name and
+   email" → "name, email, contacts and location" collects more) or shrinks, in the categories
+   that list what the platform collects or shares; and a changed *period* (data kept longer, or
+   less notice of changes, expands; the reverse restricts).
 """
 
 from __future__ import annotations
 
+import difflib
 import re
+from functools import lru_cache
 from typing import Literal
 
 from policywatch_shared.events import DiffOp, Direction
@@ -38,6 +44,39 @@ _PROTECT = re.compile(
     r"access|correct|export)|right to (access|delete|object|opt|know|correct|port)|we will (notify|inform|"
     r"ask)|prior notice|advance notice|\d+ days.? notice|encrypt\w*|safeguard\w*|protect\w*|delete\w*|"
     r"minimi[sz]\w*|limited|restrict\w*|anonymi[sz]\w*|de-identified|aggregate\w*|confidential\w*)\b",
+    re.I,
+)
+
+#: Categories whose passages list what the platform collects or whom it shares with: a longer list
+#: broadens the practice. (Rights categories are left out: there "photos, messages" lists what
+#: *you* can delete, and purposes like "personalisation" name controls as often as practices.)
+LIST_CATEGORIES = {"first_party_collection", "third_party_sharing", "sensitive_data", "ai_training"}
+
+#: Kinds of personal data and kinds of recipients a policy lists; plural where the singular reads
+#: as a verb ("contact us", "message us"); a plural "s" is dropped when lists are compared.
+#: Unambiguous nouns only: "post", "video", "interest", "log" or purposes ("personalisation")
+#: read as other things, and a corpus check of a wider list flipped mere rewordings
+#: (docs/classifier.md, "Direction").
+_SCOPE = re.compile(
+    r"\b(e-?mail address|e-?mail|phone number|contact list|contacts|address book|"
+    r"(?:precise |approximate )?location|gps|ip address|device (?:identifier|id)|advertising id|"
+    r"browsing history|search history|purchase history|payment information|credit card|"
+    r"date of birth|birthday|age|gender|photos|voice recordings?|audio recordings?|messages|"
+    r"face|facial \w+|fingerprints?|biometric \w+|health \w+|genetic \w+|government id|passport|"
+    r"social security number|income|"
+    r"affiliates|subsidiaries|partners|advertisers|vendors|service providers|data brokers|researchers|"
+    r"insurers|employers)\b",
+    re.I,
+)
+_NUMBER = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+    "ten": 10, "twelve": 12, "fourteen": 14, "fifteen": 15, "eighteen": 18, "twenty": 20,
+    "twenty-four": 24, "thirty": 30, "sixty": 60, "ninety": 90,
+}  # fmt: skip
+_UNIT_DAYS = {"hour": 1 / 24, "day": 1, "week": 7, "month": 30, "year": 365}
+_PERIOD = re.compile(
+    r"\b(\d{1,4}|" + "|".join(sorted(_NUMBER, key=len, reverse=True)) + r")[\s-]*(?:\(\d+\)\s*)?"
+    r"(hour|day|week|month|year)s?\b",
     re.I,
 )
 
@@ -64,6 +103,111 @@ def _lean(text: str) -> int:
     if protect > power:
         return -1
     return 0
+
+
+#: A negated clause, up to the end of the sentence or a "but": "we do not collect your location,
+#: contacts or photos, but we share …" names no collected data and one recipient.
+_NEGATED_CLAUSE = re.compile(
+    r"\b(not|never|no|without|\w+n['’]t)\b.*?(?=\bbut\b|\bhowever\b|[.;:]|$)", re.I | re.S
+)
+#: Words that name the same thing (a reworded list is no broader for them).
+_SAME = {
+    "birthday": "date of birth",
+    "email": "email address",
+    "e-mail": "email address",
+    "e-mail address": "email address",
+}
+
+
+def _term(match: re.Match[str]) -> str:
+    t = match.group(1).casefold()
+    t = t[:-1] if t.endswith("s") and not t.endswith("ss") else t
+    return _SAME.get(t, t)
+
+
+def _scope_spans(text: str) -> list[tuple[str, int, int]]:
+    """(term, start, end) of each kind of data or recipient the text names outside a negated
+    clause (blanked to spaces, so offsets stay those of ``text``)."""
+    visible = _NEGATED_CLAUSE.sub(lambda m: " " * len(m.group(0)), text)
+    return [(_term(m), m.start(), m.end()) for m in _SCOPE.finditer(visible)]
+
+
+#: Words and punctuation apart: "photos." → "photos, messages and comments." inserts a list tail.
+_TOKEN = re.compile(r"\w[\w'’-]*|[^\w\s]")
+
+
+def _pure_spans(before: str, after: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """Character spans of ``after`` that were purely inserted and of ``before`` that were purely
+    deleted (word diff). Replacements are left out: "date of birth" → "birthday" or "post" → "mail"
+    rewords; an insertion with nothing taken out ("…, contacts and location") broadens."""
+    bw = [(m.start(), m.end()) for m in _TOKEN.finditer(before)]
+    aw = [(m.start(), m.end()) for m in _TOKEN.finditer(after)]
+    sm = difflib.SequenceMatcher(
+        a=[before[i:j].casefold() for i, j in bw], b=[after[i:j].casefold() for i, j in aw], autojunk=False
+    )
+    inserted, deleted = [], []
+    for tag, i1, i2, j1, j2 in sm.get_opcodes():
+        if tag == "insert":
+            inserted.append((aw[j1][0], aw[j2 - 1][1]))
+        elif tag == "delete":
+            deleted.append((bw[i1][0], bw[i2 - 1][1]))
+    return inserted, deleted
+
+
+#: A list separator at either edge of a pure span (and no sentence end inside it).
+_LIST_EDGE = re.compile(r"^(?!.*[.!?]\s)(?:\s*(?:,|\band\b|\bor\b)|.*(?:,|\band\b|\bor\b)\s*$)", re.I | re.S)
+
+
+def _around(text: str, start: int, end: int) -> str:
+    """The span with the separators just outside it: "email, " + "contacts" + " and"."""
+    left = re.search(r"(?:,|\band|\bor)\s*$", text[:start], re.I)
+    right = re.match(r"\s*(?:,|and\b|or\b)", text[end:], re.I)
+    return (left.group(0) if left else "") + text[start:end] + (right.group(0) if right else "")
+
+
+@lru_cache(maxsize=64)  # one diff per reworded passage, not one per category tagged in it
+def _scope_delta(before: str, after: str) -> int:
+    """Kinds of data and recipients a reworded passage newly names in a list it extended (and did
+    not name before) minus those a list lost (and it no longer names)."""
+    inserted, deleted = _pure_spans(before, after)
+    if not inserted and not deleted:
+        return 0
+    b_spans, a_spans = _scope_spans(before), _scope_spans(after)
+    b_terms, a_terms = {t for t, _, _ in b_spans}, {t for t, _, _ in a_spans}
+
+    def touched(spans: list[tuple[str, int, int]], pure: list[tuple[int, int]], text: str) -> set[str]:
+        # Only a list growing or shrinking: the pure span begins or ends at a list separator
+        # (", contacts and location" / "contacts, "), not a sentence added or taken out.
+        listed = [(ps, pe) for ps, pe in pure if _LIST_EDGE.search(_around(text, ps, pe))]
+        return {t for t, s, e in spans if any(s < pe and ps < e for ps, pe in listed)}
+
+    added = touched(a_spans, inserted, after) - b_terms
+    dropped = touched(b_spans, deleted, before) - a_terms
+    return len(added) - len(dropped)
+
+
+def _longest_period(text: str) -> float | None:
+    """The longest period the text states, in days (None: no period)."""
+    days = [
+        (int(m.group(1)) if m.group(1).isdigit() else _NUMBER[m.group(1).casefold()])
+        * _UNIT_DAYS[m.group(2).casefold()]
+        for m in _PERIOD.finditer(text)
+    ]
+    return max(days) if days else None
+
+
+def _reworded_extra(category: str, before: str, after: str) -> int:
+    """Scope and period signals of a reworded passage: > 0 expands, < 0 restricts."""
+    score = 0
+    if category in LIST_CATEGORIES:
+        score += _scope_delta(before, after)
+    if category in ("data_retention", "policy_change"):
+        old, new = _longest_period(before), _longest_period(after)
+        if old is not None and new is not None and old != new:
+            longer = 1 if new > old else -1
+            # Kept longer: more exposure. A longer notice period: more time to react.
+            score += longer if category == "data_retention" else -longer
+    return score
 
 
 def _diff_sides(before: str, after: str, word_diff: list[DiffOp] | None) -> tuple[str, str]:
@@ -97,7 +241,7 @@ def direction_of(
     inserted, deleted = _diff_sides(before or "", after or "", word_diff)
     power_delta = _count(_POWER, inserted) - _count(_POWER, deleted)
     protect_delta = _count(_PROTECT, inserted) - _count(_PROTECT, deleted)
-    score = power_delta - protect_delta
+    score = power_delta - protect_delta + _reworded_extra(category, before or "", after or "")
     if score > 0:
         return Direction.EXPANDS
     if score < 0:
