@@ -32,7 +32,9 @@ from policywatch_classifier.severity import assess
 from policywatch_classifier.tagger import PassageTagger, get_tagger
 from policywatch_classifier.text import clean_markdown, split_passages
 
-SEVERITY_RULES_VERSION = "1.0"
+#: Direction and severity rules (they decide together what an alert says). 1.1: a reworded list of
+#: data kinds or recipients that grows or shrinks, and a changed retention or notice period.
+SEVERITY_RULES_VERSION = "1.1"
 PassageChange = Literal["added", "removed", "reworded"]
 MAX_PASSAGES = 4000  # bound the work for near-total rewrites (~10 s of tagging on one core)
 MAX_EVENT_PASSAGES = 400  # passages carried by the event: all tagged ones first, then untagged
@@ -43,7 +45,7 @@ TAGGED_KINDS = {ChangeKind.MODIFIED, ChangeKind.RESTORED, ChangeKind.REVERTED}
 
 
 def model_version(tagger: PassageTagger | None = None) -> str:
-    """Taxonomy + lexicon + model + thresholds + severity rules + knowledge base versions."""
+    """Taxonomy + lexicon + model + thresholds + direction/severity rules + knowledge base versions."""
     t = tagger or get_tagger()
     return (
         f"{t.version}+sev{SEVERITY_RULES_VERSION}+reg{get_regulations().version}"
