@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from policywatch_classifier.direction import direction_of, has_opt_out
+from policywatch_classifier.direction import MAX_LIST_TOKENS, direction_of, has_opt_out
 from policywatch_classifier.pipeline import classify_change
 from policywatch_classifier.severity import passage_severity
 from policywatch_classifier.tagger import get_tagger
@@ -81,6 +81,14 @@ def test_a_reworded_list_a_negated_item_or_a_rights_list_is_no_broader() -> None
     # More data *you* can act on is not a broader practice (rights categories have no list signal).
     more = "You can download your photos, messages and contacts."
     assert _reworded("user_access_edit_deletion", "You can download your photos.", more) == Direction.NEUTRAL
+
+
+def test_no_list_signal_in_a_passage_longer_than_the_bound() -> None:
+    filler = "The service is provided as described. " * (MAX_LIST_TOKENS // 6)
+    before = filler + "We collect your name and email address."
+    after = filler + "We collect your name, email address and contacts."
+    assert _reworded("first_party_collection", before, after) == Direction.NEUTRAL
+    assert _reworded("first_party_collection", before[-60:], after[-60:]) == Direction.EXPANDS
 
 
 def test_a_longer_retention_period_expands_a_shorter_notice_period_expands() -> None:

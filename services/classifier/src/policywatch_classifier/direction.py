@@ -132,6 +132,11 @@ def _scope_spans(text: str) -> list[tuple[str, int, int]]:
     return [(_term(m), m.start(), m.end()) for m in _SCOPE.finditer(visible)]
 
 
+#: Longest passage (tokens) whose lists are compared: the word diff grows quadratically (20,000
+#: tokens: ~2.5 s), and a list is a short paragraph; longer ones (tables, walls of text) get no
+#: list signal.
+MAX_LIST_TOKENS = 3000
+
 #: Words and punctuation apart: "photos." → "photos, messages and comments." inserts a list tail.
 _TOKEN = re.compile(r"\w[\w'’-]*|[^\w\s]")
 
@@ -142,6 +147,8 @@ def _pure_spans(before: str, after: str) -> tuple[list[tuple[int, int]], list[tu
     rewords; an insertion with nothing taken out ("…, contacts and location") broadens."""
     bw = [(m.start(), m.end()) for m in _TOKEN.finditer(before)]
     aw = [(m.start(), m.end()) for m in _TOKEN.finditer(after)]
+    if max(len(bw), len(aw)) > MAX_LIST_TOKENS:
+        return [], []
     sm = difflib.SequenceMatcher(
         a=[before[i:j].casefold() for i, j in bw], b=[after[i:j].casefold() for i, j in aw], autojunk=False
     )
