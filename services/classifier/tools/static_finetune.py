@@ -190,6 +190,8 @@ def replace_report(dev: Dev, q: np.ndarray, pt: np.ndarray, pe: np.ndarray) -> N
     print(f"components: max |p - recomposed p| {np.abs(recon - dev.p).max():.4f}")
     print(f"  AP: TF-IDF alone {dev.ap(pt):.3f}, embedding regression alone {dev.ap(pe):.3f}")
     print(f"  AP: fine-tuned {dev.ap(q):.3f}")
+    for b in (0.0, 0.1, 0.2):  # how much does the embedding part matter at all?
+        dev.line(f"  TF-IDF + {b} shipped embedding regression", dev.combined((1 - b) * pt + b * pe, dev.r))
     for b in (0.3, 0.4, 0.5):
         dev.line(
             f"  TF-IDF + {b} fine-tuned (shipped: {EMB_BLEND} regression)",
