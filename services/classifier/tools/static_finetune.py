@@ -75,9 +75,6 @@ class StaticModel:
             self.head.bias.data = torch.from_numpy(head[1].astype(np.float32))
             self.scale = torch.nn.Parameter(torch.tensor(1.0), requires_grad=False)
 
-    def parameters(self) -> list[Any]:
-        return [*self.bag.parameters(), *self.head.parameters(), self.scale]
-
     def logits(self, flat: Any, offsets: Any) -> Any:
         import torch
 
