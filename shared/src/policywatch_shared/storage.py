@@ -23,6 +23,7 @@ import io
 import json
 import logging
 import os
+import stat
 import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable
@@ -180,6 +181,12 @@ class ObjectStore(ABC):
 # --------------------------------------------------------------------------- local
 
 
+def _stamp_of(st: os.stat_result) -> str:
+    # Writes go to a temporary file renamed into place, so an overwrite changes the inode even
+    # within one mtime tick.
+    return f"{st.st_ino}-{st.st_mtime_ns}-{st.st_size}"
+
+
 class LocalStore(ObjectStore):
     """Objects as files under ``root``; metadata in a ``.meta.json`` sidecar.
 
@@ -258,42 +265,40 @@ class LocalStore(ObjectStore):
             meta.get("metadata", {}),
         )
 
-    async def list_keys(self, prefix: str = "") -> list[str]:
-        def walk() -> list[str]:
-            # Walk only below the prefix's directory: the root also holds every raw capture.
-            base = self.root.joinpath(*prefix.split("/")[:-1]) if "/" in prefix else self.root
-            if not base.exists():
-                return []
-            keys = []
-            for p in base.rglob("*"):
-                if p.is_file() and not p.name.endswith(".meta.json") and not p.name.startswith(".tmp-"):
-                    key = p.relative_to(self.root).as_posix()
-                    if key.startswith(prefix):
-                        keys.append(key)
-            return sorted(keys)
+    def _walk(self, prefix: str) -> list[tuple[str, os.stat_result]]:
+        """(key, stat) of each stored object under ``prefix``, sorted by key: one stat per file."""
+        # Walk only below the prefix's directory: the root also holds every raw capture.
+        base = self.root.joinpath(*prefix.split("/")[:-1]) if "/" in prefix else self.root
+        if not base.exists():
+            return []
+        found = []
+        for p in base.rglob("*"):
+            if p.name.endswith(".meta.json") or p.name.startswith(".tmp-"):
+                continue
+            try:
+                st = p.stat()
+            except FileNotFoundError:  # removed while walking
+                continue
+            if stat.S_ISREG(st.st_mode):
+                key = p.relative_to(self.root).as_posix()
+                if key.startswith(prefix):
+                    found.append((key, st))
+        return sorted(found, key=lambda kv: kv[0])
 
-        return await asyncio.to_thread(walk)
+    async def list_keys(self, prefix: str = "") -> list[str]:
+        return [key for key, _ in await asyncio.to_thread(self._walk, prefix)]
 
     async def list_stamps(self, prefix: str = "") -> dict[str, str]:
-        keys = await self.list_keys(prefix)
-
-        def stat_all() -> dict[str, str]:
-            stamps = {key: self._stamp(key) for key in keys}
-            return {k: v for k, v in stamps.items() if v is not None}  # None: removed since listed
-
-        return await asyncio.to_thread(stat_all)
+        return {key: _stamp_of(st) for key, st in await asyncio.to_thread(self._walk, prefix)}
 
     async def stamp(self, key: str) -> str | None:
         return await asyncio.to_thread(self._stamp, key)
 
     def _stamp(self, key: str) -> str | None:
         try:
-            st = self._path(key).stat()
+            return _stamp_of(self._path(key).stat())
         except FileNotFoundError:
             return None
-        # Writes go to a temporary file renamed into place, so an overwrite changes the inode
-        # even within one mtime tick.
-        return f"{st.st_ino}-{st.st_mtime_ns}-{st.st_size}"
 
     async def ping(self) -> None:
         try:
