@@ -9,7 +9,7 @@
     .venv/bin/python services/classifier/tools/dev_ideas.py devweight [--weight 1.0 0.5]
     .venv/bin/python services/classifier/tools/dev_ideas.py negweight [--weight 0.3 0]
     .venv/bin/python services/classifier/tools/dev_ideas.py sentences [--save F.npz] [--oof-cache F]
-    .venv/bin/python services/classifier/tools/dev_ideas.py features [--oof-cache F]
+    .venv/bin/python services/classifier/tools/dev_ideas.py features|classweight [--oof-cache F]
     .venv/bin/python services/classifier/tools/dev_ideas.py synthetic [--weight 0 0.5] [--more F] [--save F]
     .venv/bin/python services/classifier/tools/dev_ideas.py combine [--scores F.npz] [--oof-cache F]
     .venv/bin/python services/classifier/tools/dev_ideas.py relabel
@@ -57,6 +57,7 @@ the estimate that tracked the held-out figure (docs/classifier.md, "Evaluation s
   a lower weight than as a positive of its own (0: positives only).
 - ``features``: other TF-IDF feature sets (``FEATURE_SETS``: longer n-grams and more of them;
   options ``tfidf.CompactTfidf`` cannot reproduce at run time, such as binary counts, are refused).
+- ``classweight``: both regressions without balanced class weights, or half-way to them.
 - ``sentences``: the model's probability of a passage's best sentence blended into (or taking
   the maximum with) the passage's own.
 - ``combine``: other combinations of model probability and rule weight (``COMBINATIONS``).
@@ -1204,9 +1205,36 @@ def features(dev: Dev, names: list[str]) -> None:
         print(f"  model probability alone: AP {dev.ap(dev.p):.3f} -> {dev.ap(p):.3f}", flush=True)
 
 
+def classweight(dev: Dev, weightings: list[str]) -> None:
+    """Both regressions fitted without balanced class weights (``none``) or with the positives'
+    weight halfway to balanced (``sqrt``: the square root of the balanced ratio): balancing
+    up-weights a rare category's few positives, which also loosens the L2 penalty's hold on them —
+    does the ranking of new platforms' passages gain from less of it?"""
+    from unittest import mock
+
+    import policywatch_classifier.train as train_module
+
+    dev.line("shipped configuration", dev.combined(dev.p, dev.r))
+    for how in weightings:
+
+        class Regression(LogisticRegression):  # type: ignore[misc]
+            def fit(self, x: Any, y: Any, sample_weight: Any = None, how: str = how) -> Any:
+                self.set_params(class_weight=None)
+                if how == "sqrt" and sample_weight is not None and 0 < y.sum() < len(y):
+                    ratio = math.sqrt((len(y) - y.sum()) / y.sum())
+                    sample_weight = sample_weight * np.where(y == 1, ratio, 1.0)
+                return super().fit(x, y, sample_weight=sample_weight)
+
+        with mock.patch.object(train_module, "LogisticRegression", Regression):
+            p = out_of_fold_probs(dev.tagger, dev.items, dev.shared).astype(float)
+        gain(dev, f"class weights: {how}", dev.combined(p, dev.r))
+        print(f"  model probability alone: AP {dev.ap(dev.p):.3f} -> {dev.ap(p):.3f}", flush=True)
+
+
 #: Idea name -> how to run it on the dev scores with the parsed options (the CLI's choices).
 IDEAS: dict[str, Callable[[Dev, argparse.Namespace], None]] = {
     "features": lambda dev, args: features(dev, list(FEATURE_SETS)),
+    "classweight": lambda dev, args: classweight(dev, ["sqrt", "none"]),
     "sentences": lambda dev, args: sentences(dev, args.save),
     "headings": lambda dev, args: headings(dev),
     "stack": lambda dev, args: stack(dev),
