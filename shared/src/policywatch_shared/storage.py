@@ -277,7 +277,7 @@ class LocalStore(ObjectStore):
                 continue
             try:
                 st = p.stat()
-            except FileNotFoundError:  # removed while walking
+            except (FileNotFoundError, NotADirectoryError):  # removed while walking (as is_file)
                 continue
             if stat.S_ISREG(st.st_mode):
                 key = p.relative_to(self.root).as_posix()
