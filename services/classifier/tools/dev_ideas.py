@@ -557,14 +557,15 @@ def weak_examples(shared: Path, services: set[str], weight: float) -> list[tuple
     return out
 
 
-def refit(dev: Dev, name: str, rows_for: Callable[[list[int]], list[Example]]) -> np.ndarray:
-    """Score each family fold with a model fitted on ``rows_for(fold)`` and print the tuned and
-    nested figures, the paired 90 % bootstrap interval of the nested gain over the shipped
-    configuration, and the nested F1 per category."""
+def refit(dev: Dev, name: str, rows_for: Callable[[list[int]], list[Example]] | None = None) -> np.ndarray:
+    """Score each family fold with a model fitted on ``rows_for(fold)`` (the shipped rows when
+    None: for ideas that change how the model is fitted) and print the tuned and nested figures,
+    the paired 90 % bootstrap interval of the nested gain over the shipped configuration, and the
+    nested F1 per category."""
     # The fold loop of the shipped out-of-fold scores (no public row quoting a passage of the fold).
     p = out_of_fold_probs(dev.tagger, dev.items, dev.shared, rows_for=rows_for).astype(float)
     gain(dev, name, dev.combined(p, dev.r))
-    print(f"  model probability alone: AP {dev.ap(dev.p):.3f} -> {dev.ap(p):.3f}")
+    print(f"  model probability alone: AP {dev.ap(dev.p):.3f} -> {dev.ap(p):.3f}", flush=True)
     return p
 
 
@@ -1200,9 +1201,7 @@ def features(dev: Dev, names: list[str]) -> None:
             return TfidfVectorizer(*args, **kw)
 
         with mock.patch.object(train_module, "TfidfVectorizer", vectoriser):
-            p = out_of_fold_probs(dev.tagger, dev.items, dev.shared).astype(float)
-        gain(dev, name, dev.combined(p, dev.r))
-        print(f"  model probability alone: AP {dev.ap(dev.p):.3f} -> {dev.ap(p):.3f}", flush=True)
+            refit(dev, name)
 
 
 def classweight(dev: Dev, weightings: list[str]) -> None:
@@ -1226,9 +1225,7 @@ def classweight(dev: Dev, weightings: list[str]) -> None:
                 return super().fit(x, y, sample_weight=sample_weight)
 
         with mock.patch.object(train_module, "LogisticRegression", Regression):
-            p = out_of_fold_probs(dev.tagger, dev.items, dev.shared).astype(float)
-        gain(dev, f"class weights: {how}", dev.combined(p, dev.r))
-        print(f"  model probability alone: AP {dev.ap(dev.p):.3f} -> {dev.ap(p):.3f}", flush=True)
+            refit(dev, f"class weights: {how}")
 
 
 #: Idea name -> how to run it on the dev scores with the parsed options (the CLI's choices).

@@ -15,19 +15,18 @@ directions exists.
 from __future__ import annotations
 
 import argparse
-import difflib
-import importlib.util
 import json
 import random
 import subprocess
-import tempfile
 import time
+import types
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from policywatch_classifier import pipeline
 from policywatch_classifier.direction import direction_of
+from policywatch_differ.change import word_diff
 from policywatch_shared.events import ChangeEvent
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -39,20 +38,17 @@ def base_rules(rev: str) -> Any:
     source = subprocess.run(
         ["git", "-C", str(ROOT), "show", f"{rev}:{MODULE}"], check=True, capture_output=True, text=True
     ).stdout
-    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as fh:
-        fh.write(source)
-    spec = importlib.util.spec_from_file_location("direction_base", fh.name)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = types.ModuleType("direction_base")
+    exec(compile(source, f"{rev}:{MODULE}", "exec"), module.__dict__)  # our own file, at REV
     return module.direction_of
 
 
-def word_diff(before: str, after: str) -> str:
-    b, a = before.split(), after.split()
-    ops = difflib.SequenceMatcher(a=b, b=a, autojunk=False).get_opcodes()
+def changed_words(before: str, after: str) -> str:
+    """The differ's word diff, only what changed: ``[-deleted-]{+inserted+}``."""
     return " ".join(
-        f"[-{' '.join(b[i1:i2])}-]{{+{' '.join(a[j1:j2])}+}}" for tag, i1, i2, j1, j2 in ops if tag != "equal"
+        f"[-{op.text.strip()}-]" if op.op == "delete" else f"{{+{op.text.strip()}+}}"
+        for op in word_diff(before, after)
+        if op.op != "equal"
     )
 
 
@@ -97,7 +93,7 @@ def main() -> None:
         print(f"  {category:28s} {old:9s} -> {new:9s} {n}")
     rng = random.Random(args.seed)
     for doc, _, category, before, after, old, new in rng.sample(changed, min(args.sample, len(changed))):
-        print(f"\n### {doc} · {category}: {old} -> {new}\n  {word_diff(before, after)[:600]}")
+        print(f"\n### {doc} · {category}: {old} -> {new}\n  {changed_words(before, after)[:600]}")
 
 
 if __name__ == "__main__":

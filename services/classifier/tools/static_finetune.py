@@ -36,19 +36,15 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from dev_ideas import Dev
 from finetune import report
-from policywatch_classifier.embedding import MAX_TOKENS, get_embedder
+from policywatch_classifier.embedding import get_embedder
 from policywatch_classifier.evaluate import fold_training_rows
 from policywatch_classifier.train import Example
 
 
 def token_ids(texts: list[str]) -> list[np.ndarray]:
-    emb = get_embedder()
-    vocab = emb.table.shape[0]
-    out = []
-    for e in emb.tokenizer.encode_batch(texts, add_special_tokens=False):
-        ids = np.asarray(e.ids[:MAX_TOKENS], dtype=np.int64)
-        out.append(np.clip(ids, 0, vocab - 1) if len(ids) else np.zeros(1, dtype=np.int64))
-    return out
+    """The shipped embedding's token ids; an empty text reads as token 0 (a bag needs one)."""
+    ids = get_embedder().token_ids(texts)
+    return [x if len(x) else np.zeros(1, dtype=np.int64) for x in ids]
 
 
 def bag(ids: list[np.ndarray]) -> tuple[Any, Any]:

@@ -67,10 +67,10 @@ async def captures_for(
     kafka: str, doc_ids: set[str], request_ids: set[str] | None = None
 ) -> list[CaptureEvent]:
     out: dict[str, CaptureEvent] = {}
+    # Match by key first: other tests leave records of other shapes on the shared topic.
+    keys = {d.encode() for d in doc_ids}
 
     async def got() -> bool:
-        # Match by key first: other tests leave records of other shapes on the shared topic.
-        keys = {d.encode() for d in doc_ids}
         for rec in await read_topic(kafka, CAPTURES, timeout=2, match=lambda r: r.key in keys):
             ev = CaptureEvent.model_validate_json(rec.value)
             if ev.document_id in doc_ids and (request_ids is None or ev.fetch_request_id in request_ids):

@@ -37,7 +37,8 @@ def test_range_file(tmp_path: Path) -> None:
     assert net.ephemeral_range(f) == (40000, 60999)
     assert net.LOWEST <= net.free_port(range_file=f) < 40000
     assert net.ephemeral_range(tmp_path / "missing") == (32768, 60999)
-    f.write_text("10200 60999")  # no room below the range: the kernel picks
+    f.write_text("10200 60999")  # no room below the range: the kernel picks, from its real range
     port = net.free_port(range_file=f)
+    assert port >= net.ephemeral_range()[0]
     with socket.socket() as s:
         s.bind(("127.0.0.1", port))

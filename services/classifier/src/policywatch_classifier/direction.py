@@ -106,7 +106,8 @@ def _lean(text: str) -> int:
 
 
 #: A negated clause, up to the end of the sentence or a "but": "we do not collect your location,
-#: contacts or photos, but we share …" names no collected data and one recipient.
+#: contacts or photos, but we share …" names no collected data and one recipient. Wider than
+#: ``_NEGATED`` (a few words after the negation, which the power counts use): a list runs on.
 _NEGATED_CLAUSE = re.compile(
     r"\b(not|never|no|without|\w+n['’]t)\b.*?(?=\bbut\b|\bhowever\b|[.;:]|$)", re.I | re.S
 )
@@ -144,7 +145,9 @@ _TOKEN = re.compile(r"\w[\w'’-]*|[^\w\s]")
 def _pure_spans(before: str, after: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
     """Character spans of ``after`` that were purely inserted and of ``before`` that were purely
     deleted (word diff). Replacements are left out: "date of birth" → "birthday" or "post" → "mail"
-    rewords; an insertion with nothing taken out ("…, contacts and location") broadens."""
+    rewords; an insertion with nothing taken out ("…, contacts and location") broadens. Not the
+    change event's own word diff: the differ keeps punctuation on its words, so "photos." →
+    "photos, messages." reads there as a replacement."""
     bw = [(m.start(), m.end()) for m in _TOKEN.finditer(before)]
     aw = [(m.start(), m.end()) for m in _TOKEN.finditer(after)]
     if max(len(bw), len(aw)) > MAX_LIST_TOKENS:
@@ -161,15 +164,23 @@ def _pure_spans(before: str, after: str) -> tuple[list[tuple[int, int]], list[tu
     return inserted, deleted
 
 
-#: A list separator at either edge of a pure span (and no sentence end inside it).
-_LIST_EDGE = re.compile(r"^(?!.*[.!?]\s)(?:\s*(?:,|\band\b|\bor\b)|.*(?:,|\band\b|\bor\b)\s*$)", re.I | re.S)
+_SEP_BEFORE = re.compile(r"(?:,|\band|\bor)\s*$", re.I)  # "…email," / "…email and" ends here
+_SEP_AFTER = re.compile(r"\s*(?:,|and\b|or\b)", re.I)  # ", …" / "and …" starts here
+_SENTENCE_END = re.compile(r"[.!?]\s")
 
 
-def _around(text: str, start: int, end: int) -> str:
-    """The span with the separators just outside it: "email, " + "contacts" + " and"."""
-    left = re.search(r"(?:,|\band|\bor)\s*$", text[:start], re.I)
-    right = re.match(r"\s*(?:,|and\b|or\b)", text[end:], re.I)
-    return (left.group(0) if left else "") + text[start:end] + (right.group(0) if right else "")
+def _at_list_edge(text: str, start: int, end: int) -> bool:
+    """Does the span ``text[start:end]`` sit at a list separator (just before or after it, or at
+    its own edge) without holding a sentence end: a list that grew or shrank, not a sentence?"""
+    span = text[start:end]
+    if _SENTENCE_END.search(span):
+        return False
+    return bool(
+        _SEP_BEFORE.search(text[:start])
+        or _SEP_AFTER.match(span)
+        or _SEP_BEFORE.search(span)
+        or _SEP_AFTER.match(text[end:])
+    )
 
 
 @lru_cache(maxsize=64)  # one diff per reworded passage, not one per category tagged in it
@@ -185,7 +196,7 @@ def _scope_delta(before: str, after: str) -> int:
     def touched(spans: list[tuple[str, int, int]], pure: list[tuple[int, int]], text: str) -> set[str]:
         # Only a list growing or shrinking: the pure span begins or ends at a list separator
         # (", contacts and location" / "contacts, "), not a sentence added or taken out.
-        listed = [(ps, pe) for ps, pe in pure if _LIST_EDGE.search(_around(text, ps, pe))]
+        listed = [(ps, pe) for ps, pe in pure if _at_list_edge(text, ps, pe)]
         return {t for t, s, e in spans if any(s < pe and ps < e for ps, pe in listed)}
 
     added = touched(a_spans, inserted, after) - b_terms

@@ -59,16 +59,20 @@ class StaticEmbedder:
             out[start : start + BATCH] = self._embed_batch(texts[start : start + BATCH])
         return out
 
+    def token_ids(self, texts: list[str]) -> list[np.ndarray]:
+        """Each text's table rows: its first ``MAX_TOKENS`` token ids (int64, within the table)."""
+        encodings = self.tokenizer.encode_batch(texts, add_special_tokens=False)
+        last = self.table.shape[0] - 1
+        return [np.clip(np.asarray(e.ids[:MAX_TOKENS], dtype=np.int64), 0, last) for e in encodings]
+
     def _embed_batch(self, texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        encodings = self.tokenizer.encode_batch(texts, add_special_tokens=False)
-        ids = [np.asarray(e.ids[:MAX_TOKENS], dtype=np.int64) for e in encodings]
+        ids = self.token_ids(texts)
         lengths = np.array([len(x) for x in ids])
         nonempty = lengths > 0
         if not nonempty.any():
             return out
         flat = np.concatenate([x for x in ids if len(x)])
-        np.clip(flat, 0, self.table.shape[0] - 1, out=flat)
         vecs = self.table[flat].astype(np.float32)
         starts = np.concatenate([[0], np.cumsum(lengths[nonempty])[:-1]])
         sums = np.add.reduceat(vecs, starts, axis=0)
