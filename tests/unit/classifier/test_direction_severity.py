@@ -26,6 +26,16 @@ def test_added_direction_follows_powers_vs_protections() -> None:
     )
 
 
+def test_contracted_negations_grant_no_power() -> None:
+    # "don't"/"won't"/"cannot" negate like "do not": the sale they name is a promise, not a power.
+    for text in ("We don't sell your personal information.", "We cannot sell your data."):
+        assert direction_of("added", "advertising", after=text) == Direction.RESTRICTS, text
+    # (Before, "n't" was never matched, and this read as a broadening.)
+    assert direction_of("added", "advertising", after="We won’t share your messages with advertisers.") != (
+        Direction.EXPANDS
+    )
+
+
 def test_reworded_uses_the_word_diff() -> None:
     diff = [
         DiffOp(op="equal", text="We use your posts to"),

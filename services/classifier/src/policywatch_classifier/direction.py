@@ -83,7 +83,9 @@ _PERIOD = re.compile(
 ChangeKindLit = Literal["added", "removed", "reworded"]
 
 
-_NEGATED = re.compile(r"\b(not|never|no|n.t|without your)\b(\s+\S+){1,4}", re.I)
+#: A negation and the few words it governs. "n't" is matched as a word ending ("don't", "won't",
+#: "can’t"): ``\bn.t`` needed a word boundary inside the word and never matched.
+_NEGATED = re.compile(r"(\b(not|never|no|cannot|without your)\b|\w+n['’]t\b)(\s+\S+){1,4}", re.I)
 
 
 def _count(rx: re.Pattern[str], text: str) -> int:

@@ -33,8 +33,10 @@ from policywatch_classifier.tagger import PassageTagger, get_tagger
 from policywatch_classifier.text import clean_markdown, split_passages
 
 #: Direction and severity rules (they decide together what an alert says). 1.1: a reworded list of
-#: data kinds or recipients that grows or shrinks, and a changed retention or notice period.
-SEVERITY_RULES_VERSION = "1.1"
+#: data kinds or recipients that grows or shrinks, and a changed retention or notice period. 1.2:
+#: contracted negations ("don't", "won't", "can't", "cannot") keep the words they negate from
+#: counting as powers.
+SEVERITY_RULES_VERSION = "1.2"
 PassageChange = Literal["added", "removed", "reworded"]
 MAX_PASSAGES = 4000  # bound the work for near-total rewrites (~10 s of tagging on one core)
 MAX_EVENT_PASSAGES = 400  # passages carried by the event: all tagged ones first, then untagged
