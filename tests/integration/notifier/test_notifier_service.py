@@ -169,17 +169,35 @@ async def test_alert_reaches_matching_subscribers_once(
         assert webhook_receiver.at("/pro")[0].json()["data"]["regulations"]  # professional: regulations
         assert "regulations" not in hook.json()["data"]  # watcher: none
 
-        # redelivery of the same event: nothing new
+        # redelivery of the same event: nothing new. A later change of the same document (same
+        # partition, so consumed after the redelivery) is the barrier: once it has reached every
+        # channel, a duplicate of the first would have been sent before it or with it.
         await publish(producer, CLASSIFIED, event)
-        await asyncio.sleep(2.0)
-        assert len(smtp_sink.to("a@example.com")) == 1 and len(webhook_receiver.at("/a")) == 1
-        assert len(webhook_receiver.at("/pro")) == 1
+        barrier = event_for(p, severity="high", categories=(cat,), n=3)
+        await publish(producer, CLASSIFIED, barrier)
+
+        def received(path: str) -> list[str]:
+            return [h.json()["data"]["event_id"] for h in webhook_receiver.at(path)]
+
+        await wait_until(
+            lambda: (
+                barrier.event_id in received("/a")
+                and barrier.event_id in received("/pro")
+                and len(smtp_sink.to("a@example.com")) >= 2
+            ),
+            timeout=30,
+        )
+        assert received("/a") == [event.event_id, barrier.event_id]
+        assert received("/pro") == [event.event_id, barrier.event_id]
+        assert len(smtp_sink.to("a@example.com")) == 2
         assert smtp_sink.to("free@example.com") == [] and smtp_sink.to("low@example.com") == []
         assert len(smtp_sink.to("b@example.com")) == 1 and len(webhook_receiver.at("/b")) == 1
-        assert {(d.channel, d.status) for d in await ledger(db, a)} == {
+        assert sorted((d.channel, d.status) for d in await ledger(db, a)) == [
+            ("email", "sent"),
             ("email", "sent"),
             ("webhook", "sent"),
-        }
+            ("webhook", "sent"),
+        ]
         assert await ledger(db, free) == [] and await ledger(db, low) == []
         assert b and pro
 
