@@ -83,3 +83,20 @@ def test_synthetic_rows_are_fully_labelled_distinct_taxonomy_rows() -> None:
     per_category = Counter(c for e in rows for c in e.labels)
     assert min(per_category[c] for c in ids) >= 50
     assert [e.weight for e in synthetic_examples(0.5)][:3] == [0.5] * 3
+
+
+def test_full_labels_of_the_quotes_are_taxonomy_ids_once_per_quote() -> None:
+    import json
+    from importlib import resources
+
+    from policywatch_classifier.train import FULL_LABELS_FILE, full_labels
+
+    lines = (
+        resources.files("policywatch_classifier").joinpath("data", FULL_LABELS_FILE).read_text().splitlines()
+    )
+    rows = [json.loads(x) for x in lines]
+    labels = full_labels()
+    assert len(labels) == len(rows) >= 7000  # one row per quote, no quote twice
+    assert all(set(r) == {"qid", "labels"} for r in rows)  # ids and labels only: no quoted text
+    assert set().union(*labels.values()) == set(get_taxonomy().ids)
+    assert 0.1 <= sum(not v for v in labels.values()) / len(labels) <= 0.3

@@ -46,7 +46,7 @@ from policywatch_classifier.tfidf import CompactTfidf
 if TYPE_CHECKING:  # evaluate imports this module
     from policywatch_classifier.evaluate import EvalItem
 
-MODEL_VERSION = "1.5.0"
+MODEL_VERSION = "1.6.0"
 MODEL_FILE_NAME = "classifier-model.joblib"
 SEED = 20261124
 DEFAULT_SHARED = Path(__file__).resolve().parents[4] / ".." / "shared"
@@ -84,6 +84,7 @@ def load_examples(shared: Path) -> list[Example]:
     all_ids = set(tax.ids)
     mapping = load_data("label_mapping.yaml")
     out: list[Example] = []
+    quotes: list[tuple[str, str, str]] = []
     with lzma.open(shared / "labelled" / "tosdr_points_2021.jsonl.xz", "rt", encoding="utf-8") as fh:
         for line in fh:
             r = json.loads(line)
@@ -92,7 +93,13 @@ def load_examples(shared: Path) -> list[Example]:
             text = clean_markdown(r["text"] or "")
             if len(text) < 20:
                 continue
-            out.append(Example(text, set(mapping["tosdr"][r["case"]]), all_ids, 1.0, "tosdr"))
+            quotes.append((r["id"], r["case"], text))
+    by_id = full_labels()
+    # By text: a quote recorded twice under two ids was labelled once.
+    by_text = {text: by_id[qid] for qid, _, text in quotes if qid in by_id}
+    for _, case, text in quotes:
+        out.append(Example(text, set(by_text.get(text, mapping["tosdr"][case])), all_ids, 1.0, "tosdr"))
+    fully_labelled = {id(e) for e in out if e.text in by_text}
     scope = set(mapping["claudette_scope"])
     negatives: list[Example] = []
     with lzma.open(shared / "labelled" / "claudette_en.jsonl.xz", "rt", encoding="utf-8") as fh:
@@ -111,11 +118,24 @@ def load_examples(shared: Path) -> list[Example]:
                 negatives.append(Example(text, set(), scope, 1.0, "claudette"))
     rng = random.Random(SEED)
     out.extend(rng.sample(negatives, min(CLAUDETTE_NEGATIVES, len(negatives))))
-    partial_labels(out)
+    # A fully labelled quote is a reliable negative of the categories it lacks: no partial label.
+    partial_labels([e for e in out if id(e) not in fully_labelled])
     for item in load_data("training_supplement.yaml")["items"]:
         out.append(Example(item["text"], set(item["labels"]), all_ids, 3.0, SUPPLEMENT_SOURCE))
     out += synthetic_examples()
     return decontaminate(out, held_out_texts(shared))
+
+
+#: Every category each ToS;DR quote addresses, by quote id (model 1.6.0): a quote was recorded for
+#: the one case it illustrates, so as a training row it was a partial label (``partial_labels``).
+FULL_LABELS_FILE = "tosdr_full_labels.jsonl"
+
+
+def full_labels() -> dict[str, set[str]]:
+    """Quote id -> the full label set given by hand (docs/classifier.md, "Training")."""
+    data = resources.files("policywatch_classifier").joinpath("data", FULL_LABELS_FILE)
+    rows = [json.loads(line) for line in data.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return {r["qid"]: set(r["labels"]) for r in rows}
 
 
 #: Training weight of a synthetic passage (that of a public quote; 0.5 measured the same on dev).
@@ -348,6 +368,7 @@ def train(
         "with_dev": with_dev,
         "sources": {
             "tosdr_points_2021": "CC BY-SA 3.0, ToS;DR contributors",
+            "tosdr_full_labels": "CC BY 4.0, policywatch (labels only)",
             "ota_eval_dev_split": "ODC-BY 1.0, Open Terms Archive (passages) + policywatch labels",
             "claudette_en": "CC BY 4.0, Galassi et al. (CLAUDETTE)",
             "training_supplement": "CC BY 4.0, policywatch",
