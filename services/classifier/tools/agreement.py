@@ -32,6 +32,12 @@ tools/rounds/synthetic-batch4-relabel.jsonl`` does the same for the fourth batch
 
 compares the two blind labellings of the double-blind dev relabelling (ninth session,
 ``tools/rounds/dev-relabel.jsonl``), their adjudication and the evaluation set's first labels.
+
+    .venv/bin/python services/classifier/tools/agreement.py --quotes
+
+compares the full labels of the ToS;DR quotes (``policywatch_classifier/data/tosdr_full_labels.jsonl``,
+model 1.6.0) with a blind relabelling of 200 of them (seed 20261129,
+``tools/rounds/tosdr-full-labels-relabel.jsonl``; quote ids and labels only).
 """
 
 from __future__ import annotations
@@ -56,6 +62,7 @@ DOUBLE = EVAL_SET.parent / "double_labels_test_extra.jsonl"
 CALIBRATION = EVAL_SET.parent / "relabel_test_calibration.jsonl"
 SYNTHETIC_RELABEL = EVAL_SET.parent / "relabel_synthetic.jsonl"
 DEV_RELABEL = Path(__file__).resolve().parent / "rounds" / "dev-relabel.jsonl"
+QUOTES_RELABEL = Path(__file__).resolve().parent / "rounds" / "tosdr-full-labels-relabel.jsonl"
 
 
 def kappa(a: np.ndarray, b: np.ndarray) -> float:
@@ -113,6 +120,21 @@ def synthetic_labels(rows: Path | None = None, relabel: Path = SYNTHETIC_RELABEL
     )
 
 
+def quote_labels() -> None:
+    """The full labels of the ToS;DR quotes against a blind second labelling of 200 of them."""
+    from policywatch_classifier.taxonomy import get_taxonomy
+    from policywatch_classifier.train import full_labels
+
+    first = full_labels()
+    again = [json.loads(line) for line in QUOTES_RELABEL.read_text().splitlines()]
+    labelling_line(
+        "ToS;DR quotes: blind relabelling vs the full labels",
+        get_taxonomy().ids,
+        [set(r["labels"]) for r in again],
+        [first[r["qid"]] for r in again],
+    )
+
+
 def dev_relabel(path: Path) -> None:
     """A double-blind relabelling of the dev split (``tools/rounds/dev-relabel.jsonl``: each
     annotator's labels ``a`` and ``b`` and the adjudicated ``labels``) against itself and against
@@ -135,6 +157,7 @@ def main() -> None:
     ap.add_argument("--oof-cache", type=Path, default=None)
     ap.add_argument("--test-labels", action="store_true", help="label agreement of the test-extra round")
     ap.add_argument("--synthetic", action="store_true", help="label agreement of the synthetic training rows")
+    ap.add_argument("--quotes", action="store_true", help="label agreement of the quotes' full labels")
     ap.add_argument("--synthetic-rows", type=Path, default=None, help="--synthetic: other synthetic rows")
     ap.add_argument(
         "--synthetic-relabel",
@@ -159,6 +182,9 @@ def main() -> None:
         return
     if args.synthetic:
         synthetic_labels(args.synthetic_rows, args.synthetic_relabel)
+        return
+    if args.quotes:
+        quote_labels()
         return
     second = {r["id"]: set(r["labels"]) for r in map(json.loads, args.relabel.read_text().splitlines())}
     dev = Dev(args.oof_cache)
