@@ -37,7 +37,9 @@ compares the two blind labellings of the double-blind dev relabelling (ninth ses
 
 compares the full labels of the ToS;DR quotes (``policywatch_classifier/data/tosdr_full_labels.jsonl``,
 model 1.6.0) with a blind relabelling of 200 of them (seed 20261129,
-``tools/rounds/tosdr-full-labels-relabel.jsonl``; quote ids and labels only).
+``tools/rounds/tosdr-full-labels-relabel.jsonl``; quote ids and labels only). ``--claudette`` does
+the same for the full labels of the CLAUDETTE training sentences (measured, not shipped;
+``tools/rounds/claudette-full-labels*.jsonl``, seed 20261131).
 """
 
 from __future__ import annotations
@@ -63,6 +65,8 @@ CALIBRATION = EVAL_SET.parent / "relabel_test_calibration.jsonl"
 SYNTHETIC_RELABEL = EVAL_SET.parent / "relabel_synthetic.jsonl"
 DEV_RELABEL = Path(__file__).resolve().parent / "rounds" / "dev-relabel.jsonl"
 QUOTES_RELABEL = Path(__file__).resolve().parent / "rounds" / "tosdr-full-labels-relabel.jsonl"
+CLAUDETTE_FULL = Path(__file__).resolve().parent / "rounds" / "claudette-full-labels.jsonl"
+CLAUDETTE_RELABEL = Path(__file__).resolve().parent / "rounds" / "claudette-full-labels-relabel.jsonl"
 
 
 def kappa(a: np.ndarray, b: np.ndarray) -> float:
@@ -120,15 +124,13 @@ def synthetic_labels(rows: Path | None = None, relabel: Path = SYNTHETIC_RELABEL
     )
 
 
-def quote_labels() -> None:
-    """The full labels of the ToS;DR quotes against a blind second labelling of 200 of them."""
+def full_label_agreement(name: str, first: dict[str, set[str]], relabel: Path) -> None:
+    """Full labels (``first``: id -> labels) against a blind second labelling of some of them."""
     from policywatch_classifier.taxonomy import get_taxonomy
-    from policywatch_classifier.train import full_labels
 
-    first = full_labels()
-    again = [json.loads(line) for line in QUOTES_RELABEL.read_text().splitlines()]
+    again = [json.loads(line) for line in relabel.read_text().splitlines()]
     labelling_line(
-        "ToS;DR quotes: blind relabelling vs the full labels",
+        f"{name}: blind relabelling vs the full labels",
         get_taxonomy().ids,
         [set(r["labels"]) for r in again],
         [first[r["qid"]] for r in again],
@@ -158,6 +160,7 @@ def main() -> None:
     ap.add_argument("--test-labels", action="store_true", help="label agreement of the test-extra round")
     ap.add_argument("--synthetic", action="store_true", help="label agreement of the synthetic training rows")
     ap.add_argument("--quotes", action="store_true", help="label agreement of the quotes' full labels")
+    ap.add_argument("--claudette", action="store_true", help="same, CLAUDETTE sentences (not shipped)")
     ap.add_argument("--synthetic-rows", type=Path, default=None, help="--synthetic: other synthetic rows")
     ap.add_argument(
         "--synthetic-relabel",
@@ -184,7 +187,15 @@ def main() -> None:
         synthetic_labels(args.synthetic_rows, args.synthetic_relabel)
         return
     if args.quotes:
-        quote_labels()
+        from policywatch_classifier.train import full_labels
+
+        full_label_agreement("ToS;DR quotes", full_labels(), QUOTES_RELABEL)
+        return
+    if args.claudette:
+        rows = map(json.loads, CLAUDETTE_FULL.read_text().splitlines())
+        full_label_agreement(
+            "CLAUDETTE sentences", {r["qid"]: set(r["labels"]) for r in rows}, CLAUDETTE_RELABEL
+        )
         return
     second = {r["id"]: set(r["labels"]) for r in map(json.loads, args.relabel.read_text().splitlines())}
     dev = Dev(args.oof_cache)

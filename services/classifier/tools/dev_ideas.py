@@ -19,8 +19,8 @@
     .venv/bin/python services/classifier/tools/dev_ideas.py hyper [--tfidf-c 2 4 8] [--emb-c 0.5 1 4]
         [--blend 0.3 0.4 0.5 0.6] [--save F.npz] [--oof-cache F]
     .venv/bin/python services/classifier/tools/dev_ideas.py doctype [--strength 0.25 0.5 1] [--oof-cache F]
-    .venv/bin/python services/classifier/tools/dev_ideas.py fulllabels [--full-labels F] [--weight 1]
-        [--oof-cache F]
+    .venv/bin/python services/classifier/tools/dev_ideas.py fulllabels|claudettelabels [--full-labels F]
+        [--weight 1] [--oof-cache F]
 
 Every idea starts from the shipped tagger's out-of-fold dev scores (``evaluate.dev_scores``: each
 passage scored by a model trained without its platform family; ``--oof-cache`` keeps them between
@@ -72,8 +72,9 @@ the estimate that tracked the held-out figure (docs/classifier.md, "Evaluation s
 - ``hyper``: C of both regressions and the embedding share b, re-chosen with the synthetic rows.
 - ``doctype``: the passage's document type (privacy policy, terms, DPA, law-enforcement guide) as
   a prior on each category's model probability, learnt from the other folds' labels.
-- ``fulllabels``: a random sample of the ToS;DR quotes labelled with every category they address,
-  in place of their partial labels.
+- ``fulllabels``: the ToS;DR quotes labelled with every category they address, in place of their
+  partial labels (shipped in model 1.6.0); ``claudettelabels``: the same for the CLAUDETTE
+  sentences the model is trained on (``rounds/claudette-full-labels.jsonl``, not shipped).
 - ``synthetic``: the synthetic training passages (``data/training_synthetic.jsonl``) at other
   weights; ``--weight 0`` measures the configuration without them.
 """
@@ -1311,6 +1312,11 @@ def fulllabels(dev: Dev, path: Path, weights: list[float], save: Path | None = N
             np.savez(save.with_suffix(f".w{w}.npz"), p=p)
 
 
+#: Full labels of the CLAUDETTE training sentences (fourteenth session, measured, not shipped):
+#: ``claudette_key`` of the sentence and every category it addresses.
+CLAUDETTE_LABELS = ROUNDS / "claudette-full-labels.jsonl"
+
+
 def claudette_key(text: str) -> str:
     """A CLAUDETTE sentence has no id: the first 16 hex digits of its cleaned text's SHA-1."""
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
@@ -1429,8 +1435,10 @@ IDEAS: dict[str, Callable[[Dev, argparse.Namespace], None]] = {
     "hyper": lambda dev, args: hyper(dev, args.tfidf_c, args.emb_c, args.blend, args.save),
     "fallback": lambda dev, args: fallback(dev, args.ratio),
     "doctype": lambda dev, args: doctype(dev, args.strength),
-    "fulllabels": lambda dev, args: fulllabels(dev, args.full_labels, args.weight, args.save),
-    "claudettelabels": lambda dev, args: claudettelabels(dev, args.full_labels, args.weight),
+    "fulllabels": lambda dev, args: fulllabels(dev, args.full_labels or FULL_LABELS, args.weight, args.save),
+    "claudettelabels": lambda dev, args: claudettelabels(
+        dev, args.full_labels or CLAUDETTE_LABELS, args.weight
+    ),
 }
 
 
@@ -1489,7 +1497,11 @@ def main() -> None:
     )
     ap.add_argument("--smoothing", type=float, nargs="+", default=[1e-3, 1e-4], help="sif: a")
     ap.add_argument(
-        "--full-labels", type=Path, default=FULL_LABELS, help="fulllabels: quote ids and their full labels"
+        "--full-labels",
+        type=Path,
+        default=None,
+        help="fulllabels, claudettelabels: ids and full labels (default: the shipped quotes' labels / "
+        "rounds/claudette-full-labels.jsonl)",
     )
     ap.add_argument(
         "--strength", type=float, nargs="+", default=[0.25, 0.5, 1.0], help="doctype: prior strength"
