@@ -192,9 +192,9 @@ def main() -> None:
         full_label_agreement("ToS;DR quotes", full_labels(), QUOTES_RELABEL)
         return
     if args.claudette:
-        rows = map(json.loads, CLAUDETTE_FULL.read_text().splitlines())
+        full = [json.loads(line) for line in CLAUDETTE_FULL.read_text().splitlines()]
         full_label_agreement(
-            "CLAUDETTE sentences", {r["qid"]: set(r["labels"]) for r in rows}, CLAUDETTE_RELABEL
+            "CLAUDETTE sentences", {r["qid"]: set(r["labels"]) for r in full}, CLAUDETTE_RELABEL
         )
         return
     second = {r["id"]: set(r["labels"]) for r in map(json.loads, args.relabel.read_text().splitlines())}
