@@ -128,7 +128,8 @@ def test_no_synthetic_training_row_shares_a_long_run_of_words_with_a_held_out_pa
 def test_fully_labelled_quotes_are_known_for_every_category() -> None:
     """A quote labelled with every category it addresses is a reliable negative of the others, so
     the partial labels (``train.partial_labels``, which make a public row unknown for a category a
-    strong rule finds in it; ~2,700 rows before model 1.6.0) do not apply to it. Every mapped quote has full labels."""
+    strong rule finds in it; ~2,700 rows before model 1.6.0) do not apply to it. Every mapped quote
+    has full labels."""
     from policywatch_classifier.train import full_labels, load_examples
 
     ids = set(get_taxonomy().ids)
