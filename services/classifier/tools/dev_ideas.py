@@ -112,15 +112,19 @@ from policywatch_classifier.evaluate import (
     out_of_fold_probs,
 )
 from policywatch_classifier.tagger import RULE_BLEND, PassageTagger, combine
+from policywatch_classifier.taxonomy import load_data
 from policywatch_classifier.text import block_passage, clean_markdown, iter_blocks, split_sentences
 from policywatch_classifier.train import (
     SYNTHETIC_SOURCE,
     Example,
     dev_rows,
     fit_model,
+    full_label_texts,
+    full_labels,
     load_examples,
     shared_dir,
     synthetic_examples,
+    tosdr_quotes,
 )
 from policywatch_differ.sections import parse
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -182,6 +186,10 @@ class Dev:
 
     def combined(self, p: np.ndarray, r: np.ndarray) -> np.ndarray:
         return np.vectorize(combine)(p, r)
+
+    def with_dev_rows(self, rows: list[Example]) -> Callable[[list[int]], list[Example]]:
+        """``rows_for`` of ``refit``: ``rows`` plus the dev rows outside the fold (weight 2)."""
+        return lambda fold: rows + dev_rows(self.items, {self.items[i].id for i in fold})
 
 
 def corpus_rows(shared: Path, keep: Callable[[str], bool] = lambda head: True) -> Iterator[dict[str, str]]:
@@ -578,25 +586,29 @@ def refit(dev: Dev, name: str, rows_for: Callable[[list[int]], list[Example]] | 
     return p
 
 
-def print_interval(before: np.ndarray, after: np.ndarray, gold: np.ndarray) -> None:
-    """Print the paired 90 % bootstrap interval (2,000 resamples of the passages, seed 0) of the
-    macro-F1 gain of decisions ``after`` over ``before``."""
+def paired_interval(gain_on: Callable[[np.ndarray], float], n: int, resamples: int) -> tuple[float, float]:
+    """90 % interval of ``gain_on(rows)`` over ``resamples`` bootstrap resamples of ``n`` passages
+    (seed 0): the same resamples for both sides of the gain."""
     rng = np.random.default_rng(0)
-    boot = [rng.integers(0, len(gold), len(gold)) for _ in range(2000)]
-    diff = [macro_f1(after[k], gold[k]) - macro_f1(before[k], gold[k]) for k in boot]
+    diff = [gain_on(rng.integers(0, n, n)) for _ in range(resamples)]
     lo, hi = np.percentile(diff, [5, 95])
+    return float(lo), float(hi)
+
+
+def print_interval(before: np.ndarray, after: np.ndarray, gold: np.ndarray) -> None:
+    """Print the paired 90 % bootstrap interval (2,000 resamples of the passages) of the macro-F1
+    gain of decisions ``after`` over ``before``."""
+    lo, hi = paired_interval(
+        lambda k: macro_f1(after[k], gold[k]) - macro_f1(before[k], gold[k]), len(gold), 2000
+    )
     print(f"  nested gain 90 % paired bootstrap interval {lo:+.3f} … {hi:+.3f}")
 
 
 def print_ap_interval(dev: Dev, before: np.ndarray, after: np.ndarray) -> None:
-    """Print the paired 90 % bootstrap interval (500 resamples of the passages, seed 0) of the
-    macro AP gain of scores ``after`` over ``before``: the ranking, free of thresholds."""
-    rng = np.random.default_rng(0)
-    diff = []
-    for _ in range(500):
-        k = rng.integers(0, len(dev.gold), len(dev.gold))
-        diff.append(dev.ap(after[k], dev.gold[k]) - dev.ap(before[k], dev.gold[k]))
-    lo, hi = np.percentile(diff, [5, 95])
+    """Print the paired 90 % bootstrap interval (500 resamples of the passages) of the macro AP
+    gain of scores ``after`` over ``before``: the ranking, free of thresholds."""
+    g = dev.gold
+    lo, hi = paired_interval(lambda k: dev.ap(after[k], g[k]) - dev.ap(before[k], g[k]), len(g), 500)
     print(f"  AP gain 90 % paired bootstrap interval {lo:+.3f} … {hi:+.3f}")
 
 
@@ -649,11 +661,7 @@ def pending(dev: Dev, weights: list[float]) -> None:
         ]
         rows = [e for e in rows if e.weight > 0]
         print(f"{n_waiting} quotes awaiting moderation at weight {w}")
-
-        def rows_for(fold: list[int], rows: list[Example] = rows) -> list[Example]:
-            return rows + dev_rows(dev.items, {dev.items[i].id for i in fold})
-
-        refit(dev, f"quotes awaiting moderation at weight {w}", rows_for)
+        refit(dev, f"quotes awaiting moderation at weight {w}", dev.with_dev_rows(rows))
 
 
 def quote_negatives_at(rows: list[Example], weight: float) -> list[Example]:
@@ -684,11 +692,7 @@ def negweight(dev: Dev, weights: list[float]) -> None:
         rows = quote_negatives_at(public, w)
         quotes = sum(e.source == "tosdr" and bool(e.labels) for e in public)
         print(f"{quotes} labelled quotes; negatives at weight {w}")
-
-        def rows_for(fold: list[int], rows: list[Example] = rows) -> list[Example]:
-            return rows + dev_rows(dev.items, {dev.items[i].id for i in fold})
-
-        refit(dev, f"quotes' negatives at weight {w}", rows_for)
+        refit(dev, f"quotes' negatives at weight {w}", dev.with_dev_rows(rows))
 
 
 def devweight(dev: Dev, weights: list[float]) -> None:
@@ -1016,11 +1020,7 @@ def domain(dev: Dev, clips: list[float]) -> None:
             Example(e.text, e.labels, e.known, e.weight * float(wi), e.source)
             for e, wi in zip(public, w, strict=True)
         ]
-
-        def rows_for(fold: list[int], rows: list[Example] = rows) -> list[Example]:
-            return rows + dev_rows(dev.items, {dev.items[i].id for i in fold})
-
-        refit(dev, f"public rows weighted by domain odds, clip {clip}", rows_for)
+        refit(dev, f"public rows weighted by domain odds, clip {clip}", dev.with_dev_rows(rows))
 
 
 def sif(dev: Dev, smoothing: list[float]) -> None:
@@ -1249,67 +1249,45 @@ def classweight(dev: Dev, weightings: list[str]) -> None:
             refit(dev, f"class weights: {how}")
 
 
-#: Full labels of the ToS;DR quotes (fourteenth session; shipped in model 1.6.0, so measuring them
-#: against the shipped configuration now compares it with itself; ``--full-labels`` takes another
-#: labelling): quote id and every category the quote addresses.
-FULL_LABELS = (
-    Path(__file__).resolve().parents[1]
-    / "src"
-    / "policywatch_classifier"
-    / "data"
-    / "tosdr_full_labels.jsonl"
-)
-
-
-def full_label_texts(shared: Path, path: Path) -> dict[str, set[str]]:
-    """Cleaned quote text (as ``train.load_examples`` cleans it) -> its full label set."""
-    labels = {r["qid"]: set(r["labels"]) for r in map(json.loads, path.read_text().splitlines()) if r}
-    out: dict[str, set[str]] = {}
-    with lzma.open(shared / "labelled" / "tosdr_points_2021.jsonl.xz", "rt", encoding="utf-8") as fh:
-        for line in fh:
-            r = json.loads(line)
-            if r["id"] in labels:
-                out[clean_markdown(r["text"] or "")] = labels[r["id"]]
-    return out
-
-
-def with_full_labels(
-    public: list[Example], full: dict[str, set[str]], ids: set[str], weight: float
-) -> list[Example]:
-    """``public`` with each ToS;DR quote of ``full`` labelled with its full label set, known for
-    every category (a reliable negative of the others, unlike a partial label) at ``weight``."""
-    return [
-        Example(e.text, full[e.text], set(ids), e.weight * weight, e.source)
-        if e.source == "tosdr" and e.text in full
-        else e
-        for e in public
-    ]
-
-
-def fulllabels(dev: Dev, path: Path, weights: list[float], save: Path | None = None) -> None:
-    """A ToS;DR quote carries the one case it was quoted for; the partial labels only drop the
-    negatives a strong rule contradicts. Here a random sample of the quotes is labelled with every
-    category it addresses (real text of many services, full labels: what made the synthetic rows
-    help), replacing their partial labels."""
+def refit_full_labels(
+    dev: Dev,
+    source: str,
+    label_of: Callable[[Example], set[str] | None],
+    weights: list[float],
+    save: Path | None,
+) -> None:
+    """Refit with each public row of ``source`` that ``label_of`` labels (None: not labelled) given
+    those labels, known for every category (a reliable negative of the others, unlike a partial
+    label), at ``weight`` times its own; print the figures of ``refit`` and the AP interval."""
     dev.line("shipped configuration", dev.combined(dev.p, dev.r))
     public = load_examples(dev.shared)
-    full = full_label_texts(dev.shared, path)
-    old = [e for e in public if e.source == "tosdr" and e.text in full]
-    added = Counter(c for e in old for c in full[e.text] - e.labels)
-    dropped = Counter(c for e in old for c in e.labels - full[e.text])
-    print(f"{len(full)} quotes labelled, {len(old)} training rows relabelled")
+    rows = [e for e in public if e.source == source]
+    found = {id(e): labels for e in rows if (labels := label_of(e)) is not None}
+    added = Counter(c for e in rows if id(e) in found for c in found[id(e)] - e.labels)
+    dropped = Counter(c for e in rows if id(e) in found for c in e.labels - found[id(e)])
+    print(f"{len(found)} of {len(rows)} {source} training rows relabelled")
     print(f"  labels added {sum(added.values())}: {dict(added.most_common(8))}")
     print(f"  labels dropped {sum(dropped.values())}: {dict(dropped.most_common(8))}")
     for w in weights:
-        rows = with_full_labels(public, full, set(dev.ids), w)
-
-        def rows_for(fold: list[int], rows: list[Example] = rows) -> list[Example]:
-            return rows + dev_rows(dev.items, {dev.items[i].id for i in fold})
-
-        p = refit(dev, f"quotes with full labels, weight {w}", rows_for)
+        relabelled = [
+            Example(e.text, found[id(e)], set(dev.ids), e.weight * w, e.source) if id(e) in found else e
+            for e in public
+        ]
+        p = refit(dev, f"{source} rows with full labels, weight {w}", dev.with_dev_rows(relabelled))
         print_ap_interval(dev, dev.combined(dev.p, dev.r), dev.combined(p, dev.r))
         if save is not None:
             np.savez(save.with_suffix(f".w{w}.npz"), p=p)
+
+
+def fulllabels(dev: Dev, path: Path | None, weights: list[float], save: Path | None = None) -> None:
+    """A ToS;DR quote carries the one case it was quoted for; the partial labels only drop the
+    negatives a strong rule contradicts. Here the quotes are labelled with every category they
+    address (real text of many services, full labels: what made the synthetic rows help),
+    replacing their partial labels. Shipped in model 1.6.0, so the shipped labels (``path`` None)
+    now compare the shipped configuration with itself; ``path``: another labelling."""
+    mapping = load_data("label_mapping.yaml")
+    by_text = full_label_texts(tosdr_quotes(dev.shared, set(mapping["tosdr"])), full_labels(path))
+    refit_full_labels(dev, "tosdr", lambda e: by_text.get(e.text), weights, save)
 
 
 #: Full labels of the CLAUDETTE training sentences (fourteenth session, measured, not shipped):
@@ -1327,28 +1305,8 @@ def claudettelabels(dev: Dev, path: Path, weights: list[float]) -> None:
     sentences and the 6,000 sampled untagged ones): CLAUDETTE annotates unfair clauses of four
     kinds, so a sentence is a label of those four categories only and unknown for the other 18 (a
     licence to user content or a data-collection clause in a ToS is no row of its category)."""
-    dev.line("shipped configuration", dev.combined(dev.p, dev.r))
-    public = load_examples(dev.shared)
-    labels = {r["qid"]: set(r["labels"]) for r in map(json.loads, path.read_text().splitlines()) if r}
-    ids = set(dev.ids)
-    rows = [e for e in public if e.source == "claudette"]
-    found = [e for e in rows if claudette_key(e.text) in labels]
-    print(f"{len(labels)} sentences labelled; {len(found)} of {len(rows)} CLAUDETTE training rows found")
-    added = Counter(c for e in found for c in labels[claudette_key(e.text)] - e.labels)
-    print(f"  labels added {sum(added.values())}: {dict(added.most_common(8))}")
-    for w in weights:
-        relabelled = [
-            Example(e.text, labels[claudette_key(e.text)], ids, e.weight * w, e.source)
-            if e.source == "claudette" and claudette_key(e.text) in labels
-            else e
-            for e in public
-        ]
-
-        def rows_for(fold: list[int], rows: list[Example] = relabelled) -> list[Example]:
-            return rows + dev_rows(dev.items, {dev.items[i].id for i in fold})
-
-        p = refit(dev, f"CLAUDETTE with full labels, weight {w}", rows_for)
-        print_ap_interval(dev, dev.combined(dev.p, dev.r), dev.combined(p, dev.r))
+    by_key = full_labels(path)
+    refit_full_labels(dev, "claudette", lambda e: by_key.get(claudette_key(e.text)), weights, None)
 
 
 #: Document type -> the group whose category rates ``doctype`` learns (the corpus's document names;
@@ -1371,14 +1329,13 @@ def doctype_offsets(dev: Dev, scored: np.ndarray, known: np.ndarray, smoothing: 
     g = dev.gold[known].astype(float)
     base = (g.sum(axis=0) + 1.0) / (len(g) + 2.0)
     groups = np.array([DOC_GROUPS.get(it.document, "") for it in dev.items])
-    out = np.zeros((int(scored.sum()), g.shape[1]))
-    for k, i in enumerate(np.flatnonzero(scored)):
-        if not groups[i]:
-            continue
-        same = groups[known] == groups[i]
-        rate = (g[same].sum(axis=0) + smoothing * base) / (same.sum() + smoothing)
-        out[k] = np.log(rate) - np.log(base)
-    return out
+    offset = {"": np.zeros(g.shape[1])}  # per group, counted once
+    for group in set(groups[scored]) - {""}:
+        same = groups[known] == group
+        offset[group] = np.log((g[same].sum(axis=0) + smoothing * base) / (same.sum() + smoothing)) - np.log(
+            base
+        )
+    return np.array([offset[group] for group in groups[scored]])
 
 
 def doctype(dev: Dev, strengths: list[float], smoothing: float = 20.0) -> None:
@@ -1435,7 +1392,7 @@ IDEAS: dict[str, Callable[[Dev, argparse.Namespace], None]] = {
     "hyper": lambda dev, args: hyper(dev, args.tfidf_c, args.emb_c, args.blend, args.save),
     "fallback": lambda dev, args: fallback(dev, args.ratio),
     "doctype": lambda dev, args: doctype(dev, args.strength),
-    "fulllabels": lambda dev, args: fulllabels(dev, args.full_labels or FULL_LABELS, args.weight, args.save),
+    "fulllabels": lambda dev, args: fulllabels(dev, args.full_labels, args.weight, args.save),
     "claudettelabels": lambda dev, args: claudettelabels(
         dev, args.full_labels or CLAUDETTE_LABELS, args.weight
     ),

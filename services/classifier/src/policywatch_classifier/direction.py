@@ -83,9 +83,10 @@ _PERIOD = re.compile(
 ChangeKindLit = Literal["added", "removed", "reworded"]
 
 
-#: A negation and the few words it governs. "n't" is matched as a word ending ("don't", "won't",
-#: "can’t"): ``\bn.t`` needed a word boundary inside the word and never matched.
-_NEGATED = re.compile(r"(\b(not|never|no|cannot|without your)\b|\w+n['’]t\b)(\s+\S+){1,4}", re.I)
+#: Negation words, "n't" as a word ending ("don't", "won't", "can’t"), for both scopes below.
+_NEGATION = r"not|never|no|cannot|\w+n['’]t"
+#: A negation and the few words it governs ("without your" consent: "without notice" is a power).
+_NEGATED = re.compile(rf"\b(?:{_NEGATION}|without your)\b(\s+\S+){{1,4}}", re.I)
 
 
 def _count(rx: re.Pattern[str], text: str) -> int:
@@ -110,9 +111,7 @@ def _lean(text: str) -> int:
 #: A negated clause, up to the end of the sentence or a "but": "we do not collect your location,
 #: contacts or photos, but we share …" names no collected data and one recipient. Wider than
 #: ``_NEGATED`` (a few words after the negation, which the power counts use): a list runs on.
-_NEGATED_CLAUSE = re.compile(
-    r"\b(not|never|no|without|\w+n['’]t)\b.*?(?=\bbut\b|\bhowever\b|[.;:]|$)", re.I | re.S
-)
+_NEGATED_CLAUSE = re.compile(rf"\b(?:{_NEGATION}|without)\b.*?(?=\bbut\b|\bhowever\b|[.;:]|$)", re.I | re.S)
 #: Words that name the same thing (a reworded list is no broader for them).
 _SAME = {
     "birthday": "date of birth",

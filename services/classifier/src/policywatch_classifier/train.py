@@ -83,23 +83,12 @@ def load_examples(shared: Path) -> list[Example]:
     tax = get_taxonomy()
     all_ids = set(tax.ids)
     mapping = load_data("label_mapping.yaml")
-    out: list[Example] = []
-    quotes: list[tuple[str, str, str]] = []
-    with lzma.open(shared / "labelled" / "tosdr_points_2021.jsonl.xz", "rt", encoding="utf-8") as fh:
-        for line in fh:
-            r = json.loads(line)
-            if r.get("irrelevant") or r["case"] not in mapping["tosdr"]:
-                continue
-            text = clean_markdown(r["text"] or "")
-            if len(text) < 20:
-                continue
-            quotes.append((r["id"], r["case"], text))
-    by_id = full_labels()
-    # By text: a quote recorded twice under two ids was labelled once.
-    by_text = {text: by_id[qid] for qid, _, text in quotes if qid in by_id}
-    for _, case, text in quotes:
-        out.append(Example(text, set(by_text.get(text, mapping["tosdr"][case])), all_ids, 1.0, "tosdr"))
-    fully_labelled = {id(e) for e in out if e.text in by_text}
+    quotes = tosdr_quotes(shared, set(mapping["tosdr"]))
+    by_text = full_label_texts(quotes, full_labels())
+    out = [
+        Example(text, set(by_text.get(text, mapping["tosdr"][case])), all_ids, 1.0, "tosdr")
+        for _, case, text in quotes
+    ]
     scope = set(mapping["claudette_scope"])
     negatives: list[Example] = []
     with lzma.open(shared / "labelled" / "claudette_en.jsonl.xz", "rt", encoding="utf-8") as fh:
@@ -119,7 +108,7 @@ def load_examples(shared: Path) -> list[Example]:
     rng = random.Random(SEED)
     out.extend(rng.sample(negatives, min(CLAUDETTE_NEGATIVES, len(negatives))))
     # A fully labelled quote is a reliable negative of the categories it lacks: no partial label.
-    partial_labels([e for e in out if id(e) not in fully_labelled])
+    partial_labels([e for e in out if not (e.source == "tosdr" and e.text in by_text)])
     for item in load_data("training_supplement.yaml")["items"]:
         out.append(Example(item["text"], set(item["labels"]), all_ids, 3.0, SUPPLEMENT_SOURCE))
     out += synthetic_examples()
@@ -131,11 +120,35 @@ def load_examples(shared: Path) -> list[Example]:
 FULL_LABELS_FILE = "tosdr_full_labels.jsonl"
 
 
-def full_labels() -> dict[str, set[str]]:
-    """Quote id -> the full label set given by hand (docs/classifier.md, "Training")."""
-    data = resources.files("policywatch_classifier").joinpath("data", FULL_LABELS_FILE)
-    rows = [json.loads(line) for line in data.read_text(encoding="utf-8").splitlines() if line.strip()]
+def tosdr_quotes(shared: Path, cases: Collection[str]) -> list[tuple[str, str, str]]:
+    """(quote id, case, cleaned text) of each ToS;DR quote of one of ``cases`` that is long enough
+    and not flagged irrelevant, in file order."""
+    quotes = []
+    with lzma.open(shared / "labelled" / "tosdr_points_2021.jsonl.xz", "rt", encoding="utf-8") as fh:
+        for line in fh:
+            r = json.loads(line)
+            if r.get("irrelevant") or r["case"] not in cases:
+                continue
+            text = clean_markdown(r["text"] or "")
+            if len(text) >= 20:
+                quotes.append((r["id"], r["case"], text))
+    return quotes
+
+
+def full_labels(path: Path | None = None) -> dict[str, set[str]]:
+    """Id -> the full label set given by hand (docs/classifier.md, "Training"): the shipped quotes'
+    labels, or another labelling in the same form (``path``; tools/dev_ideas.py)."""
+    if path is None:
+        text = resources.files("policywatch_classifier").joinpath("data", FULL_LABELS_FILE).read_text("utf-8")
+    else:
+        text = path.read_text(encoding="utf-8")
+    rows = [json.loads(line) for line in text.splitlines() if line.strip()]
     return {r["qid"]: set(r["labels"]) for r in rows}
+
+
+def full_label_texts(quotes: list[tuple[str, str, str]], by_id: dict[str, set[str]]) -> dict[str, set[str]]:
+    """Quote text -> its full labels. By text: a quote recorded twice under two ids was labelled once."""
+    return {text: by_id[qid] for qid, _, text in quotes if qid in by_id}
 
 
 #: Training weight of a synthetic passage (that of a public quote; 0.5 measured the same on dev).
