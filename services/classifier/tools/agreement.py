@@ -39,7 +39,9 @@ compares the full labels of the ToS;DR quotes (``policywatch_classifier/data/tos
 model 1.6.0) with a blind relabelling of 200 of them (seed 20261129,
 ``tools/rounds/tosdr-full-labels-relabel.jsonl``; quote ids and labels only). ``--claudette`` does
 the same for the full labels of the CLAUDETTE training sentences (measured, not shipped;
-``tools/rounds/claudette-full-labels*.jsonl``, seed 20261131).
+``tools/rounds/claudette-full-labels*.jsonl``, seed 20261131). ``--corpus`` does it for the labelled
+paragraphs of the dev platforms' documents (fifteenth session, ``tools/rounds/corpus-labels.jsonl``;
+200 relabelled blind, seed 11, ``tools/rounds/corpus-labels-relabel.jsonl``).
 """
 
 from __future__ import annotations
@@ -67,6 +69,8 @@ DEV_RELABEL = Path(__file__).resolve().parent / "rounds" / "dev-relabel.jsonl"
 QUOTES_RELABEL = Path(__file__).resolve().parent / "rounds" / "tosdr-full-labels-relabel.jsonl"
 CLAUDETTE_FULL = Path(__file__).resolve().parent / "rounds" / "claudette-full-labels.jsonl"
 CLAUDETTE_RELABEL = Path(__file__).resolve().parent / "rounds" / "claudette-full-labels-relabel.jsonl"
+CORPUS_LABELS = Path(__file__).resolve().parent / "rounds" / "corpus-labels.jsonl"
+CORPUS_RELABEL = Path(__file__).resolve().parent / "rounds" / "corpus-labels-relabel.jsonl"
 
 
 def kappa(a: np.ndarray, b: np.ndarray) -> float:
@@ -161,6 +165,7 @@ def main() -> None:
     ap.add_argument("--synthetic", action="store_true", help="label agreement of the synthetic training rows")
     ap.add_argument("--quotes", action="store_true", help="label agreement of the quotes' full labels")
     ap.add_argument("--claudette", action="store_true", help="same, CLAUDETTE sentences (not shipped)")
+    ap.add_argument("--corpus", action="store_true", help="same, dev platforms' corpus paragraphs")
     ap.add_argument("--synthetic-rows", type=Path, default=None, help="--synthetic: other synthetic rows")
     ap.add_argument(
         "--synthetic-relabel",
@@ -195,6 +200,12 @@ def main() -> None:
         full = [json.loads(line) for line in CLAUDETTE_FULL.read_text().splitlines()]
         full_label_agreement(
             "CLAUDETTE sentences", {r["qid"]: set(r["labels"]) for r in full}, CLAUDETTE_RELABEL
+        )
+        return
+    if args.corpus:
+        corpus = [json.loads(line) for line in CORPUS_LABELS.read_text().splitlines()]
+        full_label_agreement(
+            "dev platforms' paragraphs", {r["pid"]: set(r["labels"]) for r in corpus}, CORPUS_RELABEL
         )
         return
     second = {r["id"]: set(r["labels"]) for r in map(json.loads, args.relabel.read_text().splitlines())}

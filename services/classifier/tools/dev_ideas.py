@@ -604,12 +604,18 @@ def print_interval(before: np.ndarray, after: np.ndarray, gold: np.ndarray) -> N
     print(f"  nested gain 90 % paired bootstrap interval {lo:+.3f} … {hi:+.3f}")
 
 
-def print_ap_interval(dev: Dev, before: np.ndarray, after: np.ndarray) -> None:
+def print_ap_interval(
+    dev: Dev, before: np.ndarray, after: np.ndarray, gold: np.ndarray | None = None, name: str = ""
+) -> None:
     """Print the paired 90 % bootstrap interval (500 resamples of the passages) of the macro AP
-    gain of scores ``after`` over ``before``: the ranking, free of thresholds."""
-    g = dev.gold
+    gain of scores ``after`` over ``before``: the ranking, free of thresholds. ``gold``: other
+    labels of the dev passages (``name`` says which)."""
+    g = dev.gold if gold is None else gold
     lo, hi = paired_interval(lambda k: dev.ap(after[k], g[k]) - dev.ap(before[k], g[k]), len(g), 500)
-    print(f"  AP gain 90 % paired bootstrap interval {lo:+.3f} … {hi:+.3f}")
+    print(
+        f"  AP{name} {dev.ap(before, g):.3f} -> {dev.ap(after, g):.3f}, "
+        f"gain 90 % paired bootstrap interval {lo:+.3f} … {hi:+.3f}"
+    )
 
 
 def gain(dev: Dev, name: str, s: np.ndarray) -> None:
@@ -1290,6 +1296,60 @@ def fulllabels(dev: Dev, path: Path | None, weights: list[float], save: Path | N
     refit_full_labels(dev, "tosdr", lambda e: by_text.get(e.text), weights, save)
 
 
+def second_gold(dev: Dev, path: Path = ROUNDS / "dev-relabel.jsonl") -> np.ndarray:
+    """The double-blind relabelling of every dev passage (``relabel``) as a gold matrix."""
+    rows = {r["id"]: set(r["labels"]) for r in map(json.loads, path.read_text().splitlines())}
+    return np.array([[c in rows[it.id] for c in dev.ids] for it in dev.items])
+
+
+#: Labels of dev platforms' corpus paragraphs (fifteenth session): ``corpus_labels.passage_key``
+#: of the paragraph and every category it addresses.
+CORPUS_LABELS = ROUNDS / "corpus-labels.jsonl"
+CORPUS_SOURCE = "ota-corpus"
+
+
+def corpuslabels(dev: Dev, path: Path, weights: list[float], save: Path | None = None) -> None:
+    """Paragraphs of the dev platforms' latest documents (``corpus_labels.py sample``: 80–700
+    characters, not in the evaluation set) labelled by hand with every category they address, as
+    training rows of weight ``w``. Each family fold is scored by models trained without its own
+    family's paragraphs (as without its dev rows). Prints the figures of ``refit`` and the AP
+    interval against both dev labellings."""
+    from corpus_labels import sample
+
+    labels = {r["pid"]: set(r["labels"]) for r in map(json.loads, path.read_text().splitlines())}
+    rows = [r for r in sample(dev.shared) if r["pid"] in labels]
+    print(f"{len(rows)} labelled paragraphs: {dict(Counter(r['family'] for r in rows))}")
+    counts = Counter(c for r in rows for c in labels[r["pid"]])
+    print(f"  labels: {dict(counts.most_common())}; none: {sum(not labels[r['pid']] for r in rows)}")
+    dev.line("shipped configuration", dev.combined(dev.p, dev.r))
+    public = load_examples(dev.shared)
+    all_ids = set(dev.ids)
+    gold2 = second_gold(dev)
+    for w in weights:
+
+        def rows_for(fold: list[int], w: float = w) -> list[Example]:
+            fams = {FAMILY.get(dev.items[i].service, dev.items[i].service) for i in fold}
+            extra = [
+                Example(r["text"], labels[r["pid"]], all_ids, w, CORPUS_SOURCE)
+                for r in rows
+                if r["family"] not in fams
+            ]
+            return public + extra + dev_rows(dev.items, {dev.items[i].id for i in fold})
+
+        p = refit(dev, f"corpus paragraphs, weight {w}", rows_for)
+        before, after = dev.combined(dev.p, dev.r), dev.combined(p, dev.r)
+        print_ap_interval(dev, before, after)
+        print_ap_interval(dev, before, after, gold2, " against the double-blind dev labels")
+        g2 = [nested_predictions(dev.items, s, gold2) for s in (before, after)]
+        print(
+            f"  against the double-blind dev labels: nested {macro_f1(g2[0], gold2):.3f} -> "
+            f"{macro_f1(g2[1], gold2):.3f}"
+        )
+        print_interval(g2[0], g2[1], gold2)
+        if save is not None:
+            np.savez(save.with_suffix(f".w{w}.npz"), p=p)
+
+
 #: Full labels of the CLAUDETTE training sentences (fourteenth session, measured, not shipped):
 #: ``claudette_key`` of the sentence and every category it addresses.
 CLAUDETTE_LABELS = ROUNDS / "claudette-full-labels.jsonl"
@@ -1388,6 +1448,9 @@ IDEAS: dict[str, Callable[[Dev, argparse.Namespace], None]] = {
     "synthetic": lambda dev, args: synthetic(dev, args.weight, args.save, args.more),
     "combine": lambda dev, args: combinations(dev, args.scores),
     "relabel": lambda dev, args: relabel(dev, args.labels, args.save),
+    "corpuslabels": lambda dev, args: corpuslabels(
+        dev, args.full_labels or CORPUS_LABELS, args.weight, args.save
+    ),
     "cascade": lambda dev, args: cascade(dev, args.band),
     "hyper": lambda dev, args: hyper(dev, args.tfidf_c, args.emb_c, args.blend, args.save),
     "fallback": lambda dev, args: fallback(dev, args.ratio),
