@@ -40,8 +40,9 @@ model 1.6.0) with a blind relabelling of 200 of them (seed 20261129,
 ``tools/rounds/tosdr-full-labels-relabel.jsonl``; quote ids and labels only). ``--claudette`` does
 the same for the full labels of the CLAUDETTE training sentences (measured, not shipped;
 ``tools/rounds/claudette-full-labels*.jsonl``, seed 20261131). ``--corpus`` does it for the labelled
-paragraphs of the dev platforms' documents (fifteenth session, ``tools/rounds/corpus-labels.jsonl``;
-200 relabelled blind, seed 11, ``tools/rounds/corpus-labels-relabel.jsonl``).
+paragraphs of the dev platforms' documents (fifteenth session, ``data/corpus_labels.jsonl``; 200 of
+each of the two labelling rounds relabelled blind, seeds 11 and 12,
+``tools/rounds/corpus-labels-relabel.jsonl``).
 """
 
 from __future__ import annotations
@@ -69,7 +70,6 @@ DEV_RELABEL = Path(__file__).resolve().parent / "rounds" / "dev-relabel.jsonl"
 QUOTES_RELABEL = Path(__file__).resolve().parent / "rounds" / "tosdr-full-labels-relabel.jsonl"
 CLAUDETTE_FULL = Path(__file__).resolve().parent / "rounds" / "claudette-full-labels.jsonl"
 CLAUDETTE_RELABEL = Path(__file__).resolve().parent / "rounds" / "claudette-full-labels-relabel.jsonl"
-CORPUS_LABELS = Path(__file__).resolve().parent / "rounds" / "corpus-labels.jsonl"
 CORPUS_RELABEL = Path(__file__).resolve().parent / "rounds" / "corpus-labels-relabel.jsonl"
 
 
@@ -203,9 +203,10 @@ def main() -> None:
         )
         return
     if args.corpus:
-        corpus = [json.loads(line) for line in CORPUS_LABELS.read_text().splitlines()]
+        from policywatch_classifier.train import CORPUS_LABELS_FILE, full_labels
+
         full_label_agreement(
-            "dev platforms' paragraphs", {r["pid"]: set(r["labels"]) for r in corpus}, CORPUS_RELABEL
+            "dev platforms' paragraphs", full_labels(None, CORPUS_LABELS_FILE, "pid"), CORPUS_RELABEL
         )
         return
     second = {r["id"]: set(r["labels"]) for r in map(json.loads, args.relabel.read_text().splitlines())}

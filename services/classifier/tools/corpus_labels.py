@@ -17,11 +17,11 @@ writes every other passage of that pool (the rest of the dev platforms' paragrap
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import random
 from pathlib import Path
 
+from policywatch_classifier.corpus import latest_passages, passage_key
 from policywatch_classifier.evaluate import FAMILY, load_eval_set
 from policywatch_classifier.train import shared_dir
 
@@ -42,16 +42,9 @@ QUOTA = {
 MIN_CHARS, MAX_CHARS = 80, 700
 
 
-def passage_key(text: str) -> str:
-    """A corpus passage is stored by the first 16 hex digits of its cleaned text's SHA-1."""
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
-
-
 def dev_family_passages(shared: Path) -> dict[str, list[tuple[str, str]]]:
     """(service, passage) of the dev platforms' latest documents by family, 80–700 characters,
     without any passage of the evaluation set (either split)."""
-    from dev_ideas import latest_passages  # the same passages the self-training idea read
-
     items = load_eval_set(shared)
     labelled = {it.text for it in items}
     services = {it.service for it in items if it.split == "dev"}

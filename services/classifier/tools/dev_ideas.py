@@ -19,8 +19,8 @@
     .venv/bin/python services/classifier/tools/dev_ideas.py hyper [--tfidf-c 2 4 8] [--emb-c 0.5 1 4]
         [--blend 0.3 0.4 0.5 0.6] [--save F.npz] [--oof-cache F]
     .venv/bin/python services/classifier/tools/dev_ideas.py doctype [--strength 0.25 0.5 1] [--oof-cache F]
-    .venv/bin/python services/classifier/tools/dev_ideas.py fulllabels|claudettelabels [--full-labels F]
-        [--weight 1] [--oof-cache F]
+    .venv/bin/python services/classifier/tools/dev_ideas.py fulllabels|claudettelabels|corpuslabels
+        [--full-labels F] [--weight 1] [--save F.npz] [--oof-cache F]
 
 Every idea starts from the shipped tagger's out-of-fold dev scores (``evaluate.dev_scores``: each
 passage scored by a model trained without its platform family; ``--oof-cache`` keeps them between
@@ -74,7 +74,9 @@ the estimate that tracked the held-out figure (docs/classifier.md, "Evaluation s
   a prior on each category's model probability, learnt from the other folds' labels.
 - ``fulllabels``: the ToS;DR quotes labelled with every category they address, in place of their
   partial labels (shipped in model 1.6.0); ``claudettelabels``: the same for the CLAUDETTE
-  sentences the model is trained on (``rounds/claudette-full-labels.jsonl``, not shipped).
+  sentences the model is trained on (``rounds/claudette-full-labels.jsonl``, not shipped);
+  ``corpuslabels``: the dev platforms' own paragraphs labelled by hand as training rows (shipped in
+  model 1.7.0, ``train.corpus_examples``); ``--weight`` multiplies ``train.CORPUS_WEIGHT``.
 - ``synthetic``: the synthetic training passages (``data/training_synthetic.jsonl``) at other
   weights; ``--weight 0`` measures the configuration without them.
 """
@@ -83,7 +85,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
+import functools
 import json
 import lzma
 import math
@@ -91,15 +93,17 @@ import random
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from policywatch_classifier.corpus import corpus_rows, latest_passages, latest_texts, passage_key
 from policywatch_classifier.evaluate import (
     EVAL_SET,
     FAMILY,
     GRID,
+    EvalItem,
     _f1,
     best_threshold,
     dev_scores,
@@ -115,12 +119,14 @@ from policywatch_classifier.tagger import RULE_BLEND, PassageTagger, combine
 from policywatch_classifier.taxonomy import load_data
 from policywatch_classifier.text import block_passage, clean_markdown, iter_blocks, split_sentences
 from policywatch_classifier.train import (
+    DEV_SOURCE,
     SYNTHETIC_SOURCE,
     Example,
-    dev_rows,
+    corpus_examples,
     fit_model,
     full_label_texts,
     full_labels,
+    in_domain_rows,
     load_examples,
     shared_dir,
     synthetic_examples,
@@ -187,32 +193,20 @@ class Dev:
     def combined(self, p: np.ndarray, r: np.ndarray) -> np.ndarray:
         return np.vectorize(combine)(p, r)
 
+    @functools.cached_property
+    def corpus(self) -> list[Example]:
+        """The shipped labelled corpus paragraphs (``train.corpus_examples``, model 1.7.0)."""
+        return corpus_examples(self.shared)
+
+    def in_domain(self, fold: list[int], items: list[EvalItem] | None = None) -> list[Example]:
+        """The in-domain rows of the shipped fold loop (``train.in_domain_rows``): dev rows outside
+        the fold (of ``items``: other labels of the dev passages) and the other families' corpus
+        paragraphs."""
+        return in_domain_rows(self.items if items is None else items, fold, self.corpus)
+
     def with_dev_rows(self, rows: list[Example]) -> Callable[[list[int]], list[Example]]:
-        """``rows_for`` of ``refit``: ``rows`` plus the dev rows outside the fold (weight 2)."""
-        return lambda fold: rows + dev_rows(self.items, {self.items[i].id for i in fold})
-
-
-def corpus_rows(shared: Path, keep: Callable[[str], bool] = lambda head: True) -> Iterator[dict[str, str]]:
-    """Rows of the shared corpus in file order (sorted by service, document, time); ``keep`` sees a
-    line's first 300 characters, so rows not wanted are not parsed."""
-    with lzma.open(shared / "corpus" / "vlopses-us-versions.jsonl.xz", "rt", encoding="utf-8") as fh:
-        for raw in fh:
-            if keep(raw[:300]):
-                yield json.loads(raw)
-
-
-def latest_texts(shared: Path, services: set[str] | None = None) -> dict[tuple[str, str], str]:
-    """Text of each (service, document)'s latest version, for ``services`` or all platforms."""
-    keep = (
-        (lambda head: True)
-        if services is None
-        else (lambda head: any(f'"service": "{s}"' in head for s in services))
-    )
-    latest: dict[tuple[str, str], str] = {}
-    for row in corpus_rows(shared, keep):
-        if services is None or row["service"] in services:
-            latest[(row["service"], row["document"])] = row["text"]  # rows are sorted by time
-    return latest
+        """``rows_for`` of ``refit``: ``rows`` plus the in-domain rows of the fold (``in_domain``)."""
+        return lambda fold: rows + self.in_domain(fold)
 
 
 def heading_path(markdown: str, offset: int) -> list[str]:
@@ -641,7 +635,7 @@ def weak(dev: Dev, weights: list[float]) -> None:
 
         def rows_for(fold: list[int], rows_weak: list[tuple[str, Example]] = rows_weak) -> list[Example]:
             fams = {FAMILY.get(dev.items[i].service, dev.items[i].service) for i in fold}
-            rows = public + dev_rows(dev.items, {dev.items[i].id for i in fold})
+            rows = public + dev.in_domain(fold)
             return rows + [e for s, e in rows_weak if FAMILY.get(s, s) not in fams]
 
         refit(dev, f"+ weak heading rows, weight {w}", rows_for)
@@ -710,8 +704,8 @@ def devweight(dev: Dev, weights: list[float]) -> None:
     for w in weights:
 
         def rows_for(fold: list[int], w: float = w) -> list[Example]:
-            rows = dev_rows(dev.items, {dev.items[i].id for i in fold})
-            return public + [Example(e.text, e.labels, e.known, w, e.source) for e in rows]
+            rows = dev.in_domain(fold)
+            return public + [dataclasses.replace(e, weight=w) if e.source == DEV_SOURCE else e for e in rows]
 
         refit(dev, f"dev rows at weight {w}", rows_for)
 
@@ -729,7 +723,7 @@ def synthetic(dev: Dev, weights: list[float], save: Path | None = None, more: Pa
             extra += synthetic_examples(w, more)
 
         def rows_for(fold: list[int], extra: list[Example] = extra) -> list[Example]:
-            return public + dev_rows(dev.items, {dev.items[i].id for i in fold}) + extra
+            return public + dev.in_domain(fold) + extra
 
         p = refit(dev, f"synthetic rows at weight {w}", rows_for)
         if save is not None:
@@ -805,7 +799,7 @@ def relabel(dev: Dev, path: Path, save: Path | None = None) -> None:
     public = load_examples(dev.shared)
 
     def rows_for(fold: list[int]) -> list[Example]:
-        return public + dev_rows(items, {items[i].id for i in fold})
+        return public + dev.in_domain(fold, items)
 
     p = out_of_fold_probs(dev.tagger, items, dev.shared, rows_for=rows_for).astype(float)
     if save is not None:
@@ -913,22 +907,40 @@ COMBINATIONS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
 
 def combinations(dev: Dev, scores: Path | None) -> None:
     """Tuned and nested figures and AP of each combination in ``COMBINATIONS`` on the shipped
-    out-of-fold model probabilities, or on fold scores saved by ``synthetic --save``."""
+    out-of-fold model probabilities, or on fold scores saved by ``--save`` of another idea; then
+    the combination *chosen* inside the nested loop (``selected_combination``)."""
     p = dev.p if scores is None else np.load(scores)["p"]
     for name, form in COMBINATIONS.items():
         dev.line(name, form(p, dev.r))
+    pred, chosen = selected_combination(dev, p)
+    shipped = nested_predictions(dev.items, dev.combined(p, dev.r), dev.gold)
+    print(
+        f"combination chosen on the other folds (per fold: {chosen}): nested {macro_f1(pred, dev.gold):.3f}"
+    )
+    print_interval(shipped, pred, dev.gold)
 
 
-def latest_passages(shared: Path, services: set[str] | None = None) -> Iterator[tuple[str, str]]:
-    """(service, passage) for every distinct passage of the latest versions of ``services``' (or
-    all platforms') documents: unlabelled text."""
-    seen: set[str] = set()
-    for (service, _), text in sorted(latest_texts(shared, services).items()):
-        for start, end in iter_blocks(text):
-            passage = block_passage(text[start:end])
-            if passage is not None and passage not in seen:
-                seen.add(passage)
-                yield service, passage
+def selected_combination(dev: Dev, p: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Nested decisions where each fold's combination is chosen too: the one whose thresholds,
+    tuned on the other folds, give them the best macro-F1; those thresholds then score the fold.
+    A figure for choosing among ``COMBINATIONS`` by the nested F1, free of that choice's luck
+    (the maximum of eleven nested figures is optimistic)."""
+    scored = {name: form(p, dev.r) for name, form in COMBINATIONS.items()}
+    pred = np.zeros_like(dev.gold)
+    chosen = []
+    for fold in family_folds([it.service for it in dev.items]):
+        held = dev.held(fold)
+        g = dev.gold[~held]
+        cols = [j for j in range(g.shape[1]) if g[:, j].any()]
+        fit = {
+            name: np.mean([best_threshold(sc[~held, j], g[:, j])[1] for j in cols])
+            for name, sc in scored.items()
+        }
+        best = max(fit, key=lambda k: fit[k])
+        chosen.append(best.split(" (")[0])
+        th = np.array([best_threshold(scored[best][~held, j], g[:, j])[0] for j in range(g.shape[1])])
+        pred[held] = scored[best][held] >= th
+    return pred, chosen
 
 
 def corpus_passages(shared: Path) -> list[str]:
@@ -1126,7 +1138,7 @@ def selftrain(dev: Dev, weights: list[float], margin: float) -> None:
     # The shipped fold loop: the teacher and the student leave out the public rows quoting a
     # passage of the fold, as the shipped out-of-fold scores they are compared with do.
     def rows_for(fold: list[int]) -> list[Example]:
-        return public + dev_rows(dev.items, {dev.items[i].id for i in fold})
+        return public + dev.in_domain(fold)
 
     for fold, base in fold_training_rows(dev.items, dev.shared, rows_for=rows_for):
         fams = {FAMILY.get(dev.items[i].service, dev.items[i].service) for i in fold}
@@ -1302,41 +1314,28 @@ def second_gold(dev: Dev, path: Path = ROUNDS / "dev-relabel.jsonl") -> np.ndarr
     return np.array([[c in rows[it.id] for c in dev.ids] for it in dev.items])
 
 
-#: Labels of dev platforms' corpus paragraphs (fifteenth session): ``corpus_labels.passage_key``
-#: of the paragraph and every category it addresses.
-CORPUS_LABELS = ROUNDS / "corpus-labels.jsonl"
-CORPUS_SOURCE = "ota-corpus"
-
-
-def corpuslabels(dev: Dev, path: Path, weights: list[float], save: Path | None = None) -> None:
+def corpuslabels(dev: Dev, path: Path | None, weights: list[float], save: Path | None = None) -> None:
     """Paragraphs of the dev platforms' latest documents (``corpus_labels.py sample``: 80–700
     characters, not in the evaluation set) labelled by hand with every category they address, as
-    training rows of weight ``w``. Each family fold is scored by models trained without its own
-    family's paragraphs (as without its dev rows). Prints the figures of ``refit`` and the AP
-    interval against both dev labellings."""
-    from corpus_labels import sample
-
-    labels = {r["pid"]: set(r["labels"]) for r in map(json.loads, path.read_text().splitlines())}
-    rows = [r for r in sample(dev.shared) if r["pid"] in labels]
-    print(f"{len(rows)} labelled paragraphs: {dict(Counter(r['family'] for r in rows))}")
-    counts = Counter(c for r in rows for c in labels[r["pid"]])
-    print(f"  labels: {dict(counts.most_common())}; none: {sum(not labels[r['pid']] for r in rows)}")
+    training rows at ``w`` times ``train.CORPUS_WEIGHT`` (``train.corpus_examples``; ``path``:
+    another labelling, default the shipped one of model 1.7.0, which at ``w`` 1 is the shipped
+    configuration). Each family fold is scored by models trained without its own family's
+    paragraphs, as without its dev rows (``train.in_domain_rows``). Prints the figures of
+    ``refit`` and the AP interval and nested figures against both dev labellings."""
+    corpus = dev.corpus if path is None else corpus_examples(dev.shared, full_labels(path, key="pid"))
+    print(f"{len(corpus)} labelled paragraphs: {dict(Counter(e.family for e in corpus))}")
+    counts = Counter(c for e in corpus for c in e.labels)
+    print(f"  labels: {dict(counts.most_common())}; none: {sum(not e.labels for e in corpus)}")
     dev.line("shipped configuration", dev.combined(dev.p, dev.r))
     public = load_examples(dev.shared)
-    all_ids = set(dev.ids)
     gold2 = second_gold(dev)
     for w in weights:
-
-        def rows_for(fold: list[int], w: float = w) -> list[Example]:
-            fams = {FAMILY.get(dev.items[i].service, dev.items[i].service) for i in fold}
-            extra = [
-                Example(r["text"], labels[r["pid"]], all_ids, w, CORPUS_SOURCE)
-                for r in rows
-                if r["family"] not in fams
-            ]
-            return public + extra + dev_rows(dev.items, {dev.items[i].id for i in fold})
-
-        p = refit(dev, f"corpus paragraphs, weight {w}", rows_for)
+        rows = [dataclasses.replace(e, weight=e.weight * w) for e in corpus]
+        p = refit(
+            dev,
+            f"corpus paragraphs, weight {w}",
+            lambda fold, rows=rows: public + in_domain_rows(dev.items, fold, rows),
+        )
         before, after = dev.combined(dev.p, dev.r), dev.combined(p, dev.r)
         print_ap_interval(dev, before, after)
         print_ap_interval(dev, before, after, gold2, " against the double-blind dev labels")
@@ -1355,9 +1354,8 @@ def corpuslabels(dev: Dev, path: Path, weights: list[float], save: Path | None =
 CLAUDETTE_LABELS = ROUNDS / "claudette-full-labels.jsonl"
 
 
-def claudette_key(text: str) -> str:
-    """A CLAUDETTE sentence has no id: the first 16 hex digits of its cleaned text's SHA-1."""
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
+#: A CLAUDETTE sentence has no id: it is keyed like a corpus paragraph (SHA-1 prefix of its text).
+claudette_key = passage_key
 
 
 def claudettelabels(dev: Dev, path: Path, weights: list[float]) -> None:
@@ -1448,9 +1446,7 @@ IDEAS: dict[str, Callable[[Dev, argparse.Namespace], None]] = {
     "synthetic": lambda dev, args: synthetic(dev, args.weight, args.save, args.more),
     "combine": lambda dev, args: combinations(dev, args.scores),
     "relabel": lambda dev, args: relabel(dev, args.labels, args.save),
-    "corpuslabels": lambda dev, args: corpuslabels(
-        dev, args.full_labels or CORPUS_LABELS, args.weight, args.save
-    ),
+    "corpuslabels": lambda dev, args: corpuslabels(dev, args.full_labels, args.weight, args.save),
     "cascade": lambda dev, args: cascade(dev, args.band),
     "hyper": lambda dev, args: hyper(dev, args.tfidf_c, args.emb_c, args.blend, args.save),
     "fallback": lambda dev, args: fallback(dev, args.ratio),

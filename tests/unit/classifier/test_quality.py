@@ -138,3 +138,19 @@ def test_fully_labelled_quotes_are_known_for_every_category() -> None:
     assert len(quotes) >= 7000 and all(e.known == ids for e in quotes)
     assert sum(bool(e.labels) for e in quotes) / len(quotes) >= 0.7
     assert {frozenset(e.labels) for e in quotes} <= {frozenset(v) for v in by_id.values()}
+
+
+@needs_shared
+def test_labelled_corpus_paragraphs_are_found_and_none_is_a_held_out_platforms() -> None:
+    from policywatch_classifier.evaluate import FAMILY
+    from policywatch_classifier.train import CORPUS_LABELS_FILE, corpus_examples, full_labels
+
+    refs = [json.loads(x) for x in EVAL_SET.read_text(encoding="utf-8").splitlines()]
+    family = {r["split"]: set() for r in refs}
+    for r in refs:
+        family[r["split"]].add(FAMILY.get(r["service"], r["service"]))
+    rows = corpus_examples(SHARED)  # raises when a labelled paragraph is not in the corpus
+    # Only the paragraphs two families publish are left out (one of them a held-out platform's).
+    assert len(full_labels(None, CORPUS_LABELS_FILE, "pid")) - len(rows) == 2
+    assert {e.family for e in rows} == family["dev"]
+    assert not {e.family for e in rows} & family["test"]

@@ -100,3 +100,41 @@ def test_full_labels_of_the_quotes_are_taxonomy_ids_once_per_quote() -> None:
     assert all(set(r) == {"qid", "labels"} for r in rows)  # ids and labels only: no quoted text
     assert set().union(*labels.values()) == set(get_taxonomy().ids)
     assert 0.1 <= sum(not v for v in labels.values()) / len(labels) <= 0.3
+
+
+def test_corpus_labels_are_ids_and_taxonomy_labels_once_per_paragraph() -> None:
+    import json
+    from importlib import resources
+
+    from policywatch_classifier.train import CORPUS_LABELS_FILE, full_labels
+
+    lines = (
+        resources.files("policywatch_classifier")
+        .joinpath("data", CORPUS_LABELS_FILE)
+        .read_text()
+        .splitlines()
+    )
+    rows = [json.loads(x) for x in lines]
+    labels = full_labels(None, CORPUS_LABELS_FILE, "pid")
+    assert len(labels) == len(rows) >= 10000  # one row per paragraph, none twice
+    assert all(set(r) == {"pid", "labels"} for r in rows)  # ids and labels only: no corpus text
+    assert set().union(*labels.values()) <= set(get_taxonomy().ids)
+    assert 0.5 <= sum(not v for v in labels.values()) / len(labels) <= 0.8  # most paragraphs: none
+
+
+def test_a_fold_model_leaves_out_the_scored_familys_dev_rows_and_paragraphs() -> None:
+    from policywatch_classifier.evaluate import EvalItem
+    from policywatch_classifier.train import DEV_SOURCE, in_domain_rows
+
+    def item(i: str, service: str) -> EvalItem:
+        return EvalItem(
+            i, "dev", service, "privacy", {"data_retention"}, f"passage {i} of {service}", "random"
+        )
+
+    items = [item("a", "YouTube"), item("b", "Google Maps"), item("c", "TikTok"), item("d", "Bing")]
+    corpus = [
+        Example(f"paragraph of {f}", set(), set(), 1.0, "ota-corpus", f) for f in ("Google", "TikTok", "Bing")
+    ]
+    rows = in_domain_rows(items, [0, 1], corpus, exclude=["d"])  # a fold holds a whole family: Google
+    assert [e.text for e in rows if e.source == DEV_SOURCE] == ["passage c of TikTok"]
+    assert [e.family for e in rows if e.source == "ota-corpus"] == ["TikTok", "Bing"]

@@ -178,14 +178,22 @@ def fold_training_rows(
     training leaves out those quoting a held-out passage (``train.decontaminate``): 59 rows quote
     42 of the 671 dev passages, whose scores were inflated by them.
     """
-    from policywatch_classifier.train import DEV_SOURCE, decontaminate, dev_rows, load_examples, word_string
+    from policywatch_classifier.train import (
+        DEV_SOURCE,
+        corpus_examples,
+        decontaminate,
+        in_domain_rows,
+        load_examples,
+        word_string,
+    )
 
-    excluded = set(exclude)
     # Once, not per fold: reading and partial labels take ~15 s.
     public = load_examples(shared) if rows_for is None else []
+    corpus = corpus_examples(shared) if rows_for is None else []
     for fold in family_folds([it.service for it in dev]):
         if rows_for is None:
-            rows = public + dev_rows(dev, excluded | {dev[i].id for i in fold})
+            # The corpus paragraphs of the fold's families are left out with its dev rows.
+            rows = public + in_domain_rows(dev, fold, corpus, exclude)
         else:
             rows = rows_for(fold)
         kept = {id(e) for e in decontaminate(rows, [word_string(dev[i].text) for i in fold])}

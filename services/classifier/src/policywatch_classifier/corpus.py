@@ -1,0 +1,57 @@
+"""The shared corpus's documents as training text: latest versions and their paragraphs.
+
+The corpus (``../shared/corpus/vlopses-us-versions.jsonl.xz``, Open Terms Archive, ODC-BY) is read,
+never copied: the repository stores only ids (``passage_key``) and labels of its paragraphs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import lzma
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from policywatch_classifier.text import block_passage, iter_blocks
+
+CORPUS_FILE = Path("corpus") / "vlopses-us-versions.jsonl.xz"
+
+
+def corpus_rows(shared: Path, keep: Callable[[str], bool] = lambda head: True) -> Iterator[dict[str, str]]:
+    """Rows of the shared corpus in file order (sorted by service, document, time); ``keep`` sees a
+    line's first 300 characters, so rows not wanted are not parsed."""
+    with lzma.open(shared / CORPUS_FILE, "rt", encoding="utf-8") as fh:
+        for raw in fh:
+            if keep(raw[:300]):
+                yield json.loads(raw)
+
+
+def latest_texts(shared: Path, services: set[str] | None = None) -> dict[tuple[str, str], str]:
+    """Text of each (service, document)'s latest version, for ``services`` or all platforms."""
+    keep = (
+        (lambda head: True)
+        if services is None
+        else (lambda head: any(f'"service": "{s}"' in head for s in services))
+    )
+    latest: dict[tuple[str, str], str] = {}
+    for row in corpus_rows(shared, keep):
+        if services is None or row["service"] in services:
+            latest[(row["service"], row["document"])] = row["text"]  # rows are sorted by time
+    return latest
+
+
+def latest_passages(shared: Path, services: set[str] | None = None) -> Iterator[tuple[str, str]]:
+    """(service, passage) for every distinct passage of the latest versions of ``services``' (or
+    all platforms') documents, in (service, document) order."""
+    seen: set[str] = set()
+    for (service, _), text in sorted(latest_texts(shared, services).items()):
+        for start, end in iter_blocks(text):
+            passage = block_passage(text[start:end])
+            if passage is not None and passage not in seen:
+                seen.add(passage)
+                yield service, passage
+
+
+def passage_key(text: str) -> str:
+    """A corpus paragraph is stored by the first 16 hex digits of its cleaned text's SHA-1."""
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
