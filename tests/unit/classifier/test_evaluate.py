@@ -70,7 +70,8 @@ class _FitCalled(Exception):
 
 def test_fold_models_are_trained_without_the_public_rows_quoting_the_fold(monkeypatch, tmp_path) -> None:
     """Out-of-fold scores must come from models that never saw the scored sentences: a public
-    row quoting a passage of the fold is left out of that fold's training rows."""
+    row quoting a passage of the fold is left out of that fold's training rows, and so are the
+    labelled corpus paragraphs of the fold's platform family."""
     import policywatch_classifier.evaluate as evaluate
     import policywatch_classifier.train as train
 
@@ -92,7 +93,12 @@ def test_fold_models_are_trained_without_the_public_rows_quoting_the_fold(monkey
         seen.append([r.text for r in rows])
         raise _FitCalled
 
+    corpus = [
+        train.Example("A paragraph of platform A's own terms.", set(), set(), 0.5, train.CORPUS_SOURCE, "A"),
+        train.Example("A paragraph of platform B's own terms.", set(), set(), 0.5, train.CORPUS_SOURCE, "B"),
+    ]
     monkeypatch.setattr(train, "load_examples", lambda shared: public)
+    monkeypatch.setattr(train, "corpus_examples", lambda shared: corpus)
     monkeypatch.setattr(train, "fit_model", fit_model)
     monkeypatch.setattr(evaluate, "family_folds", lambda services, folds=5: [[0]])
     with pytest.raises(_FitCalled):  # the first fold's training rows are all this test needs
@@ -101,3 +107,5 @@ def test_fold_models_are_trained_without_the_public_rows_quoting_the_fold(monkey
     assert public[0].text not in seen[0]
     assert public[1].text in seen[0] and public[2].text in seen[0]
     assert dev[1].text in seen[0] and dev[0].text not in seen[0]
+    # the labelled corpus paragraphs of the scored platform's family are left out with its dev rows
+    assert corpus[0].text not in seen[0] and corpus[1].text in seen[0]
