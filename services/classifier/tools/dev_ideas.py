@@ -1355,11 +1355,11 @@ def corpuslabels(dev: Dev, path: Path | None, weights: list[float], save: Path |
     gold2 = second_gold(dev)
     for w in weights:
         rows = [dataclasses.replace(e, weight=e.weight * w) for e in corpus]
-        p = refit(
-            dev,
-            f"corpus paragraphs, weight {w}",
-            lambda fold, rows=rows: public + in_domain_rows(dev.items, fold, rows),
-        )
+
+        def rows_for(fold: list[int], rows: list[Example] = rows) -> list[Example]:
+            return public + in_domain_rows(dev.items, fold, rows)
+
+        p = refit(dev, f"corpus paragraphs, weight {w}", rows_for)
         before, after = dev.combined(dev.p, dev.r), dev.combined(p, dev.r)
         print_ap_interval(dev, before, after)
         print_ap_interval(dev, before, after, gold2, " against the double-blind dev labels")
