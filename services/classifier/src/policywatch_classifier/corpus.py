@@ -40,16 +40,24 @@ def latest_texts(shared: Path, services: set[str] | None = None) -> dict[tuple[s
     return latest
 
 
-def latest_passages(shared: Path, services: set[str] | None = None) -> Iterator[tuple[str, str]]:
-    """(service, passage) for every distinct passage of the latest versions of ``services``' (or
-    all platforms') documents, in (service, document) order."""
-    seen: set[str] = set()
+def latest_paragraphs(shared: Path, services: set[str] | None = None) -> Iterator[tuple[str, str]]:
+    """(service, passage) for every passage of the latest versions of ``services``' (or all
+    platforms') documents, in (service, document) order; a passage two documents share comes twice."""
     for (service, _), text in sorted(latest_texts(shared, services).items()):
         for start, end in iter_blocks(text):
             passage = block_passage(text[start:end])
-            if passage is not None and passage not in seen:
-                seen.add(passage)
+            if passage is not None:
                 yield service, passage
+
+
+def latest_passages(shared: Path, services: set[str] | None = None) -> Iterator[tuple[str, str]]:
+    """``latest_paragraphs`` without repeats: each distinct passage once, with the first service
+    that publishes it."""
+    seen: set[str] = set()
+    for service, passage in latest_paragraphs(shared, services):
+        if passage not in seen:
+            seen.add(passage)
+            yield service, passage
 
 
 def passage_key(text: str) -> str:

@@ -40,7 +40,7 @@ from sklearn.linear_model import LogisticRegression
 from policywatch_classifier.model import LinearModel, model_path
 from policywatch_classifier.rules import get_lexicon
 from policywatch_classifier.taxonomy import get_taxonomy, load_data
-from policywatch_classifier.text import block_passage, clean_markdown, iter_blocks, split_sentences
+from policywatch_classifier.text import clean_markdown, split_sentences
 from policywatch_classifier.tfidf import CompactTfidf
 
 if TYPE_CHECKING:  # evaluate imports this module
@@ -176,18 +176,16 @@ def corpus_examples(shared: Path, labels: dict[str, set[str]] | None = None) -> 
     developer terms, fully labelled. Only dev platforms' paragraphs were labelled, so a fold model
     leaves out the scored family's paragraphs like its dev passages (``in_domain_rows``).
     """
-    from policywatch_classifier.corpus import latest_texts, passage_key
+    from policywatch_classifier.corpus import latest_paragraphs, passage_key
     from policywatch_classifier.evaluate import FAMILY
 
     by_key = full_labels(None, CORPUS_LABELS_FILE, "pid") if labels is None else labels
     texts: dict[str, str] = {}
     families: dict[str, set[str]] = {}
-    for (service, _), text in sorted(latest_texts(shared).items()):
-        for start, end in iter_blocks(text):
-            passage = block_passage(text[start:end])
-            if passage is not None and (key := passage_key(passage)) in by_key:
-                texts[key] = passage
-                families.setdefault(key, set()).add(FAMILY.get(service, service))
+    for service, passage in latest_paragraphs(shared):
+        if (key := passage_key(passage)) in by_key:
+            texts[key] = passage
+            families.setdefault(key, set()).add(FAMILY.get(service, service))
     if missing := set(by_key) - set(texts):
         # The corpus is fixed; a paragraph not found means another corpus file, not a missing row.
         raise ValueError(f"{len(missing)} labelled paragraphs not in the corpus of {shared}: {min(missing)}")
