@@ -1378,7 +1378,9 @@ def refit_full_labels(
             for e in public
         ]
         p = refit(dev, f"{source} rows with full labels, weight {w}", dev.with_dev_rows(relabelled))
-        print_ap_interval(dev, dev.combined(dev.p, dev.r), dev.combined(p, dev.r))
+        before, after = dev.combined(dev.p, dev.r), dev.combined(p, dev.r)
+        print_ap_interval(dev, before, after)
+        print_ap_interval(dev, before, after, second_gold(dev), " against the double-blind dev labels")
         if save is not None:
             np.savez(save.with_suffix(f".w{w}.npz"), p=p)
 
