@@ -52,7 +52,7 @@ import json
 from pathlib import Path
 
 import numpy as np
-from dev_ideas import Dev
+from dev_ideas import CLAUDETTE_LABELS, Dev
 from policywatch_classifier.evaluate import (
     EVAL_SET,
     _f1,
@@ -68,7 +68,6 @@ CALIBRATION = EVAL_SET.parent / "relabel_test_calibration.jsonl"
 SYNTHETIC_RELABEL = EVAL_SET.parent / "relabel_synthetic.jsonl"
 DEV_RELABEL = Path(__file__).resolve().parent / "rounds" / "dev-relabel.jsonl"
 QUOTES_RELABEL = Path(__file__).resolve().parent / "rounds" / "tosdr-full-labels-relabel.jsonl"
-CLAUDETTE_FULL = Path(__file__).resolve().parent / "rounds" / "claudette-full-labels.jsonl"
 CLAUDETTE_RELABEL = Path(__file__).resolve().parent / "rounds" / "claudette-full-labels-relabel.jsonl"
 CORPUS_RELABEL = Path(__file__).resolve().parent / "rounds" / "corpus-labels-relabel.jsonl"
 
@@ -191,20 +190,15 @@ def main() -> None:
     if args.synthetic:
         synthetic_labels(args.synthetic_rows, args.synthetic_relabel)
         return
-    if args.quotes:
-        from policywatch_classifier.train import full_labels
+    from policywatch_classifier.train import CORPUS_LABELS_FILE, full_labels
 
+    if args.quotes:
         full_label_agreement("ToS;DR quotes", full_labels(), QUOTES_RELABEL)
         return
     if args.claudette:
-        full = [json.loads(line) for line in CLAUDETTE_FULL.read_text().splitlines()]
-        full_label_agreement(
-            "CLAUDETTE sentences", {r["qid"]: set(r["labels"]) for r in full}, CLAUDETTE_RELABEL
-        )
+        full_label_agreement("CLAUDETTE sentences", full_labels(CLAUDETTE_LABELS), CLAUDETTE_RELABEL)
         return
     if args.corpus:
-        from policywatch_classifier.train import CORPUS_LABELS_FILE, full_labels
-
         full_label_agreement(
             "dev platforms' paragraphs", full_labels(None, CORPUS_LABELS_FILE, "pid"), CORPUS_RELABEL
         )

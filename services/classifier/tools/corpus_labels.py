@@ -21,8 +21,8 @@ import json
 import random
 from pathlib import Path
 
-from policywatch_classifier.corpus import latest_passages, passage_key
-from policywatch_classifier.evaluate import FAMILY, load_eval_set
+from policywatch_classifier.corpus import passage_key, passages_by_family
+from policywatch_classifier.evaluate import load_eval_set
 from policywatch_classifier.train import shared_dir
 
 SEED = 20261205
@@ -47,13 +47,12 @@ def dev_family_passages(shared: Path) -> dict[str, list[tuple[str, str]]]:
     """(service, passage) of the dev platforms' latest documents by family, 80–700 characters,
     without any passage of the evaluation set (either split)."""
     items = load_eval_set(shared)
-    labelled = {it.text for it in items}
-    services = {it.service for it in items if it.split == "dev"}
-    out: dict[str, list[tuple[str, str]]] = {}
-    for service, passage in latest_passages(shared, services):
-        if MIN_CHARS <= len(passage) <= MAX_CHARS and passage not in labelled:
-            out.setdefault(FAMILY.get(service, service), []).append((service, passage))
-    return out
+    return passages_by_family(
+        shared,
+        {it.service for it in items if it.split == "dev"},
+        exclude={it.text for it in items},
+        keep=lambda passage: MIN_CHARS <= len(passage) <= MAX_CHARS,
+    )
 
 
 def sample(shared: Path) -> list[dict[str, str]]:

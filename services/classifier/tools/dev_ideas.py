@@ -103,10 +103,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from policywatch_classifier.corpus import corpus_rows, latest_passages, latest_texts, passage_key
+from policywatch_classifier.corpus import (
+    corpus_rows,
+    family_of,
+    latest_passages,
+    latest_texts,
+    passage_key,
+    passages_by_family,
+)
 from policywatch_classifier.evaluate import (
     EVAL_SET,
-    FAMILY,
     GRID,
     EvalItem,
     _f1,
@@ -639,9 +645,9 @@ def weak(dev: Dev, weights: list[float]) -> None:
         print(f"{len(rows_weak)} weak rows: " + ", ".join(f"{c} {n}" for c, n in counts.most_common()))
 
         def rows_for(fold: list[int], rows_weak: list[tuple[str, Example]] = rows_weak) -> list[Example]:
-            fams = {FAMILY.get(dev.items[i].service, dev.items[i].service) for i in fold}
+            fams = {family_of(dev.items[i].service) for i in fold}
             rows = public + dev.in_domain(fold)
-            return rows + [e for s, e in rows_weak if FAMILY.get(s, s) not in fams]
+            return rows + [e for s, e in rows_weak if family_of(s) not in fams]
 
         refit(dev, f"+ weak heading rows, weight {w}", rows_for)
 
@@ -923,7 +929,7 @@ def corpus_fold_scores(dev: Dev, cache: Path | None) -> tuple[np.ndarray, np.nda
     s = np.zeros((len(corpus), len(dev.ids)))
     fold_of = np.full(len(corpus), -1)
     for k, (fold, rows) in enumerate(fold_training_rows(dev.items, dev.shared)):
-        fams = {FAMILY.get(dev.items[i].service, dev.items[i].service) for i in fold}
+        fams = {family_of(dev.items[i].service) for i in fold}
         mine = [i for i, e in enumerate(corpus) if e.family in fams]
         tagger = PassageTagger(model=fit_model(rows)[0], lexicon=dev.tagger.lexicon)
         p, r = tagger.scores([corpus[i].text for i in mine])[:2]
@@ -944,26 +950,18 @@ def corpusthresholds(dev: Dev, cache: Path | None) -> None:
     s_c, fold_c, gold_c = corpus_fold_scores(dev, cache)
     gold2 = second_gold(dev)
     folds = family_folds([it.service for it in dev.items])
-    for name in ("dev passages + corpus paragraphs", "corpus paragraphs only"):
-        pred = {g: np.zeros_like(dev.gold) for g in ("first", "second")}
-        for k, fold in enumerate(folds):
-            held = dev.held(fold)
-            other = fold_c != k
-            for g, gold in (("first", dev.gold), ("second", gold2)):
-                if name.startswith("dev"):
-                    sv, gv = (
-                        np.concatenate([s_dev[~held], s_c[other]]),
-                        np.concatenate([gold[~held], gold_c[other]]),
-                    )
-                else:
-                    sv, gv = s_c[other], gold_c[other]
+    for name, alone in (("dev passages + corpus paragraphs", False), ("corpus paragraphs only", True)):
+        for labelling, gold in (("first", dev.gold), ("double-blind", gold2)):
+            after = np.zeros_like(gold)
+            for k, fold in enumerate(folds):
+                held, other = dev.held(fold), fold_c != k
+                sv = s_c[other] if alone else np.concatenate([s_dev[~held], s_c[other]])
+                gv = gold_c[other] if alone else np.concatenate([gold[~held], gold_c[other]])
                 th = np.array([best_threshold(sv[:, j], gv[:, j])[0] for j in range(gv.shape[1])])
-                pred[g][held] = s_dev[held] >= th
-        for g, gold in (("first", dev.gold), ("double-blind", gold2)):
+                after[held] = s_dev[held] >= th
             base = nested_predictions(dev.items, s_dev, gold)
-            after = pred["first" if g == "first" else "second"]
             before_f1, after_f1 = macro_f1(base, gold), macro_f1(after, gold)
-            print(f"{name}, against the {g} labels: nested {before_f1:.3f} -> {after_f1:.3f}")
+            print(f"{name}, against the {labelling} labels: nested {before_f1:.3f} -> {after_f1:.3f}")
             print_interval(base, after, gold)
 
 
@@ -981,9 +979,9 @@ def bothlabels(dev: Dev) -> None:
         gv = np.concatenate([dev.gold[~held], gold2[~held]])
         th = np.array([best_threshold(sv[:, j], gv[:, j])[0] for j in range(gv.shape[1])])
         pred[held] = s[held] >= th
+    first = nested_predictions(dev.items, s, dev.gold)
     for name, g in (("first labels", dev.gold), ("double-blind labels", gold2)):
         before = nested_predictions(dev.items, s, g)
-        first = nested_predictions(dev.items, s, dev.gold)
         print(
             f"against the {name}: thresholds tuned on the same labels {macro_f1(before, g):.3f}, "
             f"on the first labels {macro_f1(first, g):.3f}, on both {macro_f1(pred, g):.3f}"
@@ -1195,12 +1193,10 @@ def chain(dev: Dev) -> None:
 def family_passages(dev: Dev) -> dict[str, list[str]]:
     """Distinct passages of the dev platforms' latest documents by platform family, minus the
     labelled dev passages themselves (unlabelled in-domain text)."""
-    labelled = {it.text for it in dev.items}
-    out: dict[str, list[str]] = {}
-    for service, passage in latest_passages(dev.shared, {it.service for it in dev.items}):
-        if passage not in labelled:
-            out.setdefault(FAMILY.get(service, service), []).append(passage)
-    return out
+    by_family = passages_by_family(
+        dev.shared, {it.service for it in dev.items}, {it.text for it in dev.items}
+    )
+    return {family: [passage for _, passage in rows] for family, rows in by_family.items()}
 
 
 def selftrain(dev: Dev, weights: list[float], margin: float) -> None:
@@ -1227,7 +1223,7 @@ def selftrain(dev: Dev, weights: list[float], margin: float) -> None:
         return public + dev.in_domain(fold)
 
     for fold, base in fold_training_rows(dev.items, dev.shared, rows_for=rows_for):
-        fams = {FAMILY.get(dev.items[i].service, dev.items[i].service) for i in fold}
+        fams = {family_of(dev.items[i].service) for i in fold}
         teacher = PassageTagger(model=fit_model(base)[0], lexicon=dev.tagger.lexicon)
         own = [t for f, ts in passages.items() if f in fams for t in ts]
         texts = own + [t for f, ts in passages.items() if f not in fams for t in ts]
@@ -1378,9 +1374,7 @@ def refit_full_labels(
             for e in public
         ]
         p = refit(dev, f"{source} rows with full labels, weight {w}", dev.with_dev_rows(relabelled))
-        before, after = dev.combined(dev.p, dev.r), dev.combined(p, dev.r)
-        print_ap_interval(dev, before, after)
-        print_ap_interval(dev, before, after, second_gold(dev), " against the double-blind dev labels")
+        print_ap_intervals(dev, p)
         if save is not None:
             np.savez(save.with_suffix(f".w{w}.npz"), p=p)
 
@@ -1400,6 +1394,15 @@ def second_gold(dev: Dev, path: Path = ROUNDS / "dev-relabel.jsonl") -> np.ndarr
     """The double-blind relabelling of every dev passage (``relabel``) as a gold matrix."""
     rows = {r["id"]: set(r["labels"]) for r in map(json.loads, path.read_text().splitlines())}
     return np.array([[c in rows[it.id] for c in dev.ids] for it in dev.items])
+
+
+def print_ap_intervals(dev: Dev, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Print the AP gain of refitted model probabilities ``p`` over the shipped ones against both
+    dev labellings (the decision rule asks for both); return the combined scores before and after."""
+    before, after = dev.combined(dev.p, dev.r), dev.combined(p, dev.r)
+    print_ap_interval(dev, before, after)
+    print_ap_interval(dev, before, after, second_gold(dev), " against the double-blind dev labels")
+    return before, after
 
 
 def corpuslabels(dev: Dev, path: Path | None, weights: list[float], save: Path | None = None) -> None:
@@ -1424,9 +1427,7 @@ def corpuslabels(dev: Dev, path: Path | None, weights: list[float], save: Path |
             return public + in_domain_rows(dev.items, fold, rows)
 
         p = refit(dev, f"corpus paragraphs, weight {w}", rows_for)
-        before, after = dev.combined(dev.p, dev.r), dev.combined(p, dev.r)
-        print_ap_interval(dev, before, after)
-        print_ap_interval(dev, before, after, gold2, " against the double-blind dev labels")
+        before, after = print_ap_intervals(dev, p)
         g2 = [nested_predictions(dev.items, s, gold2) for s in (before, after)]
         print(
             f"  against the double-blind dev labels: nested {macro_f1(g2[0], gold2):.3f} -> "

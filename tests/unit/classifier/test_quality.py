@@ -149,13 +149,13 @@ def test_fully_labelled_quotes_are_known_for_every_category() -> None:
 
 @needs_shared
 def test_labelled_corpus_paragraphs_are_found_and_none_is_a_held_out_platforms() -> None:
-    from policywatch_classifier.evaluate import FAMILY
+    from policywatch_classifier.corpus import family_of
     from policywatch_classifier.train import CORPUS_LABELS_FILE, corpus_examples, full_labels
 
     refs = [json.loads(x) for x in EVAL_SET.read_text(encoding="utf-8").splitlines()]
     family = {r["split"]: set() for r in refs}
     for r in refs:
-        family[r["split"]].add(FAMILY.get(r["service"], r["service"]))
+        family[r["split"]].add(family_of(r["service"]))
     rows = corpus_examples(SHARED)  # raises when a labelled paragraph is not in the corpus
     # Only the paragraphs two families publish are left out (one of them a held-out platform's).
     assert len(full_labels(None, CORPUS_LABELS_FILE, "pid")) - len(rows) == 2

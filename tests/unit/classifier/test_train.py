@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
 from policywatch_classifier.taxonomy import get_taxonomy
 from policywatch_classifier.train import (
+    CORPUS_LABELS_FILE,
+    FULL_LABELS_FILE,
     PARTIAL_RULE_WEIGHT,
     SYNTHETIC_WEIGHT,
     Example,
@@ -85,41 +88,32 @@ def test_synthetic_rows_are_fully_labelled_distinct_taxonomy_rows() -> None:
     assert [e.weight for e in synthetic_examples(0.5)][:3] == [0.5] * 3
 
 
-def test_full_labels_of_the_quotes_are_taxonomy_ids_once_per_quote() -> None:
+@pytest.mark.parametrize(
+    ("name", "key", "min_rows", "every_category", "none_share"),
+    [
+        (FULL_LABELS_FILE, "qid", 7000, True, (0.1, 0.3)),  # the ToS;DR quotes (model 1.6.0)
+        (CORPUS_LABELS_FILE, "pid", 10000, False, (0.5, 0.8)),  # corpus paragraphs (1.7.0): most none
+    ],
+    ids=["quotes", "corpus"],
+)
+def test_full_labels_are_ids_and_taxonomy_labels_once_per_row(
+    name: str, key: str, min_rows: int, every_category: bool, none_share: tuple[float, float]
+) -> None:
     import json
     from importlib import resources
 
-    from policywatch_classifier.train import FULL_LABELS_FILE, full_labels
+    from policywatch_classifier.train import full_labels
 
-    lines = (
-        resources.files("policywatch_classifier").joinpath("data", FULL_LABELS_FILE).read_text().splitlines()
-    )
+    lines = resources.files("policywatch_classifier").joinpath("data", name).read_text().splitlines()
     rows = [json.loads(x) for x in lines]
-    labels = full_labels()
-    assert len(labels) == len(rows) >= 7000  # one row per quote, no quote twice
-    assert all(set(r) == {"qid", "labels"} for r in rows)  # ids and labels only: no quoted text
-    assert set().union(*labels.values()) == set(get_taxonomy().ids)
-    assert 0.1 <= sum(not v for v in labels.values()) / len(labels) <= 0.3
-
-
-def test_corpus_labels_are_ids_and_taxonomy_labels_once_per_paragraph() -> None:
-    import json
-    from importlib import resources
-
-    from policywatch_classifier.train import CORPUS_LABELS_FILE, full_labels
-
-    lines = (
-        resources.files("policywatch_classifier")
-        .joinpath("data", CORPUS_LABELS_FILE)
-        .read_text()
-        .splitlines()
-    )
-    rows = [json.loads(x) for x in lines]
-    labels = full_labels(None, CORPUS_LABELS_FILE, "pid")
-    assert len(labels) == len(rows) >= 10000  # one row per paragraph, none twice
-    assert all(set(r) == {"pid", "labels"} for r in rows)  # ids and labels only: no corpus text
-    assert set().union(*labels.values()) <= set(get_taxonomy().ids)
-    assert 0.5 <= sum(not v for v in labels.values()) / len(labels) <= 0.8  # most paragraphs: none
+    labels = full_labels(None, name, key)
+    assert len(labels) == len(rows) >= min_rows  # one row per quote or paragraph, none twice
+    assert all(set(r) == {key, "labels"} for r in rows)  # ids and labels only: no quoted or corpus text
+    used = set().union(*labels.values())
+    ids = set(get_taxonomy().ids)
+    assert used == ids if every_category else used <= ids
+    low, high = none_share
+    assert low <= sum(not v for v in labels.values()) / len(labels) <= high
 
 
 def test_a_fold_model_leaves_out_the_scored_familys_dev_rows_and_paragraphs() -> None:

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[3]
 #: What mypy checks: every service's package, the shared library, the CLI, benchmarks and the
 #: classifier's measurement tools.
 MYPY_TARGETS = [
-    *sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("services/*/src")),
+    *sorted(str(p.relative_to(REPO)) for p in REPO.glob("services/*/src")),
     "shared/src",
     "src",
     "bench",
@@ -25,7 +25,7 @@ def run(tool: str, *args: str) -> subprocess.CompletedProcess[str]:
     exe = Path(sys.executable).parent / tool  # the workspace's own pinned linter
     if not exe.exists():
         pytest.fail(f"{tool} is not installed beside {sys.executable}: run scripts/bootstrap")
-    return subprocess.run([str(exe), *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    return subprocess.run([str(exe), *args], cwd=REPO, capture_output=True, text=True, timeout=600)
 
 
 @pytest.mark.parametrize("args", [("check", "."), ("format", "--check", ".")], ids=["check", "format"])

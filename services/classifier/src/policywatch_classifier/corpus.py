@@ -9,12 +9,30 @@ from __future__ import annotations
 import hashlib
 import json
 import lzma
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 
 from policywatch_classifier.text import block_passage, iter_blocks
 
 CORPUS_FILE = Path("corpus") / "vlopses-us-versions.jsonl.xz"
+
+#: Platforms that share policy text are one family: they are always on the same side of a split,
+#: and a model scoring one never trains on another's text.
+FAMILY = {
+    "Google Maps": "Google",
+    "Google Play": "Google",
+    "Google Shopping": "Google",
+    "YouTube": "Google",
+    "Facebook": "Meta",
+    "Instagram": "Meta",
+    "WhatsApp": "Meta",
+    "XNXX": "XVideos",
+}
+
+
+def family_of(service: str) -> str:
+    """The platform family of ``service`` (itself when it shares text with no other)."""
+    return FAMILY.get(service, service)
 
 
 def corpus_rows(shared: Path, keep: Callable[[str], bool] = lambda head: True) -> Iterator[dict[str, str]]:
@@ -58,6 +76,21 @@ def latest_passages(shared: Path, services: set[str] | None = None) -> Iterator[
         if passage not in seen:
             seen.add(passage)
             yield service, passage
+
+
+def passages_by_family(
+    shared: Path,
+    services: set[str],
+    exclude: Collection[str] = (),
+    keep: Callable[[str], bool] = lambda passage: True,
+) -> dict[str, list[tuple[str, str]]]:
+    """Family -> (service, passage) of each distinct passage of ``services``' latest documents
+    that ``keep`` accepts and is not in ``exclude`` (passages already labelled)."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for service, passage in latest_passages(shared, services):
+        if passage not in exclude and keep(passage):
+            out.setdefault(family_of(service), []).append((service, passage))
+    return out
 
 
 def passage_key(text: str) -> str:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from policywatch_classifier.corpus import family_of
 from policywatch_classifier.tagger import PassageTagger
 from policywatch_classifier.text import passage_at
 from policywatch_classifier.train import Example, shared_dir
@@ -135,25 +136,12 @@ def evaluate(tagger: PassageTagger, items: list[EvalItem], split: str) -> Report
     return score([it.labels for it in chosen], [{t.id for t in p} for p in preds], tagger.taxonomy.ids, split)
 
 
-#: Platforms that share policy text are one family: they are always on the same side of a split.
-FAMILY = {
-    "Google Maps": "Google",
-    "Google Play": "Google",
-    "Google Shopping": "Google",
-    "YouTube": "Google",
-    "Facebook": "Meta",
-    "Instagram": "Meta",
-    "WhatsApp": "Meta",
-    "XNXX": "XVideos",
-}
-
-
 def family_folds(services: list[str], folds: int = 5) -> list[list[int]]:
     """Indices grouped into ``folds`` folds by platform family (largest family first, into the
     smallest fold), so no family is split across folds."""
     fams: dict[str, list[int]] = {}
     for i, s in enumerate(services):
-        fams.setdefault(FAMILY.get(s, s), []).append(i)
+        fams.setdefault(family_of(s), []).append(i)
     out: list[list[int]] = [[] for _ in range(folds)]
     for name in sorted(fams, key=lambda f: (-len(fams[f]), f)):
         min(out, key=len).extend(fams[name])

@@ -176,8 +176,7 @@ def corpus_examples(shared: Path, labels: dict[str, set[str]] | None = None) -> 
     developer terms, fully labelled. Only dev platforms' paragraphs were labelled, so a fold model
     leaves out the scored family's paragraphs like its dev passages (``in_domain_rows``).
     """
-    from policywatch_classifier.corpus import latest_paragraphs, passage_key
-    from policywatch_classifier.evaluate import FAMILY
+    from policywatch_classifier.corpus import family_of, latest_paragraphs, passage_key
 
     by_key = full_labels(None, CORPUS_LABELS_FILE, "pid") if labels is None else labels
     texts: dict[str, str] = {}
@@ -185,7 +184,7 @@ def corpus_examples(shared: Path, labels: dict[str, set[str]] | None = None) -> 
     for service, passage in latest_paragraphs(shared):
         if (key := passage_key(passage)) in by_key:
             texts[key] = passage
-            families.setdefault(key, set()).add(FAMILY.get(service, service))
+            families.setdefault(key, set()).add(family_of(service))
     if missing := set(by_key) - set(texts):
         # The corpus is fixed; a paragraph not found means another corpus file, not a missing row.
         raise ValueError(f"{len(missing)} labelled paragraphs not in the corpus of {shared}: {min(missing)}")
@@ -205,10 +204,10 @@ def in_domain_rows(
     """The in-domain rows a model scoring dev passages ``fold`` (indices of ``items``) is trained
     on: the dev rows outside the fold (and not in ``exclude``, dev ids) and the corpus paragraphs
     of the other platform families."""
-    from policywatch_classifier.evaluate import FAMILY
+    from policywatch_classifier.corpus import family_of
 
     ids = {items[i].id for i in fold} | set(exclude)
-    families = {FAMILY.get(items[i].service, items[i].service) for i in fold}
+    families = {family_of(items[i].service) for i in fold}
     return dev_rows(items, ids) + [e for e in corpus if e.family not in families]
 
 
