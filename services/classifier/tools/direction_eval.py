@@ -1,0 +1,276 @@
+"""How often is a tag's direction right? Labelled directions of real changes, and the rules scored on them.
+
+    .venv/bin/policywatch replay ../shared/corpus/vlopses-us-versions.jsonl.xz --out /tmp/replay.jsonl
+    .venv/bin/python services/classifier/tools/direction_eval.py sample /tmp/replay.jsonl OUT.jsonl \
+        [--dev 300 --test 200 --seed 20261206]
+    .venv/bin/python services/classifier/tools/direction_eval.py score /tmp/replay.jsonl \
+        [--labels tests/data/classifier/direction_labels.jsonl] [--split dev|test|all] [--errors N]
+    .venv/bin/python services/classifier/tools/direction_eval.py agreement
+
+Every classified change of the replay goes through ``pipeline.classify_change``; each tag the
+shipped tagger gives a passage is one *item*: (passage, category). ``sample`` draws items at random
+from the unique ones (a passage and category seen again in another document, or the mirror image
+of an earlier change — a revert — counts once), split by platform family like the evaluation set
+(test = the held-out families), and writes them with their texts for annotators (not into the
+repository: the corpus is read, never copied). The labels file keeps passage keys, categories and
+labels only; ``score`` re-derives the texts from the replay and runs ``direction.direction_of`` on
+them, so a later change of the rules is scored on the same items.
+
+An item's passage key hashes the change kind and the passage's text before and after the change
+(``pipeline`` inputs), not the tagger's output: items stay scorable when the model changes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from policywatch_classifier import pipeline
+from policywatch_classifier.direction import ChangeKindLit, direction_of
+from policywatch_differ.change import word_diff as differ_word_diff
+from policywatch_shared.events import ChangeEvent, DiffOp, Direction
+
+ROOT = Path(__file__).resolve().parents[3]
+LABELS = ROOT / "tests" / "data" / "classifier" / "direction_labels.jsonl"
+EVAL_SET = ROOT / "tests" / "data" / "classifier" / "eval_set.jsonl"
+DIRECTIONS = ("expands", "restricts", "neutral")
+#: An annotator's answer when the category does not apply to the passage (a tagging error):
+#: such items say nothing about direction and are left out of the scores.
+OFF_TOPIC = "off_topic"
+
+
+@dataclass(frozen=True)
+class Item:
+    key: str  # passage key (change kind + text before + text after)
+    category: str
+    service: str
+    document: str
+    change: str  # added / removed / reworded
+    before: str
+    after: str
+    word_diff: tuple[DiffOp, ...] | None
+    rules: str  # the working tree's direction
+
+    @property
+    def mirror(self) -> tuple[str, frozenset[str]]:
+        """Same for a change and its revert (before and after swapped, added ↔ removed)."""
+        return self.category, frozenset((self.before, self.after))
+
+
+def passage_key(change: str, before: str | None, after: str | None) -> str:
+    raw = "\0".join((change, before or "", after or ""))
+    return hashlib.sha1(raw.encode("utf-8")).hexdigest()[:16]
+
+
+def test_services() -> set[str]:
+    with EVAL_SET.open(encoding="utf-8") as fh:
+        return {r["service"] for r in map(json.loads, fh) if r["split"] == "test"}
+
+
+def items(replay: Path) -> Iterator[Item]:
+    """Every tag of every classified change of the replay, in replay order (with repeats)."""
+    found: list[Item] = []
+    current: dict[str, str] = {}
+
+    def record(
+        change: ChangeKindLit,
+        category: str,
+        *,
+        before: str | None = None,
+        after: str | None = None,
+        word_diff: list[DiffOp] | None = None,
+    ) -> Direction:
+        result = direction_of(change, category, before=before, after=after, word_diff=word_diff)
+        found.append(
+            Item(
+                key=passage_key(change, before, after),
+                category=category,
+                service=str(current["service"]),
+                document=str(current["document"]),
+                change=change,
+                before=before or "",
+                after=after or "",
+                word_diff=tuple(word_diff) if word_diff else None,
+                rules=result.value,
+            )
+        )
+        return result
+
+    saved = pipeline.direction_of
+    pipeline.direction_of = record  # type: ignore[assignment]
+    try:
+        with replay.open(encoding="utf-8") as fh:
+            for line in fh:
+                row = json.loads(line)
+                if not row.get("classification"):
+                    continue
+                current.update(service=row["service"], document=row["change"]["document_id"])
+                found.clear()
+                pipeline.classify_change(ChangeEvent.model_validate(row["change"]))
+                yield from found
+    finally:
+        pipeline.direction_of = saved
+
+
+def unique(all_items: Iterator[Item]) -> list[Item]:
+    seen: set[tuple[str, frozenset[str]]] = set()
+    out = []
+    for it in all_items:
+        if it.mirror not in seen:
+            seen.add(it.mirror)
+            out.append(it)
+    return out
+
+
+def changed_words(before: str, after: str) -> str:
+    """What changed, word by word: ``[-deleted-]{+inserted+}`` (the differ's word diff)."""
+    return " ".join(
+        f"[-{op.text.strip()}-]" if op.op == "delete" else f"{{+{op.text.strip()}+}}"
+        for op in differ_word_diff(before, after)
+        if op.op != "equal"
+    )
+
+
+def sample(replay: Path, out: Path, n_dev: int, n_test: int, seed: int) -> None:
+    held_out = test_services()
+    pool = unique(items(replay))
+    rng = random.Random(seed)
+    chosen = []
+    for split, n in (("dev", n_dev), ("test", n_test)):
+        part = [it for it in pool if (it.service in held_out) == (split == "test")]
+        chosen += [(split, it) for it in rng.sample(part, min(n, len(part)))]
+    rng.shuffle(chosen)
+    with out.open("w", encoding="utf-8") as fh:
+        for split, it in chosen:
+            row = {
+                "key": it.key,
+                "category": it.category,
+                "split": split,
+                "document": it.document,
+                "change": it.change,
+                "before": it.before if it.change != "added" else None,
+                "after": it.after if it.change != "removed" else None,
+                "changed_words": changed_words(it.before, it.after) if it.change == "reworded" else None,
+            }
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    print(f"{len(pool)} unique items; wrote {len(chosen)} to {out}")
+    print(Counter((s, it.change) for s, it in chosen))
+
+
+def read_labels(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def macro_f1(gold: list[str], pred: list[str]) -> float:
+    """Mean F1 over the three directions (a direction absent from both counts as F1 1)."""
+    f1s = []
+    for d in DIRECTIONS:
+        tp = sum(g == d and p == d for g, p in zip(gold, pred, strict=True))
+        fp = sum(g != d and p == d for g, p in zip(gold, pred, strict=True))
+        fn = sum(g == d and p != d for g, p in zip(gold, pred, strict=True))
+        f1s.append(1.0 if tp + fp + fn == 0 else 2 * tp / (2 * tp + fp + fn))
+    return float(np.mean(f1s))
+
+
+def interval(
+    gold: list[str], pred: list[str], draws: int = 2000, seed: int = 7
+) -> tuple[float, float, float, float]:
+    """90 % bootstrap intervals (items resampled) of accuracy and macro-F1."""
+    rng = np.random.default_rng(seed)
+    g, p = np.array(gold), np.array(pred)
+    acc, mf = [], []
+    for _ in range(draws):
+        idx = rng.integers(0, len(g), len(g))
+        acc.append(float(np.mean(g[idx] == p[idx])))
+        mf.append(macro_f1(list(g[idx]), list(p[idx])))
+    return (*np.percentile(acc, [5, 95]), *np.percentile(mf, [5, 95]))  # type: ignore[return-value]
+
+
+def report(name: str, gold: list[str], pred: list[str]) -> None:
+    if not gold:
+        return
+    acc = float(np.mean([g == p for g, p in zip(gold, pred, strict=True)]))
+    a_lo, a_hi, f_lo, f_hi = interval(gold, pred)
+    print(
+        f"{name:28s} n={len(gold):4d}  accuracy {acc:.3f} ({a_lo:.3f} … {a_hi:.3f})  "
+        f"macro-F1 {macro_f1(gold, pred):.3f} ({f_lo:.3f} … {f_hi:.3f})"
+    )
+
+
+def score(replay: Path, labels: Path, split: str, errors: int) -> None:
+    rows = [r for r in read_labels(labels) if split == "all" or r["split"] == split]
+    wanted = {(r["key"], r["category"]) for r in rows}
+    found = {(it.key, it.category): it for it in items(replay) if (it.key, it.category) in wanted}
+    missing = len(wanted - found.keys())
+    if missing:
+        # Texts come from the replay of the shared corpus: a differ change can alter passages.
+        print(f"warning: {missing} labelled items not found in the replay")
+    scored = [(r, found[(r["key"], r["category"])]) for r in rows if (r["key"], r["category"]) in found]
+    off = sum(r["label"] == OFF_TOPIC for r, _ in scored)
+    scored = [(r, it) for r, it in scored if r["label"] != OFF_TOPIC]
+    print(f"{len(scored)} items scored ({off} labelled {OFF_TOPIC}: the category does not apply)")
+    gold = [r["label"] for r, _ in scored]
+    pred = [it.rules for _, it in scored]
+    report(f"rules, {split}", gold, pred)
+    for change in ("added", "removed", "reworded"):
+        sel = [i for i, (_, it) in enumerate(scored) if it.change == change]
+        report(f"  {change}", [gold[i] for i in sel], [pred[i] for i in sel])
+    report("always 'expands' (baseline)", gold, ["expands"] * len(gold))
+    print("confusion (rows: label, columns: rules):  " + "  ".join(f"{d:>9s}" for d in DIRECTIONS))
+    for g in DIRECTIONS:
+        counts = Counter(p for gg, p in zip(gold, pred, strict=True) if gg == g)
+        print(f"  {g:9s}" + " " * 32 + "  ".join(f"{counts[d]:9d}" for d in DIRECTIONS))
+    wrong = [(r, it) for r, it in scored if r["label"] != it.rules]
+    for r, it in random.Random(1).sample(wrong, min(errors, len(wrong))):
+        words = changed_words(it.before, it.after) if it.change == "reworded" else (it.after or it.before)
+        print(f"\n### {it.document} · {it.category} · {it.change}: label {r['label']}, rules {it.rules}")
+        print(f"  {words[:700]}")
+
+
+def agreement(labels: Path) -> None:
+    """The two blind labellings against each other, and each against the adjudicated label."""
+    rows = read_labels(labels)
+    both = [r for r in rows if OFF_TOPIC not in (r["a"], r["b"])]
+    same = sum(r["a"] == r["b"] for r in rows)
+    print(f"{len(rows)} items; the two annotators give the same answer on {same} ({same / len(rows):.3f})")
+    report("annotator B vs A", [r["a"] for r in both], [r["b"] for r in both])
+    for who in ("a", "b"):
+        sel = [r for r in rows if OFF_TOPIC not in (r[who], r["label"])]
+        report(f"annotator {who.upper()} vs adjudicated", [r["label"] for r in sel], [r[who] for r in sel])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("sample")
+    s.add_argument("replay", type=Path)
+    s.add_argument("out", type=Path)
+    s.add_argument("--dev", type=int, default=300)
+    s.add_argument("--test", type=int, default=200)
+    s.add_argument("--seed", type=int, default=20261206)
+    c = sub.add_parser("score")
+    c.add_argument("replay", type=Path)
+    c.add_argument("--labels", type=Path, default=LABELS)
+    c.add_argument("--split", choices=["dev", "test", "all"], default="dev")
+    c.add_argument("--errors", type=int, default=0, help="print this many wrong items (dev only!)")
+    g = sub.add_parser("agreement")
+    g.add_argument("--labels", type=Path, default=LABELS)
+    args = ap.parse_args()
+    if args.cmd == "sample":
+        sample(args.replay, args.out, args.dev, args.test, args.seed)
+    elif args.cmd == "score":
+        score(args.replay, args.labels, args.split, args.errors)
+    else:
+        agreement(args.labels)
+
+
+if __name__ == "__main__":
+    main()
