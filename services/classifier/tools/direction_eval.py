@@ -44,6 +44,7 @@ DIRECTIONS = ("expands", "restricts", "neutral")
 #: An annotator's answer when the category does not apply to the passage (a tagging error):
 #: such items say nothing about direction and are left out of the scores.
 OFF_TOPIC = "off_topic"
+TAGGED = {k.value for k in pipeline.TAGGED_KINDS}
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,21 @@ class Item:
     def mirror(self) -> tuple[str, frozenset[str]]:
         """Same for a change and its revert (before and after swapped, added ↔ removed)."""
         return self.category, frozenset((self.before, self.after))
+
+
+@dataclass(frozen=True)
+class Passage:
+    key: str
+    document: str
+    change: ChangeKindLit
+    before: str | None
+    after: str | None
+    word_diff: list[DiffOp] | None
+
+    def direction(self, category: str) -> str:
+        return direction_of(
+            self.change, category, before=self.before, after=self.after, word_diff=self.word_diff
+        ).value
 
 
 def passage_key(change: str, before: str | None, after: str | None) -> str:
@@ -117,6 +133,31 @@ def items(replay: Path) -> Iterator[Item]:
                 yield from found
     finally:
         pipeline.direction_of = saved
+
+
+def passages(replay: Path, documents: set[str] | None = None) -> Iterator[Passage]:
+    """Every passage of every change the classifier tags (``pipeline.raw_passages``), without the
+    tagger: a replay made with or without the classifier serves."""
+    with replay.open(encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            change = row.get("change")
+            if (
+                not change
+                or change["kind"] not in TAGGED
+                or (documents and change["document_id"] not in documents)
+            ):
+                continue
+            event = ChangeEvent.model_validate(change)
+            for r in pipeline.raw_passages(event.sections):
+                yield Passage(
+                    key=passage_key(r.change, r.before, r.after),
+                    document=event.document_id,
+                    change=r.change,
+                    before=r.before,
+                    after=r.after,
+                    word_diff=r.word_diff,
+                )
 
 
 def unique(all_items: Iterator[Item]) -> list[Item]:
@@ -207,31 +248,30 @@ def report(name: str, gold: list[str], pred: list[str]) -> None:
 
 def score(replay: Path, labels: Path, split: str, errors: int) -> None:
     rows = [r for r in read_labels(labels) if split == "all" or r["split"] == split]
-    wanted = {(r["key"], r["category"]) for r in rows}
-    found = {(it.key, it.category): it for it in items(replay) if (it.key, it.category) in wanted}
-    missing = len(wanted - found.keys())
+    found = {p.key: p for p in passages(replay, {r["document"] for r in rows})}
+    missing = sum(r["key"] not in found for r in rows)
     if missing:
-        # Texts come from the replay of the shared corpus: a differ change can alter passages.
+        # Texts come from the replay of the shared corpus: a change of the differ can alter passages.
         print(f"warning: {missing} labelled items not found in the replay")
-    scored = [(r, found[(r["key"], r["category"])]) for r in rows if (r["key"], r["category"]) in found]
-    off = sum(r["label"] == OFF_TOPIC for r, _ in scored)
-    scored = [(r, it) for r, it in scored if r["label"] != OFF_TOPIC]
+    scored = [(r, found[r["key"]]) for r in rows if r["key"] in found and r["label"] != OFF_TOPIC]
+    off = sum(r["label"] == OFF_TOPIC for r in rows)
     print(f"{len(scored)} items scored ({off} labelled {OFF_TOPIC}: the category does not apply)")
     gold = [r["label"] for r, _ in scored]
-    pred = [it.rules for _, it in scored]
+    pred = [p.direction(r["category"]) for r, p in scored]
     report(f"rules, {split}", gold, pred)
     for change in ("added", "removed", "reworded"):
-        sel = [i for i, (_, it) in enumerate(scored) if it.change == change]
+        sel = [i for i, (_, p) in enumerate(scored) if p.change == change]
         report(f"  {change}", [gold[i] for i in sel], [pred[i] for i in sel])
     report("always 'expands' (baseline)", gold, ["expands"] * len(gold))
     print("confusion (rows: label, columns: rules):  " + "  ".join(f"{d:>9s}" for d in DIRECTIONS))
     for g in DIRECTIONS:
         counts = Counter(p for gg, p in zip(gold, pred, strict=True) if gg == g)
         print(f"  {g:9s}" + " " * 32 + "  ".join(f"{counts[d]:9d}" for d in DIRECTIONS))
-    wrong = [(r, it) for r, it in scored if r["label"] != it.rules]
-    for r, it in random.Random(1).sample(wrong, min(errors, len(wrong))):
-        words = changed_words(it.before, it.after) if it.change == "reworded" else (it.after or it.before)
-        print(f"\n### {it.document} · {it.category} · {it.change}: label {r['label']}, rules {it.rules}")
+    wrong = [(r, p, d) for (r, p), d in zip(scored, pred, strict=True) if r["label"] != d]
+    for r, p, d in random.Random(1).sample(wrong, min(errors, len(wrong))):
+        before, after = p.before or "", p.after or ""
+        words = changed_words(before, after) if p.change == "reworded" else (after or before)
+        print(f"\n### {p.document} · {r['category']} · {p.change}: label {r['label']}, rules {d}")
         print(f"  {words[:700]}")
 
 

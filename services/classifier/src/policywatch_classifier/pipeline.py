@@ -55,7 +55,9 @@ def model_version(tagger: PassageTagger | None = None) -> str:
     )
 
 
-class _Raw:
+class RawPassage:
+    """One added, removed or reworded passage of a change, as tagged and directed."""
+
     __slots__ = ("after", "before", "change", "heading_path", "text", "word_diff")
 
     def __init__(
@@ -79,19 +81,20 @@ def _split(text: str) -> list[str]:
     return parts or ([clean_markdown(text)] if text.strip() else [])
 
 
-def _raw_passages(sections: list[SectionChange]) -> list[_Raw]:
-    out: list[_Raw] = []
+def raw_passages(sections: list[SectionChange]) -> list[RawPassage]:
+    """The change's passages in document order (``tools/direction_eval.py`` scores their directions)."""
+    out: list[RawPassage] = []
     for s in sections:
         path = list(s.heading_path)
         if s.paragraphs:
             for p in s.paragraphs:
-                out.append(_Raw(path, p.kind, p.before, p.after, list(p.word_diff)))
+                out.append(RawPassage(path, p.kind, p.before, p.after, list(p.word_diff)))
         elif s.kind == "added" and s.after:
-            out.extend(_Raw(path, "added", None, t) for t in _split(s.after))
+            out.extend(RawPassage(path, "added", None, t) for t in _split(s.after))
         elif s.kind == "removed" and s.before:
-            out.extend(_Raw(path, "removed", t, None) for t in _split(s.before))
+            out.extend(RawPassage(path, "removed", t, None) for t in _split(s.before))
         elif s.kind == "modified" and (s.before or s.after):
-            out.append(_Raw(path, "reworded", s.before, s.after))
+            out.append(RawPassage(path, "reworded", s.before, s.after))
         # moved / renamed / structure: no wording change to tag (severity rule S10 covers them)
     return [r for r in out if r.text.strip()][:MAX_PASSAGES]
 
@@ -104,7 +107,7 @@ def classify_passages(
     return t.tag([clean_markdown(x) for x in texts])
 
 
-def _tag_raw(raws: list[_Raw], tagger: PassageTagger) -> list[PassageTag]:
+def _tag_raw(raws: list[RawPassage], tagger: PassageTagger) -> list[PassageTag]:
     texts = [r.text for r in raws]
     # Reworded passages: a category present only before the change (e.g. a deleted promise) counts too.
     before_idx = [
@@ -155,7 +158,7 @@ def classify_change(
 ) -> ClassifiedChange:
     t = tagger or get_tagger()
     version = model_version(t)
-    passages = _tag_raw(_raw_passages(change.sections), t) if change.kind in TAGGED_KINDS else []
+    passages = _tag_raw(raw_passages(change.sections), t) if change.kind in TAGGED_KINDS else []
 
     best: dict[str, float] = {}
     for p in passages:
