@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from policywatch_classifier.direction import MAX_LIST_TOKENS, direction_of, has_opt_out
+from policywatch_classifier.direction import MAX_LIST_TOKENS, direction_of, has_opt_out, is_heading
 from policywatch_classifier.pipeline import classify_change
 from policywatch_classifier.severity import passage_severity
 from policywatch_classifier.tagger import get_tagger
@@ -52,9 +52,15 @@ def test_reworded_uses_the_word_diff() -> None:
         )
         == Direction.EXPANDS
     )
-    back = [DiffOp(op="delete", text="sell or"), DiffOp(op="insert", text="never")]
-    assert (
-        direction_of("reworded", "advertising", word_diff=back, before="x", after="y") == Direction.RESTRICTS
+    back = [
+        DiffOp(op="equal", text="We"),
+        DiffOp(op="delete", text="sell or"),
+        DiffOp(op="insert", text="never"),
+        DiffOp(op="equal", text="share your data."),
+    ]
+    before, after = "We sell or share your data.", "We never share your data."
+    assert direction_of("reworded", "advertising", word_diff=back, before=before, after=after) == (
+        Direction.RESTRICTS
     )
 
 
@@ -234,3 +240,75 @@ def test_passage_severity_for_cli() -> None:
     sev = passage_severity("We may use your content to train our AI models.", tags)
     assert sev is not None and sev[0] == Severity.HIGH
     assert passage_severity("Hello.", []) is None
+
+
+def test_a_heading_is_neutral_whatever_its_words() -> None:
+    """A heading names a topic; it neither grants nor limits anything (sev1.3)."""
+    for text in (
+        "2.2 Your Right to Opt Out of Sales",
+        "How We Share Your Information",
+        "> ### Sensitive interest categories",
+        "Montana Consumer Data Privacy Act (MTCDPA)",
+    ):
+        assert is_heading(text), text
+        for change in ("added", "removed"):
+            texts = {"after": text} if change == "added" else {"before": text}
+            assert direction_of(change, "third_party_sharing", **texts) == Direction.NEUTRAL, text
+    # Statements, list items and purposes are not headings.
+    for text in (
+        "Ads can only target Pinners 18 years or older",
+        "General location information from your account.",
+        "technical protections, such as encryption and pseudonymisation; and",
+        "To create personalised ads profiles and serve you ads on partner apps",
+        "Advertising, marketing, or personalization purposes, including targeted ads",
+    ):
+        assert not is_heading(text), text
+
+
+def test_rules_for_others_protect_the_user() -> None:
+    """Prohibitions and limits on developers or advertisers restrict what may be done with data."""
+    for text in (
+        "| Use the App Set ID for analytics. | Don't use the App Set ID for personalized ads. |",
+        "Don't sell or transfer user data for advertising, creditworthiness, or data brokers.",
+        "Developers may not request access to contacts for advertising.",
+        "Ads can only target Pinners 18 years or older",
+    ):
+        assert direction_of("added", "advertising", after=text) == Direction.RESTRICTS, text
+
+
+def test_a_negation_governs_its_clause_but_not_limited_to_is_no_negation() -> None:
+    # Old rule (four words): "advertising" and "data brokers" counted as powers.
+    assert (
+        direction_of(
+            "added",
+            "advertising",
+            after="We do not sell or transfer your data for advertising or to data brokers.",
+        )
+        == Direction.RESTRICTS
+    )
+    # "including but not limited to" negates nothing: the sharing after it still counts.
+    assert (
+        direction_of(
+            "added",
+            "third_party_sharing",
+            after="We may disclose data to others, including but not limited to advertisers and partners.",
+        )
+        == Direction.EXPANDS
+    )
+
+
+def test_an_added_statement_of_practice_expands_and_of_a_right_restricts() -> None:
+    """No power or protection phrase: the category and the statement decide."""
+    practice = (
+        "Traffic data. Data about your use of our communication services, including whom you contacted."
+    )
+    assert direction_of("added", "first_party_collection", after=practice) == Direction.EXPANDS
+    assert direction_of("added", "third_party_sharing", after="We engage service providers for hosting.") == (
+        Direction.EXPANDS
+    )
+    # A rule for advertisers or a definition states no practice of the platform.
+    assert direction_of("added", "advertising", after="Ads must not appeal to minors.") == Direction.NEUTRAL
+    definition = '"U.S. Data" means user location data of U.S. persons obtained through the API.'
+    assert direction_of("added", "sensitive_data", after=definition) == Direction.NEUTRAL
+    right = "We review and save your privacy choices to honour your preferences."
+    assert direction_of("added", "user_choice_control", after=right) == Direction.RESTRICTS

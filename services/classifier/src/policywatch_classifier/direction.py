@@ -8,13 +8,22 @@ Written rules (docs/classifier.md, "Direction"):
    termination) → ``restricts`` when it granted the platform a power, else ``expands``.
 2. An added passage → ``expands`` if it grants the platform a power ("we may", "license",
    "share", "train", "without notice" …) more than it promises protections; ``restricts`` if it
-   promises protections ("we do not", "you can opt out", "we will notify" …); else ``neutral``.
+   promises protections ("we do not", "you can opt out", "we will notify" …) or sets a rule for
+   others ("Don't sell user data", "may not request access", "can only target adults"). With
+   neither: a statement of what the platform does with data ("We engage service providers …")
+   expands in the practice categories, a statement about rights or safeguards restricts in the
+   rights categories, anything else is ``neutral``.
 3. A reworded passage → compare the words inserted and deleted: inserted power words or deleted
    protection words → ``expands``; the reverse → ``restricts``; otherwise ``neutral``. Two more
    signals need no power word: a *list* of kinds of data or recipients that grows ("name and
    email" → "name, email, contacts and location" collects more) or shrinks, in the categories
    that list what the platform collects or shares; and a changed *period* (data kept longer, or
    less notice of changes, expands; the reverse restricts).
+4. A heading ("2.2 Your Right to Opt Out of Sales", "Sensitive interest categories"), added,
+   removed or reworded, is ``neutral``: it names a topic and grants or limits nothing.
+
+Measured against 500 labelled directions of real recorded changes (``tools/direction_eval.py``,
+docs/classifier.md "Direction").
 """
 
 from __future__ import annotations
@@ -27,6 +36,17 @@ from typing import Literal
 from policywatch_shared.events import DiffOp, Direction
 
 POWER_CATEGORIES = {"content_license", "liability", "dispute_resolution", "account_termination"}
+#: Categories whose passages state what the platform does with data: a newly added statement of
+#: the practice expands what the document says it may do, even without "we may".
+PRACTICE_CATEGORIES = {
+    "first_party_collection", "third_party_sharing", "advertising", "sensitive_data", "ai_training",
+    "profiling_inferences", "legal_basis", "international_transfer", "law_enforcement",
+    "business_transfer", "data_retention",
+}  # fmt: skip
+#: Categories whose passages state users' rights, choices and safeguards.
+RIGHTS_CATEGORIES = {
+    "user_choice_control", "user_access_edit_deletion", "privacy_contact", "data_security", "do_not_track",
+}  # fmt: skip
 
 _POWER = re.compile(
     r"\b(we (may|can|might|will) (also )?(use|share|sell|disclose|collect|transfer|train|retain|keep|"
@@ -39,7 +59,14 @@ _POWER = re.compile(
     re.I,
 )
 _PROTECT = re.compile(
-    r"\b(we (do not|don.t|will not|won.t|never|cannot|can.t)|not (be )?used to|only (with|if|when)|"
+    r"\b(we (do not|don.t|will not|won.t|never|cannot|can.t)|not (be )?used to|"
+    r"only (with|if|when|to|for|where)|"
+    # Prohibitions and limits on anyone (developers, advertisers, sellers: "Don't sell user data",
+    # "may not request access", "Ads can only target Pinners 18 or older") protect the user too.
+    r"(?:(?:do|does|must|may|shall|should|will|can) not|(?:don|doesn|mustn|shouldn|won|can).t|cannot|never) "
+    r"(?:\w+ )?(?:sell|share|transfer|send|disclose|use|collect|request|access|target|combine|track|allow|"
+    r"permit|store|retain|bundle|process|discriminate)|not (?:be )?(?:allowed|permitted)|prohibit\w*|"
+    r"forbid\w*|(?:can|may|must) only|(?:(?<=^)|(?<=[.|!?:] ))(?:do not|don.t) \w+|"
     r"opt[- ]?(out|in)|your consent|you (can|may) (delete|object|withdraw|opt|limit|disable|turn off|choose|"
     r"access|correct|export)|right to (access|delete|object|opt|know|correct|port)|we will (notify|inform|"
     r"ask)|prior notice|advance notice|\d+ days.? notice|encrypt\w*|safeguard\w*|protect\w*|delete\w*|"
@@ -86,15 +113,19 @@ ChangeKindLit = Literal["added", "removed", "reworded"]
 #: Negation words, "n't" as a word ending ("don't", "won't", "can’t"), for both scopes below.
 _NEGATION = r"not|never|no|cannot|\w+n['’]t"
 #: A negation and the few words it governs ("without your" consent: "without notice" is a power).
-_NEGATED = re.compile(rf"\b(?:{_NEGATION}|without your)\b(\s+\S+){{1,4}}", re.I)
+_NOT_A_NEGATION = re.compile(r"\b(?:not|without) limit(?:ed to|ation)\b", re.I)
+_NEGATED = re.compile(
+    rf"\b(?:{_NEGATION}|without your)\b.*?(?=\b(?:but|however|unless|except)\b|[.;:!?|]|$)", re.I | re.S
+)
 
 
 def _count(rx: re.Pattern[str], text: str) -> int:
     if not text:
         return 0
     if rx is _POWER:
-        # "we do not sell" grants no power: drop the negated words before counting powers.
-        text = _NEGATED.sub(" ", text)
+        # "we do not sell" grants no power: drop the negated clause before counting powers
+        # ("including but not limited to …" and "not limitation" negate nothing).
+        text = _NEGATED.sub(" ", _NOT_A_NEGATION.sub(" ", text))
     return len(rx.findall(text))
 
 
@@ -240,6 +271,50 @@ def _diff_sides(before: str, after: str, word_diff: list[DiffOp] | None) -> tupl
     return " ".join(w for w in aw if w not in bs), " ".join(w for w in bw if w not in as_)
 
 
+#: A heading or label, not a statement: "2.2 Your Right to Opt Out of Sales", "Licenses",
+#: "> ### Sensitive interest categories". It names a topic and neither grants nor limits anything,
+#: so adding, removing or rewording it alone is ``neutral``.
+_HEADING_MARK = re.compile(r"^(?:>\s*)*#{1,6}\s")
+_FINITE = re.compile(
+    r"\b(?:may|might|can|could|will|would|must|shall|should|do|does|did|is|are|was|were|has|have|had|"
+    r"\w+n['’]t|cannot)\b",
+    re.I,
+)
+_STATEMENT_END = re.compile(r"[.!?][\"'”’)\]]*$")
+_PURPOSE = re.compile(r"to [a-z]+\b", re.I)
+_LIST_ITEM_END = re.compile(r"(?:[,;]|\b(?:and|or))$", re.I)
+MAX_HEADING_WORDS = 16
+
+
+def is_heading(text: str) -> bool:
+    """Is ``text`` a heading: a marked one, or a few words with no sentence end and no verb form
+    that states anything ("Sensitive interest categories", "Montana Consumer Data Privacy Act")?"""
+    t = text.strip()
+    if _HEADING_MARK.match(t):
+        return True
+    return (
+        # "To create personalised ads profiles …": a purpose the platform states, not a title.
+        not _PURPOSE.match(t)
+        and len(t.split()) <= MAX_HEADING_WORDS
+        and not _STATEMENT_END.search(t)
+        and not _FINITE.search(t)
+        # A list item is no heading: "encryption and pseudonymisation; and", "ads, marketing, or …".
+        and not _LIST_ITEM_END.search(t)
+        and t.count(",") < 2
+    )
+
+
+#: A statement about the platform's own handling of data ("We engage service providers …",
+#: "Traffic data. Data about your use of …"), as opposed to a rule for advertisers or developers
+#: ("Ads must not appeal to minors") or a definition ("'U.S. Data' means …").
+_PRACTICE_SUBJECT = re.compile(r"\b(?:we|us|our|data|information)\b", re.I)
+_DEFINITION = re.compile(r"^\W*[\w\s.'’-]{1,60}[\"”]?\s+(?:means|refers to|shall mean)\b", re.I)
+
+
+def _states_practice(text: str) -> bool:
+    return bool(_PRACTICE_SUBJECT.search(text)) and not _DEFINITION.match(text)
+
+
 def direction_of(
     change: ChangeKindLit,
     category: str,
@@ -248,15 +323,28 @@ def direction_of(
     after: str | None = None,
     word_diff: list[DiffOp] | None = None,
 ) -> Direction:
+    if is_heading(before or "") and is_heading(after or ""):
+        return Direction.NEUTRAL
     if change == "removed":
         if category in POWER_CATEGORIES and _lean(before or "") > 0:
             return Direction.RESTRICTS
         return Direction.EXPANDS
     if change == "added":
         lean = _lean(after or "")
-        if category in POWER_CATEGORIES and lean >= 0:
+        if lean == 0:
+            # No power or protection phrase either way: a new statement of a practice ("Traffic
+            # data. Data about your use of …", "We engage service providers …") states something
+            # the platform does; a new statement about users' rights or safeguards gives them one.
+            if category in POWER_CATEGORIES:
+                return Direction.EXPANDS
+            if category in PRACTICE_CATEGORIES and _states_practice(after or ""):
+                return Direction.EXPANDS
+            if category in RIGHTS_CATEGORIES:
+                return Direction.RESTRICTS
+            return Direction.NEUTRAL
+        if category in POWER_CATEGORIES and lean > 0:
             return Direction.EXPANDS
-        return {1: Direction.EXPANDS, -1: Direction.RESTRICTS}.get(lean, Direction.NEUTRAL)
+        return Direction.EXPANDS if lean > 0 else Direction.RESTRICTS
     inserted, deleted = _diff_sides(before or "", after or "", word_diff)
     power_delta = _count(_POWER, inserted) - _count(_POWER, deleted)
     protect_delta = _count(_PROTECT, inserted) - _count(_PROTECT, deleted)

@@ -35,8 +35,9 @@ from policywatch_classifier.text import clean_markdown, split_passages
 #: Direction and severity rules (they decide together what an alert says). 1.1: a reworded list of
 #: data kinds or recipients that grows or shrinks, and a changed retention or notice period. 1.2:
 #: contracted negations ("don't", "won't", "can't", "cannot") keep the words they negate from
-#: counting as powers.
-SEVERITY_RULES_VERSION = "1.2"
+#: counting as powers. 1.3: headings are neutral; rules for others ("Don't sell user data") protect;
+#: a negation governs its clause; an added statement of a practice expands, of a right restricts.
+SEVERITY_RULES_VERSION = "1.3"
 PassageChange = Literal["added", "removed", "reworded"]
 MAX_PASSAGES = 4000  # bound the work for near-total rewrites (~10 s of tagging on one core)
 MAX_EVENT_PASSAGES = 400  # passages carried by the event: all tagged ones first, then untagged
