@@ -4,7 +4,8 @@
     .venv/bin/python services/classifier/tools/direction_eval.py sample /tmp/replay.jsonl OUT.jsonl \
         [--dev 300 --test 200 --seed 20261206]
     .venv/bin/python services/classifier/tools/direction_eval.py score /tmp/replay.jsonl \
-        [--labels tests/data/classifier/direction_labels.jsonl] [--split dev|test|all] [--errors N]
+        [--labels tests/data/classifier/direction_labels.jsonl] [--split dev|test|all] [--errors N] \
+        [--base GIT_REV]
     .venv/bin/python services/classifier/tools/direction_eval.py agreement
 
 Every classified change of the replay goes through ``pipeline.classify_change``; each tag the
@@ -246,7 +247,19 @@ def report(name: str, gold: list[str], pred: list[str]) -> None:
     )
 
 
-def score(replay: Path, labels: Path, split: str, errors: int) -> None:
+def paired_gain(gold: list[str], new: list[str], old: list[str], draws: int = 2000) -> tuple[float, float]:
+    """90 % bootstrap interval of the accuracy gain of ``new`` over ``old`` (same items resampled)."""
+    rng = np.random.default_rng(7)
+    g, n, o = np.array(gold), np.array(new), np.array(old)
+    gains = []
+    for _ in range(draws):
+        idx = rng.integers(0, len(g), len(g))
+        gains.append(float(np.mean(g[idx] == n[idx]) - np.mean(g[idx] == o[idx])))
+    lo, hi = np.percentile(gains, [5, 95])
+    return float(lo), float(hi)
+
+
+def score(replay: Path, labels: Path, split: str, errors: int, base: str | None = None) -> None:
     rows = [r for r in read_labels(labels) if split == "all" or r["split"] == split]
     found = {p.key: p for p in passages(replay, {r["document"] for r in rows})}
     missing = sum(r["key"] not in found for r in rows)
@@ -263,6 +276,17 @@ def score(replay: Path, labels: Path, split: str, errors: int) -> None:
         sel = [i for i, (_, p) in enumerate(scored) if p.change == change]
         report(f"  {change}", [gold[i] for i in sel], [pred[i] for i in sel])
     report("always 'expands' (baseline)", gold, ["expands"] * len(gold))
+    if base:
+        from direction_diff import base_rules
+
+        rules = base_rules(base)
+        old = [
+            rules(p.change, r["category"], before=p.before, after=p.after, word_diff=p.word_diff).value
+            for r, p in scored
+        ]
+        report(f"rules at {base}", gold, old)
+        lo, hi = paired_gain(gold, pred, old)
+        print(f"accuracy gain over {base}: 90 % paired interval {lo:+.3f} … {hi:+.3f}")
     print("confusion (rows: label, columns: rules):  " + "  ".join(f"{d:>9s}" for d in DIRECTIONS))
     for g in DIRECTIONS:
         counts = Counter(p for gg, p in zip(gold, pred, strict=True) if gg == g)
@@ -301,13 +325,14 @@ def main() -> None:
     c.add_argument("--labels", type=Path, default=LABELS)
     c.add_argument("--split", choices=["dev", "test", "all"], default="dev")
     c.add_argument("--errors", type=int, default=0, help="print this many wrong items (dev only!)")
+    c.add_argument("--base", help="also score direction.py as committed at this git revision")
     g = sub.add_parser("agreement")
     g.add_argument("--labels", type=Path, default=LABELS)
     args = ap.parse_args()
     if args.cmd == "sample":
         sample(args.replay, args.out, args.dev, args.test, args.seed)
     elif args.cmd == "score":
-        score(args.replay, args.labels, args.split, args.errors)
+        score(args.replay, args.labels, args.split, args.errors, args.base)
     else:
         agreement(args.labels)
 
