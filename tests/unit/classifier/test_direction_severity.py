@@ -312,3 +312,45 @@ def test_an_added_statement_of_practice_expands_and_of_a_right_restricts() -> No
     assert direction_of("added", "sensitive_data", after=definition) == Direction.NEUTRAL
     right = "We review and save your privacy choices to honour your preferences."
     assert direction_of("added", "user_choice_control", after=right) == Direction.RESTRICTS
+
+
+def _removed_sections() -> list[SectionChange]:
+    return [
+        SectionChange(
+            kind="removed",
+            heading_path=["Sharing"],
+            anchor="sharing",
+            before="We share your information with service providers that process it for us.",
+        ),
+        SectionChange(
+            kind="removed",
+            heading_path=["Children"],
+            anchor="children",
+            before="Our service is not directed to children under 13.",
+        ),
+    ]
+
+
+def test_a_rulebook_for_developers_or_sellers_caps_s6_and_s7_at_medium(make_change) -> None:
+    """The same removals are high in a privacy policy, medium in developer terms (sev1.4)."""
+    change = make_change(_removed_sections())
+    assert classify_change(change).severity == Severity.HIGH
+    for doc_type in ("developer_terms", "commercial_terms", "community_guidelines"):
+        result = classify_change(change.model_copy(update={"document_type": doc_type}))
+        assert result.severity == Severity.MEDIUM, doc_type
+        assert any(r.startswith("S6") and "rulebook" in r for r in result.severity_reasons)
+
+
+def test_untagged_wording_is_none_only_outside_governance_documents(make_change) -> None:
+    para = ParagraphChange(
+        kind="reworded",
+        before="| iPhoto® | application program |",
+        after="| iPhone Air™ | mobile digital device |",
+    )
+    change = make_change(
+        [SectionChange(kind="modified", heading_path=["Trademarks"], anchor="tm", paragraphs=[para])]
+    )
+    assert not classify_change(change).categories
+    assert classify_change(change).severity == Severity.LOW  # a privacy policy: still worth a look
+    other = classify_change(change.model_copy(update={"document_type": "other"}))
+    assert other.severity == Severity.NONE and other.severity_reasons[0].startswith("S10")

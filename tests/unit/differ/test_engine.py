@@ -181,3 +181,13 @@ async def test_same_text_memo_changes_no_result() -> None:
     assert h1 is not None and h2 is not None
     strip = {"events": {"__all__": {"produced_at", "trace_id"}}}
     assert h1.model_dump(exclude=strip) == h2.model_dump(exclude=strip)
+
+
+def test_document_type_guess_for_corpus_names() -> None:
+    guess_document_type = engine.guess_document_type
+    assert guess_document_type("Law Enforcement Guidelines") == "trust_and_safety"  # not a community rulebook
+    assert guess_document_type("Brand Guidelines") == "other"
+    assert guess_document_type("Imprint") == "other"
+    assert guess_document_type("Community Guidelines") == "community_guidelines"
+    assert guess_document_type("Children's Privacy Policy") == "children_privacy_policy"
+    assert guess_document_type("Developer Terms") == "developer_terms"

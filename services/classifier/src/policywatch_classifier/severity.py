@@ -6,13 +6,14 @@ are listed in docs/classifier.md ("Severity rules") with the same ids (S1…S10)
 S1  date-only change → none.                 S2  technical change (extraction) → none.
 S3  document unavailable → low.              S4  first version recorded (baseline) → low.
 S5  AI training added or broadened with no opt-out described → high (with an opt-out → medium).
-S6  removed disclosure about sharing, security or children/specific audiences → high.
+S6  removed disclosure about sharing, security or children/specific audiences → high (medium in a
+    rulebook for developers, sellers or posted content: ``RULEBOOK_TYPES``).
 S7  added passage expanding a high-exposure category (sharing, sensitive data, advertising,
-    profiling, content licence …) → high; a reworded one → medium.
+    profiling, content licence …) → high (medium in a rulebook); a reworded one → medium.
 S8  expansion or removed disclosure in another category → medium.
 S9  tagged passages that only restrict the platform or clarify → low.
 S10 headings/reorganisation only, or untagged wording → low (none when the differ says it is
-    not substantive).
+    not substantive, or when the document is of no governance type: ``other``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,13 @@ from policywatch_shared.events import CategoryTag, ChangeEvent, ChangeKind, Dire
 
 from policywatch_classifier.direction import direction_of, has_opt_out
 from policywatch_classifier.taxonomy import get_taxonomy
+
+#: Documents whose rules bind developers, sellers, advertisers or what users post, rather than
+#: the platform's own handling of its users' data: there S6 and S7 give medium, not high (a
+#: seller policy's new "disable Local inventory ads" or a developer table's "Use SDKs that
+#: collect …" is not the platform selling its users' data; measured on labelled changes,
+#: docs/classifier.md "How often is the severity right?").
+RULEBOOK_TYPES = {"developer_terms", "commercial_terms", "copyright_policy", "community_guidelines"}
 
 REMOVAL_HIGH = {
     "third_party_sharing": "data sharing",
@@ -49,6 +57,12 @@ def assess(change: ChangeEvent, passages: list[PassageTag]) -> tuple[Severity, l
         reasons.append((Severity.LOW, "S4: first version recorded (baseline for later changes)"))
 
     tax = get_taxonomy()
+    rulebook = getattr(change, "document_type", None) in RULEBOOK_TYPES
+    top, where = (
+        (Severity.MEDIUM, " (a rulebook for developers, sellers or content)")
+        if rulebook
+        else (Severity.HIGH, "")
+    )
     for p in passages:
         for tag in p.categories:
             cat = tag.id
@@ -71,13 +85,13 @@ def assess(change: ChangeEvent, passages: list[PassageTag]) -> tuple[Severity, l
                     )
                 continue
             if p.change == "removed" and cat in REMOVAL_HIGH and tag.direction == Direction.EXPANDS:
-                reasons.append((Severity.HIGH, f"S6: removed disclosure about {REMOVAL_HIGH[cat]}"))
+                reasons.append((top, f"S6: removed disclosure about {REMOVAL_HIGH[cat]}{where}"))
                 continue
             if tag.direction == Direction.EXPANDS:
                 if p.change == "removed":
                     reasons.append((Severity.MEDIUM, f"S8: removed disclosure about {_name(cat)}"))
                 elif exposure == "high" and p.change == "added":
-                    reasons.append((Severity.HIGH, f"S7: added terms expand {_name(cat)}"))
+                    reasons.append((top, f"S7: added terms expand {_name(cat)}{where}"))
                 elif exposure == "high":
                     reasons.append((Severity.MEDIUM, f"S7: reworded terms broaden {_name(cat)}"))
                 else:
@@ -92,6 +106,12 @@ def assess(change: ChangeEvent, passages: list[PassageTag]) -> tuple[Severity, l
         )
         if structural:
             reasons.append((Severity.LOW, "S10: headings or reorganisation only"))
+        elif change.substantive and getattr(change, "document_type", None) == "other":
+            # Imprints, brand guidelines, accessibility statements: no governance category found in
+            # a document of no governance type — nothing that governs users changed.
+            return Severity.NONE, [
+                "S10: wording changed without a governance category, outside a governance document"
+            ]
         elif change.substantive:
             reasons.append((Severity.LOW, "S10: wording changed without a governance category"))
         else:

@@ -50,6 +50,10 @@ class DocumentInfo:
 
 
 _DOC_TYPES = [
+    # Before "guideline": brand guidelines govern the use of logos, not users; law-enforcement
+    # guidelines say how authorities get users' data (the demo catalog types them the same way).
+    (r"brand|imprint", "other"),
+    (r"law enforcement", "trust_and_safety"),
     (r"child", "children_privacy_policy"),
     (r"privacy|data (policy|protection)", "privacy_policy"),
     (r"cookie|tracker", "cookie_policy"),
