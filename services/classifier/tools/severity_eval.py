@@ -4,7 +4,8 @@
     .venv/bin/python services/classifier/tools/severity_eval.py sample /tmp/replay.jsonl OUT.jsonl \
         [--dev 80 --test 60 --seed 20261207]
     .venv/bin/python services/classifier/tools/severity_eval.py score /tmp/replay.jsonl \
-        [--labels tests/data/classifier/severity_labels.jsonl] [--split dev|test|all] [--errors N]
+        [--labels tests/data/classifier/severity_labels.jsonl] [--split dev|test|all] [--errors N] \
+        [--dump LEVELS.json] [--compare OTHER_LEVELS.json]
     .venv/bin/python services/classifier/tools/severity_eval.py agreement
 
 Items are whole changes (``modified`` ones with 1–``MAX_PASSAGES`` passages, so that an annotator
@@ -143,7 +144,9 @@ def report(name: str, gold: list[str], pred: list[str]) -> None:
     )
 
 
-def score(replay: Path, labels: Path, split: str, errors: int) -> None:
+def score(
+    replay: Path, labels: Path, split: str, errors: int, dump: Path | None = None, compare: Path | None = None
+) -> None:
     rows = [r for r in read_labels(labels) if split == "all" or r["split"] == split]
     wanted = {r["key"] for r in rows}
     found: dict[str, ChangeEvent] = {}
@@ -158,6 +161,24 @@ def score(replay: Path, labels: Path, split: str, errors: int) -> None:
     gold = [r["label"] for r, _ in scored]
     pred = [c.severity.value for _, c in scored]
     report(f"pipeline, {split}", gold, pred)
+    if dump:  # the levels this code gives, for a later --compare from another version's code
+        dump.write_text(
+            json.dumps({r["key"]: p for (r, _), p in zip(scored, pred, strict=True)}), encoding="utf-8"
+        )
+    if compare:
+        other = json.loads(compare.read_text(encoding="utf-8"))
+        old = [other[r["key"]] for r, _ in scored]
+        report(f"levels in {compare.name}", gold, old)
+        rng = np.random.default_rng(7)
+        g, n, o = np.array(gold), np.array(pred), np.array(old)
+        gains = []
+        for _ in range(2000):
+            idx = rng.integers(0, len(g), len(g))
+            gains.append(
+                weighted_kappa(list(g[idx]), list(n[idx])) - weighted_kappa(list(g[idx]), list(o[idx]))
+            )
+        lo, hi = np.percentile(gains, [5, 95])
+        print(f"weighted-kappa gain over {compare.name}: 90 % paired interval {lo:+.3f} … {hi:+.3f}")
     print("confusion (rows: label, columns: pipeline):  " + "  ".join(f"{v:>7s}" for v in LEVELS))
     for g in LEVELS:
         counts = Counter(p for gg, p in zip(gold, pred, strict=True) if gg == g)
@@ -194,13 +215,15 @@ def main() -> None:
     c.add_argument("--labels", type=Path, default=LABELS)
     c.add_argument("--split", choices=["dev", "test", "all"], default="dev")
     c.add_argument("--errors", type=int, default=0, help="print this many wrong changes (dev only!)")
+    c.add_argument("--dump", type=Path, help="write the levels given (JSON: change key -> level)")
+    c.add_argument("--compare", type=Path, help="a --dump of other code: paired interval of the kappa gain")
     g = sub.add_parser("agreement")
     g.add_argument("--labels", type=Path, default=LABELS)
     args = ap.parse_args()
     if args.cmd == "sample":
         sample(args.replay, args.out, args.dev, args.test, args.seed)
     elif args.cmd == "score":
-        score(args.replay, args.labels, args.split, args.errors)
+        score(args.replay, args.labels, args.split, args.errors, args.dump, args.compare)
     else:
         agreement(args.labels)
 
