@@ -170,12 +170,12 @@ def score(
         old = [other[r["key"]] for r, _ in scored]
         report(f"levels in {compare.name}", gold, old)
         rng = np.random.default_rng(7)
-        g, n, o = np.array(gold), np.array(pred), np.array(old)
+        ga, na, oa = np.array(gold), np.array(pred), np.array(old)
         gains = []
         for _ in range(2000):
-            idx = rng.integers(0, len(g), len(g))
+            idx = rng.integers(0, len(ga), len(ga))
             gains.append(
-                weighted_kappa(list(g[idx]), list(n[idx])) - weighted_kappa(list(g[idx]), list(o[idx]))
+                weighted_kappa(list(ga[idx]), list(na[idx])) - weighted_kappa(list(ga[idx]), list(oa[idx]))
             )
         lo, hi = np.percentile(gains, [5, 95])
         print(f"weighted-kappa gain over {compare.name}: 90 % paired interval {lo:+.3f} … {hi:+.3f}")
