@@ -3,7 +3,8 @@
 Each rule that fires adds a reason; the severity is the highest level of any reason. The rules
 are listed in docs/classifier.md ("Severity rules") with the same ids (S1…S10):
 
-S1  date-only change → none.                 S2  technical change (extraction) → none.
+S1  date-only change, or (sev1.4) one that only fixes dates, spelling or formatting → none.
+S2  technical change (extraction) → none.
 S3  document unavailable → low.              S4  first version recorded (baseline) → low.
 S5  AI training added or broadened with no opt-out described → high (with an opt-out → medium).
 S6  removed disclosure about sharing, security or children/specific audiences → high (medium in a
@@ -22,6 +23,7 @@ from policywatch_shared.events import CategoryTag, ChangeEvent, ChangeKind, Dire
 
 from policywatch_classifier.direction import direction_of, has_opt_out
 from policywatch_classifier.taxonomy import get_taxonomy
+from policywatch_classifier.trivial import is_trivial_change
 
 #: Documents whose rules bind developers, sellers, advertisers or what users post, rather than
 #: the platform's own handling of its users' data: there S6 and S7 give medium, not high (a
@@ -53,6 +55,8 @@ def assess(change: ChangeEvent, passages: list[PassageTag]) -> tuple[Severity, l
         return Severity.NONE, ["S2: technical change (extraction or page structure), not the terms"]
     if kind == ChangeKind.UNAVAILABLE:
         return Severity.LOW, ["S3: the document became unavailable; its terms cannot be checked"]
+    if kind == ChangeKind.MODIFIED and is_trivial_change(change):
+        return Severity.NONE, ["S1: only dates, spelling or formatting changed"]
     if kind == ChangeKind.FIRST_VERSION:
         reasons.append((Severity.LOW, "S4: first version recorded (baseline for later changes)"))
 
