@@ -33,9 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from direction_diff import base_rules, changed_words
 from policywatch_classifier import pipeline
 from policywatch_classifier.direction import ChangeKindLit, direction_of
-from policywatch_differ.change import word_diff as differ_word_diff
 from policywatch_shared.events import ChangeEvent, DiffOp, Direction
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -57,8 +57,6 @@ class Item:
     change: str  # added / removed / reworded
     before: str
     after: str
-    word_diff: tuple[DiffOp, ...] | None
-    rules: str  # the working tree's direction
 
     @property
     def mirror(self) -> tuple[str, frozenset[str]]:
@@ -86,7 +84,7 @@ def passage_key(change: str, before: str | None, after: str | None) -> str:
     return hashlib.sha1(raw.encode("utf-8")).hexdigest()[:16]
 
 
-def test_services() -> set[str]:
+def held_out_services() -> set[str]:
     with EVAL_SET.open(encoding="utf-8") as fh:
         return {r["service"] for r in map(json.loads, fh) if r["split"] == "test"}
 
@@ -104,21 +102,11 @@ def items(replay: Path) -> Iterator[Item]:
         after: str | None = None,
         word_diff: list[DiffOp] | None = None,
     ) -> Direction:
-        result = direction_of(change, category, before=before, after=after, word_diff=word_diff)
+        key = passage_key(change, before, after)
         found.append(
-            Item(
-                key=passage_key(change, before, after),
-                category=category,
-                service=str(current["service"]),
-                document=str(current["document"]),
-                change=change,
-                before=before or "",
-                after=after or "",
-                word_diff=tuple(word_diff) if word_diff else None,
-                rules=result.value,
-            )
+            Item(key, category, current["service"], current["document"], change, before or "", after or "")
         )
-        return result
+        return direction_of(change, category, before=before, after=after, word_diff=word_diff)
 
     saved = pipeline.direction_of
     pipeline.direction_of = record  # type: ignore[assignment]
@@ -171,17 +159,8 @@ def unique(all_items: Iterator[Item]) -> list[Item]:
     return out
 
 
-def changed_words(before: str, after: str) -> str:
-    """What changed, word by word: ``[-deleted-]{+inserted+}`` (the differ's word diff)."""
-    return " ".join(
-        f"[-{op.text.strip()}-]" if op.op == "delete" else f"{{+{op.text.strip()}+}}"
-        for op in differ_word_diff(before, after)
-        if op.op != "equal"
-    )
-
-
 def sample(replay: Path, out: Path, n_dev: int, n_test: int, seed: int) -> None:
-    held_out = test_services()
+    held_out = held_out_services()
     pool = unique(items(replay))
     rng = random.Random(seed)
     chosen = []
@@ -277,8 +256,6 @@ def score(replay: Path, labels: Path, split: str, errors: int, base: str | None 
         report(f"  {change}", [gold[i] for i in sel], [pred[i] for i in sel])
     report("always 'expands' (baseline)", gold, ["expands"] * len(gold))
     if base:
-        from direction_diff import base_rules
-
         rules = base_rules(base)
         old = [
             rules(p.change, r["category"], before=p.before, after=p.after, word_diff=p.word_diff).value

@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-from direction_eval import changed_words, read_labels, test_services
+from direction_eval import changed_words, held_out_services, read_labels
 from policywatch_classifier import pipeline
 from policywatch_shared.events import ChangeEvent, ChangeKind
 
@@ -77,7 +77,7 @@ def render(event: ChangeEvent) -> list[dict[str, str | None]]:
 
 
 def sample(replay: Path, out: Path, n_dev: int, n_test: int, seed: int) -> None:
-    held_out = test_services()
+    held_out = held_out_services()
     seen: set[str] = set()
     pool: list[tuple[str, ChangeEvent]] = []
     total = 0

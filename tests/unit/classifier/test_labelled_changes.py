@@ -33,7 +33,7 @@ def test_labels_file_holds_keys_and_labels_only_split_like_the_evaluation_set() 
     rows = de.read_labels(de.LABELS)
     assert len(rows) == 500 and len({(r["key"], r["category"]) for r in rows}) == 500
     answers = {*de.DIRECTIONS, de.OFF_TOPIC}
-    held_out = de.test_services()
+    held_out = de.held_out_services()
     ids = set(get_taxonomy().ids)
     for r in rows:
         assert set(r) == {"key", "category", "split", "document", "a", "b", "label"}  # no corpus text
@@ -48,7 +48,7 @@ def test_passage_key_and_mirror_dedupe() -> None:
     assert de.passage_key("added", None, "x") != de.passage_key("removed", "x", None)
 
     def item(key: str, category: str, before: str, after: str) -> de.Item:
-        return de.Item(key, category, "S", "S/D", "reworded", before, after, None, "neutral")
+        return de.Item(key, category, "S", "S/D", "reworded", before, after)
 
     a, revert, other = (
         item("1", "c", "old", "new"),
@@ -97,7 +97,7 @@ def test_direction_rules_score_above_floor_on_the_dev_items(tmp_path: Path) -> N
 def test_severity_labels_file_holds_keys_and_levels_only() -> None:
     rows = de.read_labels(se.LABELS)
     assert len(rows) == 140 and len({r["key"] for r in rows}) == 140
-    held_out = de.test_services()
+    held_out = de.held_out_services()
     for r in rows:
         assert set(r) == {"key", "split", "document", "a", "b", "label"}  # no corpus text
         assert {r["a"], r["b"], r["label"]} <= set(se.LEVELS)
