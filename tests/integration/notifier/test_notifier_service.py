@@ -192,6 +192,14 @@ async def test_alert_reaches_matching_subscribers_once(
         assert len(smtp_sink.to("a@example.com")) == 2
         assert smtp_sink.to("free@example.com") == [] and smtp_sink.to("low@example.com") == []
         assert len(smtp_sink.to("b@example.com")) == 1 and len(webhook_receiver.at("/b")) == 1
+
+        # The sink holds a mail a moment before the notifier records it as sent: wait for the
+        # ledger to settle (every row out of "pending"), then require exactly these rows.
+        async def settled() -> bool:
+            rows = await ledger(db, a)
+            return len(rows) >= 4 and all(d.status != "pending" for d in rows)
+
+        await wait_until(settled, timeout=10)
         assert sorted((d.channel, d.status) for d in await ledger(db, a)) == [
             ("email", "sent"),
             ("email", "sent"),
