@@ -5,11 +5,18 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
 from policywatch_shared.net import free_port
 
 S = TypeVar("S")
+
+#: The shared data beside the repository (corpus, labelled sets): never copied into it.
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+#: Tests that read the shared data skip without it (a clean clone has none beside it).
+needs_shared = pytest.mark.skipif(not (SHARED / "corpus").is_dir(), reason=f"shared data missing at {SHARED}")
 
 
 def make_settings(cls: type[S], *, kafka_bootstrap: str | None = None, s3: Any = None, **overrides: Any) -> S:

@@ -125,6 +125,7 @@ from policywatch_classifier.evaluate import (
     nested_predictions,
     nested_thresholds,
     out_of_fold_probs,
+    resampled_interval,
 )
 from policywatch_classifier.tagger import RULE_BLEND, PassageTagger, combine
 from policywatch_classifier.taxonomy import load_data
@@ -591,19 +592,10 @@ def refit(dev: Dev, name: str, rows_for: Callable[[list[int]], list[Example]] | 
     return p
 
 
-def paired_interval(gain_on: Callable[[np.ndarray], float], n: int, resamples: int) -> tuple[float, float]:
-    """90 % interval of ``gain_on(rows)`` over ``resamples`` bootstrap resamples of ``n`` passages
-    (seed 0): the same resamples for both sides of the gain."""
-    rng = np.random.default_rng(0)
-    diff = [gain_on(rng.integers(0, n, n)) for _ in range(resamples)]
-    lo, hi = np.percentile(diff, [5, 95])
-    return float(lo), float(hi)
-
-
 def print_interval(before: np.ndarray, after: np.ndarray, gold: np.ndarray) -> None:
     """Print the paired 90 % bootstrap interval (2,000 resamples of the passages) of the macro-F1
     gain of decisions ``after`` over ``before``."""
-    lo, hi = paired_interval(
+    lo, hi = resampled_interval(
         lambda k: macro_f1(after[k], gold[k]) - macro_f1(before[k], gold[k]), len(gold), 2000
     )
     print(f"  nested gain 90 % paired bootstrap interval {lo:+.3f} … {hi:+.3f}")
@@ -616,7 +608,7 @@ def print_ap_interval(
     gain of scores ``after`` over ``before``: the ranking, free of thresholds. ``gold``: other
     labels of the dev passages (``name`` says which)."""
     g = dev.gold if gold is None else gold
-    lo, hi = paired_interval(lambda k: dev.ap(after[k], g[k]) - dev.ap(before[k], g[k]), len(g), 500)
+    lo, hi = resampled_interval(lambda k: dev.ap(after[k], g[k]) - dev.ap(before[k], g[k]), len(g), 500)
     print(
         f"  AP{name} {dev.ap(before, g):.3f} -> {dev.ap(after, g):.3f}, "
         f"gain 90 % paired bootstrap interval {lo:+.3f} … {hi:+.3f}"

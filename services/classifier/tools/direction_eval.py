@@ -28,7 +28,7 @@ import hashlib
 import json
 import random
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,12 +36,16 @@ import numpy as np
 from direction_diff import base_rules, changed_words
 from policywatch_classifier import pipeline
 from policywatch_classifier.direction import ChangeKindLit, direction_of
-from policywatch_shared.events import ChangeEvent, DiffOp, Direction
+from policywatch_classifier.evaluate import resampled_interval
+from policywatch_classifier.tagger import get_tagger
+from policywatch_shared.events import ChangeEvent, DiffOp
 
 ROOT = Path(__file__).resolve().parents[3]
 LABELS = ROOT / "tests" / "data" / "classifier" / "direction_labels.jsonl"
 EVAL_SET = ROOT / "tests" / "data" / "classifier" / "eval_set.jsonl"
 DIRECTIONS = ("expands", "restricts", "neutral")
+#: Bootstrap draws and seed of every interval these tools print.
+DRAWS, SEED = 2000, 7
 #: An annotator's answer when the category does not apply to the passage (a tagging error):
 #: such items say nothing about direction and are left out of the scores.
 OFF_TOPIC = "off_topic"
@@ -89,64 +93,50 @@ def held_out_services() -> set[str]:
         return {r["service"] for r in map(json.loads, fh) if r["split"] == "test"}
 
 
-def items(replay: Path) -> Iterator[Item]:
-    """Every tag of every classified change of the replay, in replay order (with repeats)."""
-    found: list[Item] = []
-    current: dict[str, str] = {}
-
-    def record(
-        change: ChangeKindLit,
-        category: str,
-        *,
-        before: str | None = None,
-        after: str | None = None,
-        word_diff: list[DiffOp] | None = None,
-    ) -> Direction:
-        key = passage_key(change, before, after)
-        found.append(
-            Item(key, category, current["service"], current["document"], change, before or "", after or "")
-        )
-        return direction_of(change, category, before=before, after=after, word_diff=word_diff)
-
-    saved = pipeline.direction_of
-    pipeline.direction_of = record  # type: ignore[assignment]
-    try:
-        with replay.open(encoding="utf-8") as fh:
-            for line in fh:
-                row = json.loads(line)
-                if not row.get("classification"):
-                    continue
-                current.update(service=row["service"], document=row["change"]["document_id"])
-                found.clear()
-                pipeline.classify_change(ChangeEvent.model_validate(row["change"]))
-                yield from found
-    finally:
-        pipeline.direction_of = saved
-
-
-def passages(replay: Path, documents: set[str] | None = None) -> Iterator[Passage]:
-    """Every passage of every change the classifier tags (``pipeline.raw_passages``), without the
-    tagger: a replay made with or without the classifier serves."""
+def replay_changes(
+    replay: Path, kinds: Collection[str], documents: Collection[str] | None = None
+) -> Iterator[tuple[str, ChangeEvent]]:
+    """(service, change event) of each change of the replay of one of ``kinds`` (values of
+    ``ChangeKind``), of ``documents`` only when given. A replay made with or without the
+    classifier serves: only the differ's change events are read."""
     with replay.open(encoding="utf-8") as fh:
         for line in fh:
             row = json.loads(line)
             change = row.get("change")
             if (
                 not change
-                or change["kind"] not in TAGGED
+                or change["kind"] not in kinds
                 or (documents and change["document_id"] not in documents)
             ):
                 continue
-            event = ChangeEvent.model_validate(change)
-            for r in pipeline.raw_passages(event.sections):
-                yield Passage(
-                    key=passage_key(r.change, r.before, r.after),
-                    document=event.document_id,
-                    change=r.change,
-                    before=r.before,
-                    after=r.after,
-                    word_diff=r.word_diff,
-                )
+            yield row["service"], ChangeEvent.model_validate(change)
+
+
+def items(replay: Path) -> Iterator[Item]:
+    """Every tag the shipped tagger gives a passage of a classified change, in replay order (with
+    repeats)."""
+    tagger = get_tagger()
+    for service, event in replay_changes(replay, TAGGED):
+        raws = pipeline.raw_passages(event.sections)
+        for r, tagged in zip(raws, pipeline.tag_passages(raws, tagger), strict=True):
+            key = passage_key(r.change, r.before, r.after)
+            for tag in tagged.categories:
+                yield Item(key, tag.id, service, event.document_id, r.change, r.before or "", r.after or "")
+
+
+def passages(replay: Path, documents: set[str] | None = None) -> Iterator[Passage]:
+    """Every passage of every change the classifier tags (``pipeline.raw_passages``), without the
+    tagger."""
+    for _, event in replay_changes(replay, TAGGED, documents):
+        for r in pipeline.raw_passages(event.sections):
+            yield Passage(
+                passage_key(r.change, r.before, r.after),
+                event.document_id,
+                r.change,
+                r.before,
+                r.after,
+                r.word_diff,
+            )
 
 
 def unique(all_items: Iterator[Item]) -> list[Item]:
@@ -202,40 +192,46 @@ def macro_f1(gold: list[str], pred: list[str]) -> float:
 
 
 def interval(
-    gold: list[str], pred: list[str], draws: int = 2000, seed: int = 7
-) -> tuple[float, float, float, float]:
-    """90 % bootstrap intervals (items resampled) of accuracy and macro-F1."""
-    rng = np.random.default_rng(seed)
+    gold: list[str], pred: list[str], metric: Callable[[list[str], list[str]], float]
+) -> tuple[float, float]:
+    """90 % bootstrap interval (items resampled, 2,000 draws) of ``metric(gold, pred)``."""
     g, p = np.array(gold), np.array(pred)
-    acc, mf = [], []
-    for _ in range(draws):
-        idx = rng.integers(0, len(g), len(g))
-        acc.append(float(np.mean(g[idx] == p[idx])))
-        mf.append(macro_f1(list(g[idx]), list(p[idx])))
-    return (*np.percentile(acc, [5, 95]), *np.percentile(mf, [5, 95]))  # type: ignore[return-value]
+    return resampled_interval(lambda k: metric(list(g[k]), list(p[k])), len(g), DRAWS, SEED)
+
+
+def paired_interval(
+    gold: list[str], new: list[str], old: list[str], metric: Callable[[list[str], list[str]], float]
+) -> tuple[float, float]:
+    """90 % bootstrap interval of the gain in ``metric`` of ``new`` over ``old`` (same items resampled)."""
+    g, n, o = np.array(gold), np.array(new), np.array(old)
+    return resampled_interval(
+        lambda k: metric(list(g[k]), list(n[k])) - metric(list(g[k]), list(o[k])), len(g), DRAWS, SEED
+    )
+
+
+def accuracy(gold: list[str], pred: list[str]) -> float:
+    return float(np.mean([g == p for g, p in zip(gold, pred, strict=True)]))
+
+
+def print_confusion(gold: list[str], pred: list[str], levels: Sequence[str], what: str) -> None:
+    """Counts of (label, prediction), a row per label."""
+    width = max(map(len, levels)) + 2
+    print(f"confusion (rows: label, columns: {what}):")
+    print("  " + " " * width + "".join(f"{v:>{width}s}" for v in levels))
+    for g in levels:
+        counts = Counter(p for gg, p in zip(gold, pred, strict=True) if gg == g)
+        print(f"  {g:{width}s}" + "".join(f"{counts[v]:{width}d}" for v in levels))
 
 
 def report(name: str, gold: list[str], pred: list[str]) -> None:
     if not gold:
         return
-    acc = float(np.mean([g == p for g, p in zip(gold, pred, strict=True)]))
-    a_lo, a_hi, f_lo, f_hi = interval(gold, pred)
+    a_lo, a_hi = interval(gold, pred, accuracy)
+    f_lo, f_hi = interval(gold, pred, macro_f1)
     print(
-        f"{name:28s} n={len(gold):4d}  accuracy {acc:.3f} ({a_lo:.3f} … {a_hi:.3f})  "
+        f"{name:28s} n={len(gold):4d}  accuracy {accuracy(gold, pred):.3f} ({a_lo:.3f} … {a_hi:.3f})  "
         f"macro-F1 {macro_f1(gold, pred):.3f} ({f_lo:.3f} … {f_hi:.3f})"
     )
-
-
-def paired_gain(gold: list[str], new: list[str], old: list[str], draws: int = 2000) -> tuple[float, float]:
-    """90 % bootstrap interval of the accuracy gain of ``new`` over ``old`` (same items resampled)."""
-    rng = np.random.default_rng(7)
-    g, n, o = np.array(gold), np.array(new), np.array(old)
-    gains = []
-    for _ in range(draws):
-        idx = rng.integers(0, len(g), len(g))
-        gains.append(float(np.mean(g[idx] == n[idx]) - np.mean(g[idx] == o[idx])))
-    lo, hi = np.percentile(gains, [5, 95])
-    return float(lo), float(hi)
 
 
 def score(replay: Path, labels: Path, split: str, errors: int, base: str | None = None) -> None:
@@ -262,12 +258,9 @@ def score(replay: Path, labels: Path, split: str, errors: int, base: str | None 
             for r, p in scored
         ]
         report(f"rules at {base}", gold, old)
-        lo, hi = paired_gain(gold, pred, old)
+        lo, hi = paired_interval(gold, pred, old, accuracy)
         print(f"accuracy gain over {base}: 90 % paired interval {lo:+.3f} … {hi:+.3f}")
-    print("confusion (rows: label, columns: rules):  " + "  ".join(f"{d:>9s}" for d in DIRECTIONS))
-    for g in DIRECTIONS:
-        counts = Counter(p for gg, p in zip(gold, pred, strict=True) if gg == g)
-        print(f"  {g:9s}" + " " * 32 + "  ".join(f"{counts[d]:9d}" for d in DIRECTIONS))
+    print_confusion(gold, pred, DIRECTIONS, "rules")
     wrong = [(r, p, d) for (r, p), d in zip(scored, pred, strict=True) if r["label"] != d]
     for r, p, d in random.Random(1).sample(wrong, min(errors, len(wrong))):
         before, after = p.before or "", p.after or ""
@@ -288,23 +281,32 @@ def agreement(labels: Path) -> None:
         report(f"annotator {who.upper()} vs adjudicated", [r["label"] for r in sel], [r[who] for r in sel])
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def evaluation_parser(
+    doc: str, labels: Path, n_dev: int, n_test: int, seed: int, unit: str
+) -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """The ``sample`` / ``score`` / ``agreement`` commands both evaluation tools share: the parser,
+    and the ``score`` sub-parser for a tool's own options."""
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("sample")
     s.add_argument("replay", type=Path)
     s.add_argument("out", type=Path)
-    s.add_argument("--dev", type=int, default=300)
-    s.add_argument("--test", type=int, default=200)
-    s.add_argument("--seed", type=int, default=20261206)
+    s.add_argument("--dev", type=int, default=n_dev)
+    s.add_argument("--test", type=int, default=n_test)
+    s.add_argument("--seed", type=int, default=seed)
     c = sub.add_parser("score")
     c.add_argument("replay", type=Path)
-    c.add_argument("--labels", type=Path, default=LABELS)
+    c.add_argument("--labels", type=Path, default=labels)
     c.add_argument("--split", choices=["dev", "test", "all"], default="dev")
-    c.add_argument("--errors", type=int, default=0, help="print this many wrong items (dev only!)")
-    c.add_argument("--base", help="also score direction.py as committed at this git revision")
+    c.add_argument("--errors", type=int, default=0, help=f"print this many wrong {unit} (dev only!)")
     g = sub.add_parser("agreement")
-    g.add_argument("--labels", type=Path, default=LABELS)
+    g.add_argument("--labels", type=Path, default=labels)
+    return ap, c
+
+
+def main() -> None:
+    ap, c = evaluation_parser(__doc__ or "", LABELS, 300, 200, 20261206, "items")
+    c.add_argument("--base", help="also score direction.py as committed at this git revision")
     args = ap.parse_args()
     if args.cmd == "sample":
         sample(args.replay, args.out, args.dev, args.test, args.seed)

@@ -19,7 +19,6 @@ severity rules) is scored.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import random
@@ -28,7 +27,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-from direction_eval import changed_words, held_out_services, read_labels
+from direction_eval import (
+    accuracy,
+    changed_words,
+    evaluation_parser,
+    held_out_services,
+    interval,
+    paired_interval,
+    print_confusion,
+    read_labels,
+    replay_changes,
+)
 from policywatch_classifier import pipeline
 from policywatch_shared.events import ChangeEvent, ChangeKind
 
@@ -48,15 +57,7 @@ def change_key(event: ChangeEvent) -> str:
 
 def changes(replay: Path, documents: set[str] | None = None) -> Iterator[tuple[str, ChangeEvent]]:
     """(service, change event) of every ``modified`` change of the replay."""
-    with replay.open(encoding="utf-8") as fh:
-        for line in fh:
-            row = json.loads(line)
-            change = row.get("change")
-            if not change or change["kind"] != ChangeKind.MODIFIED.value:
-                continue
-            if documents and change["document_id"] not in documents:
-                continue
-            yield row["service"], ChangeEvent.model_validate(change)
+    return replay_changes(replay, {ChangeKind.MODIFIED.value}, documents)
 
 
 def render(event: ChangeEvent) -> list[dict[str, str | None]]:
@@ -122,24 +123,21 @@ def weighted_kappa(gold: list[str], pred: list[str]) -> float:
     return 1.0 if denominator == 0 else 1.0 - float((weights * observed).sum()) / denominator
 
 
+def within_one(gold: list[str], pred: list[str]) -> float:
+    return float(
+        np.mean([abs(LEVELS.index(g) - LEVELS.index(p)) <= 1 for g, p in zip(gold, pred, strict=True)])
+    )
+
+
 def report(name: str, gold: list[str], pred: list[str]) -> None:
     if not gold:
         return
-    acc = float(np.mean([g == p for g, p in zip(gold, pred, strict=True)]))
-    within = float(
-        np.mean([abs(LEVELS.index(g) - LEVELS.index(p)) <= 1 for g, p in zip(gold, pred, strict=True)])
-    )
     tp = sum(g == "high" and p == "high" for g, p in zip(gold, pred, strict=True))
     n_pred, n_gold = sum(p == "high" for p in pred), sum(g == "high" for g in gold)
-    rng = np.random.default_rng(7)
-    ga, pa = np.array(gold), np.array(pred)
-    boot = []
-    for _ in range(2000):
-        idx = rng.integers(0, len(ga), len(ga))
-        boot.append(float(np.mean(ga[idx] == pa[idx])))
-    lo, hi = np.percentile(boot, [5, 95])
+    lo, hi = interval(gold, pred, accuracy)
     print(
-        f"{name:30s} n={len(gold):3d}  exact {acc:.3f} ({lo:.3f} … {hi:.3f})  within one level {within:.3f}  "
+        f"{name:30s} n={len(gold):3d}  exact {accuracy(gold, pred):.3f} ({lo:.3f} … {hi:.3f})  "
+        f"within one level {within_one(gold, pred):.3f}  "
         f"weighted kappa {weighted_kappa(gold, pred):.3f}  high: precision {tp}/{n_pred} recall {tp}/{n_gold}"
     )
 
@@ -169,20 +167,9 @@ def score(
         other = json.loads(compare.read_text(encoding="utf-8"))
         old = [other[r["key"]] for r, _ in scored]
         report(f"levels in {compare.name}", gold, old)
-        rng = np.random.default_rng(7)
-        ga, na, oa = np.array(gold), np.array(pred), np.array(old)
-        gains = []
-        for _ in range(2000):
-            idx = rng.integers(0, len(ga), len(ga))
-            gains.append(
-                weighted_kappa(list(ga[idx]), list(na[idx])) - weighted_kappa(list(ga[idx]), list(oa[idx]))
-            )
-        lo, hi = np.percentile(gains, [5, 95])
+        lo, hi = paired_interval(gold, pred, old, weighted_kappa)
         print(f"weighted-kappa gain over {compare.name}: 90 % paired interval {lo:+.3f} … {hi:+.3f}")
-    print("confusion (rows: label, columns: pipeline):  " + "  ".join(f"{v:>7s}" for v in LEVELS))
-    for g in LEVELS:
-        counts = Counter(p for gg, p in zip(gold, pred, strict=True) if gg == g)
-        print(f"  {g:7s}" + " " * 36 + "  ".join(f"{counts[v]:7d}" for v in LEVELS))
+    print_confusion(gold, pred, LEVELS, "pipeline")
     wrong = [(r, c) for r, c in scored if r["label"] != c.severity.value]
     for r, c in random.Random(1).sample(wrong, min(errors, len(wrong))):
         print(f"\n### {c.document_id}: label {r['label']}, pipeline {c.severity.value}")
@@ -202,23 +189,9 @@ def agreement(labels: Path) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    s = sub.add_parser("sample")
-    s.add_argument("replay", type=Path)
-    s.add_argument("out", type=Path)
-    s.add_argument("--dev", type=int, default=80)
-    s.add_argument("--test", type=int, default=60)
-    s.add_argument("--seed", type=int, default=20261207)
-    c = sub.add_parser("score")
-    c.add_argument("replay", type=Path)
-    c.add_argument("--labels", type=Path, default=LABELS)
-    c.add_argument("--split", choices=["dev", "test", "all"], default="dev")
-    c.add_argument("--errors", type=int, default=0, help="print this many wrong changes (dev only!)")
+    ap, c = evaluation_parser(__doc__ or "", LABELS, 80, 60, 20261207, "changes")
     c.add_argument("--dump", type=Path, help="write the levels given (JSON: change key -> level)")
     c.add_argument("--compare", type=Path, help="a --dump of other code: paired interval of the kappa gain")
-    g = sub.add_parser("agreement")
-    g.add_argument("--labels", type=Path, default=LABELS)
     args = ap.parse_args()
     if args.cmd == "sample":
         sample(args.replay, args.out, args.dev, args.test, args.seed)

@@ -182,8 +182,9 @@ def test_ai_training_without_opt_out_is_high_with_opt_out_medium(make_change) ->
     assert result.severity == Severity.MEDIUM
 
 
-def test_removed_sharing_security_children_sections_are_high(make_change) -> None:
-    sections = [
+def _removed_sections() -> list[SectionChange]:
+    """A privacy policy dropping its sections on sharing, security and children (the issue's example)."""
+    return [
         SectionChange(
             kind="removed",
             heading_path=["Sharing"],
@@ -203,7 +204,10 @@ def test_removed_sharing_security_children_sections_are_high(make_change) -> Non
             before="Our service is not directed to children under 13.",
         ),
     ]
-    result = classify_change(make_change(sections))
+
+
+def test_removed_sharing_security_children_sections_are_high(make_change) -> None:
+    result = classify_change(make_change(_removed_sections()))
     assert result.severity == Severity.HIGH
     joined = " ".join(result.severity_reasons)
     for what in ("data sharing", "security", "children"):
@@ -312,23 +316,6 @@ def test_an_added_statement_of_practice_expands_and_of_a_right_restricts() -> No
     assert direction_of("added", "sensitive_data", after=definition) == Direction.NEUTRAL
     right = "We review and save your privacy choices to honour your preferences."
     assert direction_of("added", "user_choice_control", after=right) == Direction.RESTRICTS
-
-
-def _removed_sections() -> list[SectionChange]:
-    return [
-        SectionChange(
-            kind="removed",
-            heading_path=["Sharing"],
-            anchor="sharing",
-            before="We share your information with service providers that process it for us.",
-        ),
-        SectionChange(
-            kind="removed",
-            heading_path=["Children"],
-            anchor="children",
-            before="Our service is not directed to children under 13.",
-        ),
-    ]
 
 
 def test_a_rulebook_for_developers_or_sellers_caps_s6_and_s7_at_medium(make_change) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import lzma
 import sys
 from pathlib import Path
 
@@ -18,10 +17,12 @@ sys.path.insert(0, str(ROOT / "services" / "classifier" / "tools"))
 
 import direction_eval as de  # noqa: E402
 import severity_eval as se  # noqa: E402
+from policywatch_classifier.corpus import corpus_rows  # noqa: E402
+from policywatch_classifier.pipeline import classify_change  # noqa: E402
 from policywatch_classifier.taxonomy import get_taxonomy  # noqa: E402
+from policywatch_differ.replay import replay_file  # noqa: E402
 
-SHARED = ROOT.parent / "shared"
-needs_shared = pytest.mark.skipif(not (SHARED / "corpus").is_dir(), reason=f"shared data missing at {SHARED}")
+from tests.helpers import SHARED, needs_shared  # noqa: E402
 
 #: Floors on the dev items (measured: docs/classifier.md, "How often is the direction right?" and
 #: "How often is the severity right?"); the rules before the sixteenth session fail both.
@@ -66,14 +67,9 @@ def test_macro_f1_over_the_three_directions() -> None:
 
 def replay_documents(documents: set[str], tmp_path: Path) -> Path:
     """The corpus's versions of ``documents`` through the differ (no classifier): a replay file."""
-    from policywatch_differ.replay import replay_file
-
     subset = tmp_path / "subset.jsonl"
-    with lzma.open(SHARED / "corpus" / "vlopses-us-versions.jsonl.xz", "rt", encoding="utf-8") as fh:
-        subset.write_text(
-            "".join(line for line in fh if "{service}/{document}".format(**json.loads(line)) in documents),
-            encoding="utf-8",
-        )
+    rows = (r for r in corpus_rows(SHARED) if f"{r['service']}/{r['document']}" in documents)
+    subset.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     buf = io.StringIO()
     asyncio.run(replay_file(subset, buf, classifier=None))
     replay = tmp_path / "replay.jsonl"
@@ -115,8 +111,6 @@ def test_weighted_kappa() -> None:
 
 @needs_shared
 def test_severity_of_the_whole_pipeline_above_floor_on_the_dev_changes(tmp_path: Path) -> None:
-    from policywatch_classifier.pipeline import classify_change
-
     rows = [r for r in de.read_labels(se.LABELS) if r["split"] == "dev"]
     documents = {r["document"] for r in rows}
     found = {se.change_key(e): e for _, e in se.changes(replay_documents(documents, tmp_path), documents)}

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import json
 import lzma
-from pathlib import Path
 
-import pytest
 import yaml
 from policywatch_classifier.evaluate import EVAL_SET, evaluate, load_eval_set
 from policywatch_classifier.model import get_model, model_path
 from policywatch_classifier.tagger import PassageTagger
 from policywatch_classifier.taxonomy import get_taxonomy
 
-SHARED = Path(__file__).resolve().parents[3].parent / "shared"
-needs_shared = pytest.mark.skipif(not (SHARED / "corpus").is_dir(), reason=f"shared data missing at {SHARED}")
+from tests.helpers import SHARED, needs_shared
 
 #: Held-out (test split) macro-F1 floor; the measured figure is in docs/classifier.md.
 TEST_MACRO_F1_FLOOR = 0.70

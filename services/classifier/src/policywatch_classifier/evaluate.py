@@ -118,16 +118,29 @@ def score(gold: list[set[str]], pred: list[set[str]], categories: Iterable[str],
 BOOTSTRAP_DRAWS = 1000
 
 
+def resampled_interval(
+    stat: Callable[[np.ndarray], float],
+    n: int,
+    draws: int = BOOTSTRAP_DRAWS,
+    seed: int = 0,
+    level: float = 0.90,
+) -> tuple[float, float]:
+    """Percentile interval of ``stat(rows)`` over ``draws`` bootstrap resamples (row indices) of
+    ``n`` rows; seeded, so a report is reproducible. For a paired interval of a gain, ``stat``
+    computes both sides on the same rows. The evaluation tools (dev_ideas, direction_eval,
+    severity_eval) use it too."""
+    rng = np.random.default_rng(seed)
+    values = [stat(k) for k in rng.integers(0, n, (draws, n))]
+    lo, hi = np.percentile(values, [50 * (1 - level), 50 * (1 + level)])
+    return (float(lo), float(hi))
+
+
 def bootstrap_interval(pred: np.ndarray, gold: np.ndarray, level: float = 0.90) -> tuple[float, float]:
-    """Percentile interval of ``macro_f1`` over resamples of the passages (rows); seeded, so a
-    report is reproducible. A category absent from a resample drops out of its mean, as in
-    ``macro_f1``."""
+    """Percentile interval of ``macro_f1`` over resamples of the passages (rows). A category
+    absent from a resample drops out of its mean, as in ``macro_f1``."""
     if len(gold) == 0:
         return (0.0, 0.0)
-    rng = np.random.default_rng(0)
-    draws = [macro_f1(pred[k], gold[k]) for k in rng.integers(0, len(gold), (BOOTSTRAP_DRAWS, len(gold)))]
-    lo, hi = np.percentile(draws, [50 * (1 - level), 50 * (1 + level)])
-    return (float(lo), float(hi))
+    return resampled_interval(lambda k: macro_f1(pred[k], gold[k]), len(gold), level=level)
 
 
 def evaluate(tagger: PassageTagger, items: list[EvalItem], split: str) -> Report:

@@ -85,7 +85,7 @@ def _split(text: str) -> list[str]:
 
 
 def raw_passages(sections: list[SectionChange]) -> list[RawPassage]:
-    """The change's passages in document order (``tools/direction_eval.py`` scores their directions)."""
+    """The change's passages in document order (the evaluation tools score their directions)."""
     out: list[RawPassage] = []
     for s in sections:
         path = list(s.heading_path)
@@ -110,7 +110,8 @@ def classify_passages(
     return t.tag([clean_markdown(x) for x in texts])
 
 
-def _tag_raw(raws: list[RawPassage], tagger: PassageTagger) -> list[PassageTag]:
+def tag_passages(raws: list[RawPassage], tagger: PassageTagger) -> list[PassageTag]:
+    """One ``PassageTag`` per raw passage, in order: categories, evidence and each tag's direction."""
     texts = [r.text for r in raws]
     # Reworded passages: a category present only before the change (e.g. a deleted promise) counts too.
     before_idx = [
@@ -161,7 +162,7 @@ def classify_change(
 ) -> ClassifiedChange:
     t = tagger or get_tagger()
     version = model_version(t)
-    passages = _tag_raw(raw_passages(change.sections), t) if change.kind in TAGGED_KINDS else []
+    passages = tag_passages(raw_passages(change.sections), t) if change.kind in TAGGED_KINDS else []
 
     best: dict[str, float] = {}
     for p in passages:

@@ -61,7 +61,7 @@ def assess(change: ChangeEvent, passages: list[PassageTag]) -> tuple[Severity, l
         reasons.append((Severity.LOW, "S4: first version recorded (baseline for later changes)"))
 
     tax = get_taxonomy()
-    rulebook = getattr(change, "document_type", None) in RULEBOOK_TYPES
+    rulebook = change.document_type in RULEBOOK_TYPES
     top, where = (
         (Severity.MEDIUM, " (a rulebook for developers, sellers or content)")
         if rulebook
@@ -110,7 +110,7 @@ def assess(change: ChangeEvent, passages: list[PassageTag]) -> tuple[Severity, l
         )
         if structural:
             reasons.append((Severity.LOW, "S10: headings or reorganisation only"))
-        elif change.substantive and getattr(change, "document_type", None) == "other":
+        elif change.substantive and change.document_type == "other":
             # Imprints, brand guidelines, accessibility statements: no governance category found in
             # a document of no governance type — nothing that governs users changed.
             return Severity.NONE, [
@@ -147,5 +147,8 @@ def passage_severity(text: str, tags: list[CategoryTag]) -> tuple[Severity, list
         tag = t.model_copy()
         tag.direction = direction_of("added", t.id, after=text)
         tagged.append(tag)
-    fake = ChangeEvent.model_construct(kind=ChangeKind.MODIFIED, sections=[], substantive=True)
+    # A passage of no document: neither a rulebook nor of no governance type.
+    fake = ChangeEvent.model_construct(
+        kind=ChangeKind.MODIFIED, sections=[], substantive=True, document_type=""
+    )
     return assess(fake, [PassageTag(change="added", text=text, categories=tagged)])

@@ -37,6 +37,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from policywatch_classifier.corpus import family_of, latest_paragraphs, passage_key
 from policywatch_classifier.model import LinearModel, model_path
 from policywatch_classifier.rules import get_lexicon
 from policywatch_classifier.taxonomy import get_taxonomy, load_data
@@ -176,8 +177,6 @@ def corpus_examples(shared: Path, labels: dict[str, set[str]] | None = None) -> 
     developer terms, fully labelled. Only dev platforms' paragraphs were labelled, so a fold model
     leaves out the scored family's paragraphs like its dev passages (``in_domain_rows``).
     """
-    from policywatch_classifier.corpus import family_of, latest_paragraphs, passage_key
-
     by_key = full_labels(None, CORPUS_LABELS_FILE, "pid") if labels is None else labels
     texts: dict[str, str] = {}
     families: dict[str, set[str]] = {}
@@ -204,8 +203,6 @@ def in_domain_rows(
     """The in-domain rows a model scoring dev passages ``fold`` (indices of ``items``) is trained
     on: the dev rows outside the fold (and not in ``exclude``, dev ids) and the corpus paragraphs
     of the other platform families."""
-    from policywatch_classifier.corpus import family_of
-
     ids = {items[i].id for i in fold} | set(exclude)
     families = {family_of(items[i].service) for i in fold}
     return dev_rows(items, ids) + [e for e in corpus if e.family not in families]

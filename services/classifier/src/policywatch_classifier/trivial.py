@@ -37,15 +37,9 @@ _MEANING = re.compile(
 MAX_SUFFIX_LETTERS = 2
 
 
-def _edit_distance(a: str, b: str) -> int:
-    """Levenshtein distance (short strings: one word or two)."""
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
+def _one_letter_dropped(long: str, short: str) -> bool:
+    """Is ``short`` ``long`` with one letter taken out?"""
+    return len(long) == len(short) + 1 and any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
 
 
 def _bare(text: str) -> str:
@@ -72,7 +66,7 @@ def trivial_hunk(deleted: str, inserted: str) -> bool:
         return a[i : i + 2] == b[i : i + 2][::-1]  # two letters swapped: "recieve" → "receive"
     # One letter added or dropped ("withdrawl" → "withdrawal"); not a letter replaced, which
     # makes another word as often as it mends one ("data" → "date", "collect" → "correct").
-    return len(a) != len(b) and _edit_distance(a, b) == 1
+    return _one_letter_dropped(long, short)
 
 
 def _hunks(ops: list[DiffOp]) -> list[tuple[str, str]]:
