@@ -41,9 +41,11 @@ QUOTA = {
     "Stripchat": 100,
 }
 MIN_CHARS, MAX_CHARS = 80, 700
+#: Family -> (service, passage) of the candidate paragraphs.
+Pool = dict[str, list[tuple[str, str]]]
 
 
-def dev_family_passages(shared: Path) -> dict[str, list[tuple[str, str]]]:
+def dev_family_passages(shared: Path) -> Pool:
     """(service, passage) of the dev platforms' latest documents by family, 80–700 characters,
     without any passage of the evaluation set (either split)."""
     items = load_eval_set(shared)
@@ -55,22 +57,27 @@ def dev_family_passages(shared: Path) -> dict[str, list[tuple[str, str]]]:
     )
 
 
-def sample(shared: Path) -> list[dict[str, str]]:
+def _row(family: str, service: str, text: str) -> dict[str, str]:
+    return {"pid": passage_key(text), "family": family, "service": service, "text": text}
+
+
+def sample(pool: Pool) -> list[dict[str, str]]:
+    """Round 1: ``QUOTA`` passages of each family of ``pool`` (``dev_family_passages``), shuffled."""
     rng = random.Random(SEED)
     rows = []
-    for family, passages in sorted(dev_family_passages(shared).items()):
+    for family, passages in sorted(pool.items()):
         for service, text in rng.sample(passages, min(QUOTA.get(family, 0), len(passages))):
-            rows.append({"pid": passage_key(text), "family": family, "service": service, "text": text})
+            rows.append(_row(family, service, text))
     rng.shuffle(rows)
     return rows
 
 
-def rest(shared: Path) -> list[dict[str, str]]:
+def rest(pool: Pool) -> list[dict[str, str]]:
     """Round 2: every passage of the pool that ``sample`` did not draw, shuffled (seed ``SEED`` + 1)."""
-    drawn = {r["pid"] for r in sample(shared)}
+    drawn = {r["pid"] for r in sample(pool)}
     rows = [
-        {"pid": passage_key(text), "family": family, "service": service, "text": text}
-        for family, passages in sorted(dev_family_passages(shared).items())
+        _row(family, service, text)
+        for family, passages in sorted(pool.items())
         for service, text in passages
         if passage_key(text) not in drawn
     ]
@@ -85,7 +92,8 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=200)
     ap.add_argument("--round", type=int, choices=[1, 2], default=1)
     args = ap.parse_args()
-    rows = sample(shared_dir()) if args.round == 1 else rest(shared_dir())
+    pool = dev_family_passages(shared_dir())  # read once: round 2 is the pool minus round 1
+    rows = sample(pool) if args.round == 1 else rest(pool)
     args.out.mkdir(parents=True, exist_ok=True)
     for k in range(0, len(rows), args.batch):
         with (args.out / f"batch{k // args.batch:02d}.jsonl").open("w", encoding="utf-8") as fh:
