@@ -1,0 +1,228 @@
+"""How many alerts are about a real wording change? A fresh labelled sample of the replay's alerts.
+
+    .venv/bin/policywatch replay ../shared/corpus/vlopses-us-versions.jsonl.xz --out /tmp/replay.jsonl
+    .venv/bin/python services/differ/tools/alert_audit.py sample /tmp/replay.jsonl OUT_DIR \
+        [--dev 100 --test 100 --seed 20261208]
+    .venv/bin/python services/differ/tools/alert_audit.py score /tmp/replay.jsonl [--split dev|test|all]
+        [--errors N]
+    .venv/bin/python services/differ/tools/alert_audit.py agreement
+
+``tests/data/differ/labels.jsonl`` (170 recorded lines drawn at random) holds only 40 alerts, so
+the share of alerts that are not substantive rests on 40 lines, and the noise rules were written
+while reading 5 of them. This tool draws alerts the first sample did not hold, split by platform
+family as the classifier's evaluation set (dev families to write rules from; held-out families to
+measure once), and shows each as a word diff of the raw recorded texts (difflib, independent of the
+differ's own output), as the first labels were made. Labels use the first sample's kinds; the
+labels file keeps commits and labels only (``tests/data/differ/alert_labels.jsonl``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import lzma
+import random
+import re
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[3]
+SHARED = ROOT.parent / "shared"
+CORPUS = SHARED / "corpus" / "vlopses-us-versions.jsonl.xz"
+FIRST_LABELS = ROOT / "tests" / "data" / "differ" / "labels.jsonl"
+LABELS = ROOT / "tests" / "data" / "differ" / "alert_labels.jsonl"
+EVAL_SET = ROOT / "tests" / "data" / "classifier" / "eval_set.jsonl"
+KINDS = ("substantive", "ui", "tracking", "variant", "date_only", "relative_date", "formatting", "error_page")
+#: Characters of diff shown per alert (an annotator reads them all).
+MAX_DIFF = 8000
+WORD = re.compile(r"\S+")
+#: A markdown link or image target, and a heading's underline: shown apart from the words (a
+#: changed target alone is a ``tracking`` change by the first sample's conventions).
+TARGET = re.compile(r"\]\((?:[^()\s]|\([^()\s]*\))*(?:\s+\"[^\"]*\")?\)")
+UNDERLINE = re.compile(r"^\s*[-=]{3,}\s*$")
+
+
+def held_out_services() -> set[str]:
+    """The classifier's held-out platforms: the same family split for every labelled sample."""
+    with EVAL_SET.open(encoding="utf-8") as fh:
+        return {r["service"] for r in map(json.loads, fh) if r["split"] == "test"}
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def word_diff(before: str, after: str) -> str:
+    """``[-removed-] {+added+}`` runs of two lines, with three words of context around each."""
+    a, b = WORD.findall(before), WORD.findall(after)
+    out: list[str] = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if tag == "equal":
+            words = a[i1:i2]
+            out.append(
+                " ".join(words) if len(words) <= 6 else f"{' '.join(words[:3])} … {' '.join(words[-3:])}"
+            )
+            continue
+        if i2 > i1:
+            out.append(f"[-{' '.join(a[i1:i2])}-]")
+        if j2 > j1:
+            out.append(f"{{+{' '.join(b[j1:j2])}+}}")
+    return " ".join(out)
+
+
+def words_only(text: str) -> list[str]:
+    """The text's lines without link targets and heading underlines."""
+    return [TARGET.sub("]", line) for line in text.splitlines() if not UNDERLINE.match(line)]
+
+
+def text_diff(before: str, after: str) -> str:
+    """The changed lines of two recorded texts, link targets apart: a replaced line as a word
+    diff, added and removed lines whole; then how many link targets appeared or went."""
+    a, b = words_only(before), words_only(after)
+    parts: list[str] = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if tag == "equal":
+            continue
+        if tag == "replace" and i2 - i1 == j2 - j1:
+            parts += [f"~ {word_diff(x, y)}" for x, y in zip(a[i1:i2], b[j1:j2], strict=True)]
+            continue
+        parts += [f"- {x}" for x in a[i1:i2] if x.strip()] + [f"+ {y}" for y in b[j1:j2] if y.strip()]
+    targets = [set(TARGET.findall(t)) for t in (before, after)]
+    moved = len(targets[0] ^ targets[1])
+    if moved:
+        parts.append(
+            f"(link targets: {len(targets[0] - targets[1])} gone, {len(targets[1] - targets[0])} new)"
+        )
+    return "\n".join(parts) if parts else "(no difference in the words)"
+
+
+def previous_texts(commits: set[str]) -> dict[str, tuple[str, str, bool]]:
+    """commit -> (text recorded before it, its text, whether a later version of the document has
+    the earlier text's words again) for each wanted commit: the first labels were made knowing
+    whether a change flaps back (A → B → A), which tells a regional variant from a change."""
+    found: dict[str, tuple[str, str, bool]] = {}
+    last: dict[tuple[str, str], str] = {}
+    waiting: dict[tuple[str, str], list[tuple[str, list[str]]]] = {}
+    with lzma.open(CORPUS, "rt", encoding="utf-8") as fh:
+        for raw in fh:
+            row = json.loads(raw)
+            doc = (row["service"], row["document"])
+            words = words_only(row["text"])
+            for commit, earlier in waiting.get(doc, []):
+                if words == earlier:
+                    before, after, _ = found[commit]
+                    found[commit] = (before, after, True)
+            if row["commit"] in commits:
+                before = last.get(doc, "")
+                found[row["commit"]] = (before, row["text"], False)
+                waiting.setdefault(doc, []).append((row["commit"], words_only(before)))
+            last[doc] = row["text"]
+    return found
+
+
+def sample(replay: Path, out: Path, n_dev: int, n_test: int, seed: int) -> None:
+    """Draw alerts outside the first sample, per split; write items for annotators (one JSON line
+    each: id, platform, document, recorded date, diff, whether it flaps back) and the key (id ->
+    commit, split)."""
+    first = {r["commit"] for r in read_jsonl(FIRST_LABELS)}
+    held = held_out_services()
+    alerts = [r for r in read_jsonl(replay) if r["alert"] and r["commit"] not in first]
+    rng = random.Random(seed)
+    rng.shuffle(alerts)
+    chosen = [r for r in alerts if r["service"] not in held][:n_dev] + [
+        r for r in alerts if r["service"] in held
+    ][:n_test]
+    texts = previous_texts({r["commit"] for r in chosen})
+    rng.shuffle(chosen)
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / "items.jsonl").open("w", encoding="utf-8") as items, (out / "key.jsonl").open("w") as key:
+        for n, r in enumerate(chosen):
+            before, after, flaps = texts[r["commit"]]
+            diff = text_diff(before, after)
+            items.write(
+                json.dumps(
+                    {
+                        "id": n,
+                        "platform": r["service"],
+                        "document": r["document"],
+                        "recorded_at": r["recorded_at"][:10],
+                        "diff": diff[:MAX_DIFF] + (" …[diff cut]" if len(diff) > MAX_DIFF else ""),
+                        "flaps_back": flaps,
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
+            split = "test" if r["service"] in held else "dev"
+            key.write(json.dumps({"id": n, "commit": r["commit"], "split": split}) + "\n")
+    print(f"{len(alerts)} alerts outside the first sample; drew {len(chosen)} into {out}")
+
+
+def score(replay: Path, split: str, errors: int) -> None:
+    """The share of the labelled alerts that still alert and are not substantive, with the
+    non-substantive kinds, for the labelled split(s); ``errors``: list that many (dev only)."""
+    labels = {r["commit"]: r for r in read_jsonl(LABELS) if split in ("all", r["split"])}
+    rows = [r for r in read_jsonl(replay) if r["commit"] in labels]
+    alerted = [r for r in rows if r["alert"]]
+    wrong = [r for r in alerted if not labels[r["commit"]]["substantive"]]
+    kinds = Counter(labels[r["commit"]]["label"] for r in wrong)
+    lo, hi = wilson(len(wrong), len(alerted))
+    print(
+        f"{split}: {len(labels)} labelled alerts; still alerting {len(alerted)}; not substantive "
+        f"{len(wrong)} ({len(wrong) / max(len(alerted), 1):.1%}, 90 % {lo:.1%} … {hi:.1%}): {dict(kinds)}"
+    )
+    missed = [r for r in rows if not r["alert"] and labels[r["commit"]]["substantive"]]
+    print(f"  labelled substantive and no longer alerting: {len(missed)} {[r['outcome'] for r in missed]}")
+    if errors and split != "dev":
+        sys.exit("--errors lists dev alerts only")
+    for r in wrong[:errors]:
+        print(f"  {r['commit'][:10]} {r['service']}/{r['document']}: {labels[r['commit']]['label']}")
+
+
+def wilson(k: int, n: int, z: float = 1.645) -> tuple[float, float]:
+    """90 % Wilson interval of a proportion k/n."""
+    if n == 0:
+        return 0.0, 1.0
+    p = k / n
+    centre, half = p + z * z / (2 * n), z * (p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5
+    return (centre - half) / (1 + z * z / n), (centre + half) / (1 + z * z / n)
+
+
+def agreement() -> None:
+    """How often the two blind labellings agree (substantive or not; and on the kind)."""
+    rows = read_jsonl(LABELS)
+    same = sum(r["a"] == r["b"] for r in rows)
+    binary = sum((r["a"] == "substantive") == (r["b"] == "substantive") for r in rows)
+    print(f"{len(rows)} alerts: same kind {same}, same substantive-or-not {binary}")
+    print(f"  labels: {dict(Counter(r['label'] for r in rows))}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("sample")
+    s.add_argument("replay", type=Path)
+    s.add_argument("out", type=Path)
+    s.add_argument("--dev", type=int, default=100)
+    s.add_argument("--test", type=int, default=100)
+    s.add_argument("--seed", type=int, default=20261208)
+    c = sub.add_parser("score")
+    c.add_argument("replay", type=Path)
+    c.add_argument("--split", choices=("dev", "test", "all"), default="dev")
+    c.add_argument("--errors", type=int, default=0)
+    sub.add_parser("agreement")
+    args = ap.parse_args()
+    if args.cmd == "sample":
+        sample(args.replay, args.out, args.dev, args.test, args.seed)
+    elif args.cmd == "score":
+        score(args.replay, args.split, args.errors)
+    else:
+        agreement()
+
+
+if __name__ == "__main__":
+    main()
