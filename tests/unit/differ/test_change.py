@@ -260,3 +260,20 @@ def test_page_chrome_fragments_are_not_substantive() -> None:
     assert _diff(CHROME, listed).substantive
     sentence = CHROME.replace("More simply put", "We sell your reviews.")
     assert _diff(CHROME, sentence).substantive
+
+
+def test_reworded_paragraph_with_the_same_words_is_not_wording(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A paragraph the comparison keys pair as reworded, whose words the normaliser reads the same
+    (a markup difference a later normaliser rule covers), is formatting: no substantive change."""
+    import policywatch_differ.change as change
+
+    a = "Intro\n\nWe share data with partners.\n\nOutro"
+    b = "Intro\n\nWe share data with partners!!\n\nOutro"
+    assert _diff(a, b).substantive is False  # punctuation: the keys are equal, nothing to pair
+    c = "Intro\n\nWe share data with vendors.\n\nOutro"
+    assert _diff(a, c).substantive is True
+    # The same pair, with a normaliser that reads both paragraphs alike: not wording any more.
+    monkeypatch.setattr(change, "normalise_line", lambda text: text.replace("vendors", "partners"))
+    d = _diff(a, c)
+    assert d.substantive is False
+    assert d.stats.words_added == d.stats.words_removed == 0

@@ -50,6 +50,16 @@ from policywatch_differ.normalise import comparison_key, comparison_lines, mask_
         ("If we will suspend your account", "If we'll suspend your account"),
         # CJK punctuation variants (AliExpress)
         ("1、Narcotics", "1. Narcotics"),
+        # code spans written with double backticks or single (Google Play)
+        (
+            "`` `REQUEST_INSTALL_PACKAGES` `` permission allows apps",
+            "`REQUEST_INSTALL_PACKAGES` permission allows apps",
+        ),
+        # bullet glyphs typed into the text (TikTok Commercial Terms)
+        (
+            "● TikTok Inc. (US), if you are based in Canada;",
+            "* •\u200bTikTok Inc. (US), if you are based in Canada;",
+        ),
     ],
 )
 def test_noise_does_not_change_the_key(before: str, after: str) -> None:
@@ -68,6 +78,18 @@ def test_noise_does_not_change_the_key(before: str, after: str) -> None:
         "| --- | --- |",
         "[Privacy Center](https://www.facebook.com/privacy/center/)",
         "![](https://example.com/logo.png)",
+        # The fresh alert sample's page chrome (tests/data/differ/alert_labels.jsonl, dev families):
+        "Choose a section to give feedback on",
+        "Leave this field blank",
+        "You\u2019re invited to try Microsoft 365 for free",
+        "The content you are trying to view is not available for your preferred market language. "
+        "You are now seeing content for **_English - United States_**.",
+        # language selectors, in English or another language
+        "#### View the Terms of Service in other languages: [հայերեն](https://a/hy), [ខ្មែរ](https://a/km), "
+        "[فارسی](https://a/fa), [Lao](https://a/lo), [Hmong](https://a/hmn), [Filipino](https://a/fil), "
+        "[日本語](https://a/ja), [한국어](https://a/ko), and [English](https://a/en)",
+        "Change language or region: България - български Česko - čeština Danmark - dansk "
+        "Österreich - Deutsch United Kingdom - English España - español Eesti - eesti Suomi - suomi",
     ],
 )
 def test_ui_strings_and_navigation_are_not_content(line: str) -> None:
@@ -83,6 +105,15 @@ def test_real_wording_changes_the_key() -> None:
     assert normalise_line("Keep data for 30 days") != normalise_line("Keep data for 90 days")
     assert normalise_line("see [our Terms](https://a.example/t)") != normalise_line(
         "see [our Policy](https://a.example/t)"
+    )
+
+
+def test_a_sentence_naming_a_few_languages_is_kept() -> None:
+    # Fewer than LANGUAGE_SELECTOR_MIN languages, or named in English: document content.
+    assert normalise_line("Support is available in English, Español and Français.") != ""
+    assert (
+        normalise_line("We translate the Terms into Spanish, French, German, Italian, Dutch and Polish.")
+        != ""
     )
 
 

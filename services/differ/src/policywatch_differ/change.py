@@ -26,7 +26,7 @@ from policywatch_shared.events import ChangeStats, DiffOp, ParagraphChange, Sect
 from rapidfuzz.distance import Indel
 from rapidfuzz.fuzz import ratio
 
-from policywatch_differ.normalise import mask_dates
+from policywatch_differ.normalise import mask_dates, normalise_line
 from policywatch_differ.sections import Doc, display_text
 
 #: Minimum similarity (0–100) for an old and a new paragraph to be "the same paragraph reworded".
@@ -309,10 +309,15 @@ def _describe(old: Doc, new: Doc, paras: list[_Para], date_only: bool) -> DiffRe
                 before = display_text(old.raws[p.old])
                 after = display_text(new.raws[p.new])
                 ops = word_diff(before, after)
-                t, left, sw = variant_edits(ops)
-                v_total, v_left, v_swaps = v_total + t, v_left + left, v_swaps + sw
-                a = sum(_count(o.text) for o in ops if o.op == "insert")
-                r = sum(_count(o.text) for o in ops if o.op == "delete")
+                if normalise_line(before) == normalise_line(after):
+                    # Paired by a line the comparison key sees (a code span's backticks, an
+                    # emphasis split in two) but the same words: formatting, not wording.
+                    a = r = 0
+                else:
+                    t, left, sw = variant_edits(ops)
+                    v_total, v_left, v_swaps = v_total + t, v_left + left, v_swaps + sw
+                    a = sum(_count(o.text) for o in ops if o.op == "insert")
+                    r = sum(_count(o.text) for o in ops if o.op == "delete")
                 fragment = False
                 if len(paragraphs) < MAX_PARAGRAPHS and budget.take(len(before) + 2 * len(after)):
                     paragraphs.append(

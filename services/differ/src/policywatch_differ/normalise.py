@@ -86,6 +86,8 @@ _ABSDATE = re.compile(
 _EMPHASIS = re.compile(r"(\*{1,3}|_{1,3}|~~)(?=\S)|(?<=\S)(\*{1,3}|_{1,3}|~~)")
 # "6.Liability" and "6. Liability" are the same numbered item.
 _LIST_MARK = re.compile(r"^(?:[*+\-]\s+|\d{1,3}[.)](?:\s+|(?=[^\W\d_]))|[a-z][.)]\s+)", re.I)
+# Bullet glyphs typed into the text ("● TikTok Inc." / "* •TikTok Inc."): a list mark too.
+_BULLETS = re.compile(r"^(?:[\u2022\u25cf\u25aa\u25e6\u2023\u2219\u25a0\u25a1\u25ba\u27a2\u00b7]\s*)+")
 # The lookahead (a word then an apostrophe, or "cannot") holds wherever an alternative can match:
 # it only spares trying the alternatives at every word of the line.
 _CONTRACTION = re.compile(r"\b(?=\w++'|cannot)(?:(can)'t|(won)'t|(\w+)n't|(\w+)'(ll|re|ve)|(i)'m|(cannot))\b")
@@ -128,8 +130,28 @@ UI_STRINGS = frozenset(
         "home", "help center", "help centre", "help", "feedback", "send feedback", "more", "less",
         "\u2715", "\u00d7", "opens in a new window", "opens in a new tab", "(opens in a new tab)",
         "listen", "play", "pause", "stop", "was it helpful?", "was it helpful", "yesno", "yes no",
+        # Seventeenth session, from the fresh alert sample's dev-family alerts (alert_labels.jsonl):
+        "choose a section to give feedback on", "leave this field blank", "unlock now",
+        "archived versions", "view archived version", "view archived versions",
+        "you are invited to try microsoft 365 for free",
     }
 )  # fmt: skip
+#: A line naming this many languages by their own names is a language selector.
+LANGUAGE_SELECTOR_MIN = 6
+_LANGUAGE_NAMES = frozenset(
+    {
+        "english", "español", "espanol", "deutsch", "français", "francais", "italiano", "português",
+        "portugues", "nederlands", "polski", "türkçe", "turkce", "русский", "українська", "日本語", "한국어",
+        "中文", "العربية", "עברית", "हिन्दी", "ไทย", "tiếng việt", "bahasa indonesia", "bahasa melayu",
+        "filipino", "svenska", "dansk", "norsk", "suomi", "čeština", "magyar", "română", "ελληνικά",
+        "български", "hrvatski", "slovenčina", "slovenščina", "српски", "eesti", "latviešu", "lietuvių",
+        "فارسی", "اردو", "বাংলা", "ਪੰਜਾਬੀ", "தமிழ்", "తెలుగు", "मराठी", "հայերեն", "ខ្មែរ", "ລາວ", "hmong",
+        "kiswahili", "català", "galego", "euskara", "íslenska", "gaeilge",
+    }
+)  # fmt: skip
+_LANGUAGE_NAME = re.compile("|".join(sorted(map(re.escape, _LANGUAGE_NAMES), key=len, reverse=True)))
+#: "The content you are trying to view is not available for your preferred market language."
+_LANGUAGE_FALLBACK = re.compile(r"not available (?:in|for) your (?:preferred )?(?:market )?language")
 _COOKIE_BANNER = re.compile(
     r"(we (and our partners )?use cookies|this (web)?site uses cookies|by (clicking|continuing|using)[^.]{0,80}"  # noqa: E501
     r"(accept|agree)[^.]{0,40}cookies|accept (all )?cookies|cookie (settings|preferences|consent)|"
@@ -255,11 +277,14 @@ def normalise_line(line: str) -> str:
     s = _WORDISH.sub(_token, s)
     if "©" in s or "opyright" in s or "(c)" in s:
         s = _COPYRIGHT_YEARS.sub(r"\1<year>", s)
-    s = s.replace("*", "").replace("~~", "")
+    s = s.replace("*", "").replace("~~", "").replace("`", "")  # emphasis and code-span marks
     if "_" in s:
         s = _UNDERSCORE_EMPH.sub("", s)
     s = s.strip(" >")
-    s = _LIST_MARK.sub("", s).replace("|", " ").casefold()
+    s = _LIST_MARK.sub("", s)
+    if not s.isascii():
+        s = _BULLETS.sub("", s)
+    s = s.replace("|", " ").casefold()
     if ("ago" in s or "day" in s or "now" in s or "last" in s or "past" in s) and _RELDATE_HINT.search(s):
         s = _RELDATE.sub("<reldate>", s)
     if not s.isascii():
@@ -277,6 +302,10 @@ def normalise_line(line: str) -> str:
         return ""
     if "cookie" in s and len(s) <= COOKIE_LINE_MAX and _COOKIE_BANNER.search(s):
         return ""
+    if "language" in s and _LANGUAGE_FALLBACK.search(s):
+        return ""
+    if not s.isascii() and len(set(_LANGUAGE_NAME.findall(s))) >= LANGUAGE_SELECTOR_MIN:
+        return ""  # "View the Terms in other languages: հայերեն, ខ្មែរ, …", "Change language or region"
     return s
 
 
