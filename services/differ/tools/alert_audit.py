@@ -3,7 +3,9 @@
     .venv/bin/policywatch replay ../shared/corpus/vlopses-us-versions.jsonl.xz --out /tmp/replay.jsonl
     .venv/bin/python services/differ/tools/alert_audit.py sample /tmp/replay.jsonl OUT_DIR \
         [--dev 100 --test 100 --seed 20261208]
-    .venv/bin/python services/differ/tools/alert_audit.py score /tmp/replay.jsonl [--split dev|test|all]
+    .venv/bin/python services/differ/tools/alert_audit.py sample /tmp/replay.jsonl OUT_DIR --round2 \
+        --dev 0 --test 100 --seed 20261209
+    .venv/bin/python services/differ/tools/alert_audit.py score /tmp/replay.jsonl [--split dev|test|test2|all]
         [--errors N]
     .venv/bin/python services/differ/tools/alert_audit.py agreement
 
@@ -124,11 +126,14 @@ def previous_texts(commits: set[str]) -> dict[str, tuple[str, str, bool]]:
     return found
 
 
-def sample(replay: Path, out: Path, n_dev: int, n_test: int, seed: int) -> None:
+def sample(replay: Path, out: Path, n_dev: int, n_test: int, seed: int, round2: bool = False) -> None:
     """Draw alerts outside the first sample, per split; write items for annotators (one JSON line
     each: id, platform, document, recorded date, diff, whether it flaps back) and the key (id ->
-    commit, split)."""
+    commit, split). ``round2``: outside this sample's labels too; its held-out alerts get split
+    ``test2`` (they measure rules written from the first held-out alerts)."""
     first = {r["commit"] for r in read_jsonl(FIRST_LABELS)}
+    if round2:
+        first |= {r["commit"] for r in read_jsonl(LABELS)}
     held = held_out_services()
     alerts = [r for r in read_jsonl(replay) if r["alert"] and r["commit"] not in first]
     rng = random.Random(seed)
@@ -157,7 +162,7 @@ def sample(replay: Path, out: Path, n_dev: int, n_test: int, seed: int) -> None:
                 )
                 + "\n"
             )
-            split = "test" if r["service"] in held else "dev"
+            split = ("test2" if round2 else "test") if r["service"] in held else "dev"
             key.write(json.dumps({"id": n, "commit": r["commit"], "split": split}) + "\n")
     print(f"{len(alerts)} alerts outside the first sample; drew {len(chosen)} into {out}")
 
@@ -210,14 +215,15 @@ def main() -> None:
     s.add_argument("--dev", type=int, default=100)
     s.add_argument("--test", type=int, default=100)
     s.add_argument("--seed", type=int, default=20261208)
+    s.add_argument("--round2", action="store_true", help="outside both samples; held-out alerts: test2")
     c = sub.add_parser("score")
     c.add_argument("replay", type=Path)
-    c.add_argument("--split", choices=("dev", "test", "all"), default="dev")
+    c.add_argument("--split", choices=("dev", "test", "test2", "all"), default="dev")
     c.add_argument("--errors", type=int, default=0)
     sub.add_parser("agreement")
     args = ap.parse_args()
     if args.cmd == "sample":
-        sample(args.replay, args.out, args.dev, args.test, args.seed)
+        sample(args.replay, args.out, args.dev, args.test, args.seed, args.round2)
     elif args.cmd == "score":
         score(args.replay, args.split, args.errors)
     else:
