@@ -27,7 +27,7 @@ def test_labels_file_holds_commits_and_labels_only_split_by_family() -> None:
     rows = aa.read_jsonl(aa.LABELS)
     first = {r["commit"] for r in aa.read_jsonl(aa.FIRST_LABELS)}
     held_out = aa.held_out_services()
-    assert len(rows) == len({r["commit"] for r in rows}) == 200
+    assert len(rows) == len({r["commit"] for r in rows}) == 300
     for r in rows:
         assert set(r) == {
             "commit",
@@ -43,9 +43,9 @@ def test_labels_file_holds_commits_and_labels_only_split_by_family() -> None:
         assert {r["a"], r["b"], r["label"]} <= set(aa.KINDS)
         assert r["label"] == r["a"] or r["a"] != r["b"]  # agreed labels are final
         assert r["substantive"] == (r["label"] == "substantive")
-        assert (r["service"] in held_out) == (r["split"] == "test")
+        assert (r["service"] in held_out) == (r["split"] in ("test", "test2"))
         assert r["commit"] not in first  # a fresh sample
-    assert sum(r["split"] == "dev" for r in rows) == 100
+    assert [sum(r["split"] == s for r in rows) for s in ("dev", "test", "test2")] == [100, 100, 100]
 
 
 def test_word_diff_shows_changed_words_and_link_targets_apart() -> None:
