@@ -11,6 +11,7 @@ Used by the integration tests and ``bench/fetcher_throughput.py``.
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import socket
 import threading
@@ -117,6 +118,15 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, page, ETag='"always-the-same"')
         if path == "/js/terms":
             return self._send(200, JS_SHELL.encode())
+        if path == "/locale":
+            # Which language the client asked for, by header and (when scripts run) by navigator.
+            asked = html.escape(self.headers.get("Accept-Language") or "none")
+            body = (
+                f"<h1>Terms</h1><p>Accept-Language: {asked}.</p><p id='nav'>navigator: none.</p>"
+                "<script>document.getElementById('nav').textContent = "
+                "'navigator: ' + navigator.language + '.';</script>" + POLICY
+            )
+            return self._send(200, CHROME.format(title="Terms", body=body).encode())
         if path == "/api/terms.json":
             return self._send(200, json.dumps({"html": policy(version)}).encode(), "application/json")
         if path in ("/multi/1", "/multi/2"):

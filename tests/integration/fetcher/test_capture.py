@@ -145,6 +145,32 @@ async def test_javascript_page_is_rendered_by_chromium(
     assert (fallback.text_length or 0) > 500
 
 
+async def test_both_fetchers_ask_for_the_configured_locale(
+    site: FixtureSite, s3_server: Any, store: ObjectStore
+) -> None:
+    """Sites that serve regional editions of a page (en-GB / en-US) serve the one asked for."""
+    async with Capturer(fetcher_settings(s3_server, locale="fr-CA"), store) as c:
+        plain = (
+            await c.capture_request(request(site, f"fixture/loc-{uuid.uuid4().hex[:6]}", "/locale"))
+        ).event
+        rendered = (
+            await c.capture_request(
+                request(
+                    site,
+                    f"fixture/loc2-{uuid.uuid4().hex[:6]}",
+                    "/locale",
+                    hints=ExtractionHints(execute_js=True, wait_for="#nav"),
+                )
+            )
+        ).event
+    assert plain.outcome == rendered.outcome == CaptureOutcome.OK, (plain.error, rendered.error)
+    assert plain.pages[0].fetcher == Fetcher.HTTP and rendered.pages[0].fetcher == Fetcher.BROWSER
+    http_html = await store.get_bytes(plain.pages[0].storage_key or "")
+    assert b"Accept-Language: fr-CA,fr;q=0.8." in http_html
+    browser_html = await store.get_bytes(rendered.pages[0].storage_key or "")
+    assert b"Accept-Language: fr-CA" in browser_html and b"navigator: fr-CA." in browser_html
+
+
 async def test_multi_page_document(site: FixtureSite, capturer: Capturer) -> None:
     ev = (
         await capturer.capture_request(

@@ -34,6 +34,7 @@ BLOCKED_RESOURCES = {"image", "media", "font"}
 @dataclass
 class BrowserOptions:
     user_agent: str
+    locale: str = "en-US"
     executable: str = "/usr/bin/chromium"
     pages: int = 4
     nav_timeout_s: float = 30.0
@@ -88,7 +89,10 @@ class BrowserPool:
             await self.start()
             try:
                 return await self._browser.new_context(
-                    user_agent=self.opts.user_agent, java_script_enabled=True, service_workers="block"
+                    user_agent=self.opts.user_agent,
+                    locale=self.opts.locale,  # Accept-Language and navigator.language
+                    java_script_enabled=True,
+                    service_workers="block",
                 )
             except Exception as exc:
                 if attempt == 2:

@@ -188,6 +188,7 @@ class Capturer:
         )
         self.http_opts = HttpOptions(
             user_agent=settings.user_agent,
+            locale=settings.locale,
             connect_timeout_s=settings.connect_timeout_s,
             read_timeout_s=settings.read_timeout_s,
             total_timeout_s=settings.total_timeout_s,
@@ -208,6 +209,7 @@ class Capturer:
         self.browser = BrowserPool(
             BrowserOptions(
                 user_agent=settings.user_agent,
+                locale=settings.locale,
                 executable=settings.browser_executable,
                 pages=settings.browser_pages,
                 nav_timeout_s=settings.browser_nav_timeout_s,

@@ -36,6 +36,7 @@ REDIRECTS = {301, 302, 303, 307, 308}
 @dataclass
 class HttpOptions:
     user_agent: str
+    locale: str = "en-US"
     connect_timeout_s: float = 10.0
     read_timeout_s: float = 20.0
     total_timeout_s: float = 60.0
@@ -65,6 +66,12 @@ class HttpResult:
         return self.headers.get("content-type")
 
 
+def accept_language(locale: str) -> str:
+    """``en-US`` → ``en-US,en;q=0.8``: the locale, then its language."""
+    language = locale.split("-", 1)[0]
+    return locale if language == locale else f"{locale},{language};q=0.8"
+
+
 def make_client(opts: HttpOptions) -> httpx.AsyncClient:
     timeout = httpx.Timeout(opts.read_timeout_s, connect=opts.connect_timeout_s)
     return httpx.AsyncClient(
@@ -74,7 +81,7 @@ def make_client(opts: HttpOptions) -> httpx.AsyncClient:
         headers={
             "User-Agent": opts.user_agent,
             "Accept": "text/html,application/xhtml+xml,application/pdf;q=0.9,*/*;q=0.8",
-            "Accept-Language": "en-US,en;q=0.8",
+            "Accept-Language": accept_language(opts.locale),
         },
         trust_env=False,
     )

@@ -50,6 +50,12 @@ class FetcherSettings(ServiceSettings):
 
     # --- HTTP client
     user_agent: str = Field(default=DEFAULT_USER_AGENT, description="Honest User-Agent of every request.")
+    locale: str = Field(
+        default="en-US",
+        description="Language and region asked of every site (Accept-Language, and the browser's "
+        "navigator.language): sites that serve regional editions of a page then serve one, not a "
+        "mix (the differ's noise from en-GB/en-US editions).",
+    )
     http2: bool = Field(default=True, description="Offer HTTP/2 (used where the server supports it).")
     connect_timeout_s: float = Field(default=10.0, description="TCP/TLS connect timeout.")
     read_timeout_s: float = Field(default=20.0, description="Timeout between two reads of a response.")
