@@ -11,13 +11,13 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[3]
 #: What mypy checks: every service's package, the shared library, the CLI, benchmarks and the
-#: classifier's measurement tools.
+#: services' measurement tools.
 MYPY_TARGETS = [
     *sorted(str(p.relative_to(REPO)) for p in REPO.glob("services/*/src")),
     "shared/src",
     "src",
     "bench",
-    "services/classifier/tools",
+    *sorted(str(p.relative_to(REPO)) for p in REPO.glob("services/*/tools")),
 ]
 
 
