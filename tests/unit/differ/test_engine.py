@@ -135,6 +135,15 @@ async def test_error_message_inside_a_long_page_is_unavailable(differ: Differ) -
     assert await _run(differ, [V1, broken, V1]) == ["first_version", "unavailable", "restored"]
 
 
+async def test_geo_blocked_page_is_unavailable(differ: Differ) -> None:
+    # WhatsApp's privacy policy, 29 June 2026: the policy text gave way to this line, page chrome kept.
+    blocked = V1.replace(
+        "## Termination\n\nWe may suspend your account if you break these terms.\n",
+        "This information is not available in your location.\n",
+    )
+    assert await _run(differ, [V1, blocked, V1]) == ["first_version", "unavailable", "restored"]
+
+
 BROKEN = V1.replace(
     "## Termination\n\nWe may suspend your account if you break these terms.\n",
     "## This page isn't available at the moment\n\nThe link you followed may be broken.\n",

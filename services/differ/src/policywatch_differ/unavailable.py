@@ -28,7 +28,8 @@ EN_DROP = 0.4
 #: Error phrases the shared page check does not know, trusted only on short texts.
 _EXTRA_ERRORS = re.compile(
     r"no longer exists|failed to load|(article|page) you are looking for|back to home ?page|"
-    r"content (isn'?t|is not) available|we'?re sorry,? (but )?(this|the) page|refresh the page",
+    r"content (isn'?t|is not) available|we'?re sorry,? (but )?(this|the) page|refresh the page|"
+    r"not available in your (location|country|region)",  # geo-blocked (WhatsApp)
     re.I,
 )
 EXTRA_SHORT = 3000
@@ -41,6 +42,7 @@ CHECK_PAGE_MAX = 4 * SHORT_PAGE_CHARS
 _INLINE_ERROR = re.compile(
     r"^(sorry )?(this page (isnt|is not) available|page not found|something went wrong|"
     r"(this )?content (isnt|is not) available|application error|the link you followed may be broken|"
+    r"(this )?(information|content|page) (isnt|is not) available in your (location|country|region)|"
     r".{0,40}(no longer exists|failed to load))"
 )
 INLINE_ERROR_MAX = 120
