@@ -12,6 +12,7 @@
     .venv/bin/python services/classifier/tools/dev_ideas.py features|classweight [--oof-cache F]
     .venv/bin/python services/classifier/tools/dev_ideas.py synthetic [--weight 0 0.5] [--more F] [--save F]
     .venv/bin/python services/classifier/tools/dev_ideas.py combine [--scores F.npz] [--oof-cache F]
+    .venv/bin/python services/classifier/tools/dev_ideas.py percategory [--oof-cache F]
     .venv/bin/python services/classifier/tools/dev_ideas.py relabel
         [--labels services/classifier/tools/rounds/dev-relabel.jsonl] [--save F.npz]
     .venv/bin/python services/classifier/tools/dev_ideas.py fallback [--ratio 0.6 0.8] [--oof-cache F]
@@ -67,7 +68,8 @@ the estimate that tracked the held-out figure (docs/classifier.md, "Evaluation s
 - ``classweight``: both regressions without balanced class weights, or half-way to them.
 - ``sentences``: the model's probability of a passage's best sentence blended into (or taking
   the maximum with) the passage's own.
-- ``combine``: other combinations of model probability and rule weight (``COMBINATIONS``).
+- ``combine``: other combinations of model probability and rule weight (``COMBINATIONS``);
+  ``percategory``: the rule share of the linear blend chosen per category, nested.
 - ``relabel``: the dev passages with another labelling (a double-blind relabelling), scored
   against both labellings.
 - ``cascade``: what a slower second model consulted only near the thresholds could fix.
@@ -1037,6 +1039,32 @@ def selected_combination(dev: Dev, p: np.ndarray) -> tuple[np.ndarray, list[str]
     return pred, chosen
 
 
+#: Shares of the rule weight ``percategory`` chooses from (the shipped blend: 0.3).
+RULE_SHARES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
+
+
+def percategory(dev: Dev) -> None:
+    """Each category's blend of model and rules chosen on its own: for every family fold and
+    category, the rule share (``RULE_SHARES``) and threshold with the best F1 on the other folds
+    score the fold (strictly nested; the shipped blend is one share for all categories)."""
+    scored = [(1 - w) * dev.p + w * dev.r for w in RULE_SHARES]
+    pred = np.zeros_like(dev.gold)
+    chosen: Counter[float] = Counter()
+    for fold in family_folds([it.service for it in dev.items]):
+        held = dev.held(fold)
+        g = dev.gold[~held]
+        for j in range(g.shape[1]):
+            fits = [best_threshold(sc[~held, j], g[:, j]) for sc in scored]
+            k = max(range(len(fits)), key=lambda i: (fits[i][1], -abs(RULE_SHARES[i] - RULE_BLEND)))
+            chosen[RULE_SHARES[k]] += 1
+            pred[held, j] = scored[k][held, j] >= fits[k][0]
+    shipped = nested_predictions(dev.items, dev.combined(dev.p, dev.r), dev.gold)
+    print(f"shipped blend: nested {macro_f1(shipped, dev.gold):.3f}")
+    shares = dict(sorted(chosen.items()))
+    print(f"rule share per category (chosen {shares}): nested {macro_f1(pred, dev.gold):.3f}")
+    print_interval(shipped, pred, dev.gold)
+
+
 def corpus_passages(shared: Path) -> list[str]:
     """Every distinct passage of every document's latest version (all platforms)."""
     return [passage for _, passage in latest_passages(shared)]
@@ -1603,6 +1631,7 @@ IDEAS: dict[str, Callable[[Dev, argparse.Namespace], None]] = {
     "negweight": lambda dev, args: negweight(dev, args.weight),
     "synthetic": lambda dev, args: synthetic(dev, args.weight, args.save, args.more),
     "combine": lambda dev, args: combinations(dev, args.scores),
+    "percategory": lambda dev, args: percategory(dev),
     "bothlabels": lambda dev, args: bothlabels(dev),
     "corpusthresholds": lambda dev, args: corpusthresholds(dev, args.save),
     "relabel": lambda dev, args: relabel(dev, args.labels, args.save),
