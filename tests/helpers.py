@@ -104,3 +104,24 @@ async def read_topic(
 def run_async(coro: Awaitable[S]) -> S:
     """Run a coroutine from a sync (session) fixture."""
     return asyncio.run(coro)  # type: ignore[arg-type]
+
+
+def replay_documents(documents: set[str], tmp_path: Path) -> Path:
+    """The shared corpus's versions of ``documents`` ("service/document") through the differ, no
+    classifier: the replay file (JSON Lines, as ``policywatch replay`` writes it)."""
+    import io
+
+    from policywatch_differ.replay import iter_records, replay_file
+
+    subset = tmp_path / "subset.jsonl"
+    lines = (
+        raw
+        for raw, r in iter_records(SHARED / "corpus" / "vlopses-us-versions.jsonl.xz")
+        if r is not None and f"{r['service']}/{r['document']}" in documents
+    )
+    subset.write_text("".join(lines), encoding="utf-8")
+    buf = io.StringIO()
+    asyncio.run(replay_file(subset, buf, classifier=None))
+    replay = tmp_path / "replay.jsonl"
+    replay.write_text(buf.getvalue(), encoding="utf-8")
+    return replay

@@ -36,13 +36,12 @@ import numpy as np
 from direction_diff import base_rules, changed_words
 from policywatch_classifier import pipeline
 from policywatch_classifier.direction import ChangeKindLit, direction_of
-from policywatch_classifier.evaluate import resampled_interval
+from policywatch_classifier.evaluate import held_out_services, resampled_interval
 from policywatch_classifier.tagger import get_tagger
 from policywatch_shared.events import ChangeEvent, DiffOp
 
 ROOT = Path(__file__).resolve().parents[3]
 LABELS = ROOT / "tests" / "data" / "classifier" / "direction_labels.jsonl"
-EVAL_SET = ROOT / "tests" / "data" / "classifier" / "eval_set.jsonl"
 DIRECTIONS = ("expands", "restricts", "neutral")
 #: Bootstrap draws and seed of every interval these tools print.
 DRAWS, SEED = 2000, 7
@@ -86,11 +85,6 @@ class Passage:
 def passage_key(change: str, before: str | None, after: str | None) -> str:
     raw = "\0".join((change, before or "", after or ""))
     return hashlib.sha1(raw.encode("utf-8")).hexdigest()[:16]
-
-
-def held_out_services() -> set[str]:
-    with EVAL_SET.open(encoding="utf-8") as fh:
-        return {r["service"] for r in map(json.loads, fh) if r["split"] == "test"}
 
 
 def replay_changes(

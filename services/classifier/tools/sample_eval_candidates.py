@@ -17,8 +17,10 @@ import random
 import re
 import sys
 from collections.abc import Callable, Collection
+from pathlib import Path
 from typing import Any
 
+from policywatch_classifier.evaluate import held_out_services
 from policywatch_classifier.text import passage_at, split_passages
 
 CORPUS = "/work/shared/corpus/vlopses-us-versions.jsonl.xz"
@@ -293,7 +295,7 @@ TEST_TARGETS = {
 
 
 def test_extra(existing: str, seed: int = 20261130, n_random: int = 80, per_target: int = 8) -> None:
-    test_services = {r["service"] for r in map(json.loads, open(existing)) if r["split"] == "test"}
+    test_services = held_out_services(Path(existing))
 
     def is_test_document(r: dict[str, str]) -> bool:
         return r["service"] in test_services and r["document"] in DOCS

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
-import lzma
 import random
 import re
 import sys
@@ -31,12 +30,15 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from policywatch_classifier.evaluate import held_out_services
+from policywatch_differ.evaluate import evaluate
+from policywatch_differ.replay import iter_records
+
 ROOT = Path(__file__).resolve().parents[3]
 SHARED = ROOT.parent / "shared"
 CORPUS = SHARED / "corpus" / "vlopses-us-versions.jsonl.xz"
 FIRST_LABELS = ROOT / "tests" / "data" / "differ" / "labels.jsonl"
 LABELS = ROOT / "tests" / "data" / "differ" / "alert_labels.jsonl"
-EVAL_SET = ROOT / "tests" / "data" / "classifier" / "eval_set.jsonl"
 KINDS = ("substantive", "ui", "tracking", "variant", "date_only", "relative_date", "formatting", "error_page")
 #: Characters of diff shown per alert (an annotator reads them all).
 MAX_DIFF = 8000
@@ -45,12 +47,6 @@ WORD = re.compile(r"\S+")
 #: changed target alone is a ``tracking`` change by the first sample's conventions).
 TARGET = re.compile(r"\]\((?:[^()\s]|\([^()\s]*\))*(?:\s+\"[^\"]*\")?\)")
 UNDERLINE = re.compile(r"^\s*[-=]{3,}\s*$")
-
-
-def held_out_services() -> set[str]:
-    """The classifier's held-out platforms: the same family split for every labelled sample."""
-    with EVAL_SET.open(encoding="utf-8") as fh:
-        return {r["service"] for r in map(json.loads, fh) if r["split"] == "test"}
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -109,20 +105,21 @@ def previous_texts(commits: set[str]) -> dict[str, tuple[str, str, bool]]:
     found: dict[str, tuple[str, str, bool]] = {}
     last: dict[tuple[str, str], str] = {}
     waiting: dict[tuple[str, str], list[tuple[str, list[str]]]] = {}
-    with lzma.open(CORPUS, "rt", encoding="utf-8") as fh:
-        for raw in fh:
-            row = json.loads(raw)
-            doc = (row["service"], row["document"])
+    for _, row in iter_records(CORPUS):
+        if row is None:
+            continue
+        doc = (row["service"], row["document"])
+        if doc in waiting:  # only a document with a drawn alert before this recording is compared
             words = words_only(row["text"])
-            for commit, earlier in waiting.get(doc, []):
+            for commit, earlier in waiting[doc]:
                 if words == earlier:
                     before, after, _ = found[commit]
                     found[commit] = (before, after, True)
-            if row["commit"] in commits:
-                before = last.get(doc, "")
-                found[row["commit"]] = (before, row["text"], False)
-                waiting.setdefault(doc, []).append((row["commit"], words_only(before)))
-            last[doc] = row["text"]
+        if row["commit"] in commits:
+            before = last.get(doc, "")
+            found[row["commit"]] = (before, row["text"], False)
+            waiting.setdefault(doc, []).append((row["commit"], words_only(before)))
+        last[doc] = row["text"]
     return found
 
 
@@ -169,23 +166,25 @@ def sample(replay: Path, out: Path, n_dev: int, n_test: int, seed: int, round2: 
 
 def score(replay: Path, split: str, errors: int) -> None:
     """The share of the labelled alerts that still alert and are not substantive, with the
-    non-substantive kinds, for the labelled split(s); ``errors``: list that many (dev only)."""
-    labels = {r["commit"]: r for r in read_jsonl(LABELS) if split in ("all", r["split"])}
-    rows = [r for r in read_jsonl(replay) if r["commit"] in labels]
-    alerted = [r for r in rows if r["alert"]]
-    wrong = [r for r in alerted if not labels[r["commit"]]["substantive"]]
-    kinds = Counter(labels[r["commit"]]["label"] for r in wrong)
-    lo, hi = wilson(len(wrong), len(alerted))
-    print(
-        f"{split}: {len(labels)} labelled alerts; still alerting {len(alerted)}; not substantive "
-        f"{len(wrong)} ({len(wrong) / max(len(alerted), 1):.1%}, 90 % {lo:.1%} … {hi:.1%}): {dict(kinds)}"
-    )
-    missed = [r for r in rows if not r["alert"] and labels[r["commit"]]["substantive"]]
-    print(f"  labelled substantive and no longer alerting: {len(missed)} {[r['outcome'] for r in missed]}")
+    non-substantive kinds, for the labelled split(s), and the substantive ones no longer alerting
+    (as the differ's recall counts them: not one whose version had already been alerted and came
+    back, ``reverted``); ``errors``: list that many (dev only)."""
     if errors and split != "dev":
         sys.exit("--errors lists dev alerts only")
-    for r in wrong[:errors]:
-        print(f"  {r['commit'][:10]} {r['service']}/{r['document']}: {labels[r['commit']]['label']}")
+    labels = {r["commit"]: r for r in read_jsonl(LABELS) if split in ("all", r["split"])}
+    # The differ's own evaluation (bench/differ_replay.py scores the first sample with it).
+    q = evaluate((r for _, r in iter_records(replay) if r is not None), labels)
+    wrong = q["false_alerts"]
+    kinds = Counter(w["label"] for w in wrong)
+    lo, hi = wilson(len(wrong), q["alerts"])
+    print(
+        f"{split}: {len(labels)} labelled alerts; still alerting {q['alerts']}; not substantive "
+        f"{len(wrong)} ({len(wrong) / max(q['alerts'], 1):.1%}, 90 % {lo:.1%} … {hi:.1%}): {dict(kinds)}"
+    )
+    missed = [m["outcome"] for m in q["misses"]]
+    print(f"  labelled substantive and no longer alerting: {len(missed)} {missed}")
+    for w in wrong[:errors]:
+        print(f"  {w['commit'][:10]} {w['doc']}: {w['label']}")
 
 
 def wilson(k: int, n: int, z: float = 1.645) -> tuple[float, float]:

@@ -15,7 +15,14 @@ import pytest
 from policywatch_fetcher.capture import Capturer, capture
 from policywatch_fetcher.catalog import Catalog
 from policywatch_fetcher.settings import FetcherSettings
-from policywatch_shared.events import CaptureOutcome, ExtractionHints, Fetcher, FetchReason, FetchRequest
+from policywatch_shared.events import (
+    CaptureEvent,
+    CaptureOutcome,
+    ExtractionHints,
+    Fetcher,
+    FetchReason,
+    FetchRequest,
+)
 from policywatch_shared.net import free_port
 from policywatch_shared.storage import ObjectStore, make_store
 
@@ -72,6 +79,15 @@ def request(
     )
 
 
+async def fresh_capture(
+    c: Capturer, site: FixtureSite, name: str, *paths: str, hints: ExtractionHints | None = None
+) -> CaptureEvent:
+    """The capture event of a document captured for the first time (a new id per call)."""
+    return (
+        await c.capture_request(request(site, f"fixture/{name}-{uuid.uuid4().hex[:6]}", *paths, hints=hints))
+    ).event
+
+
 async def test_static_page_lands_in_s3_then_is_not_modified(
     site: FixtureSite, capturer: Capturer, store: ObjectStore
 ) -> None:
@@ -122,25 +138,16 @@ async def test_identical_bodies_are_stored_once(site: FixtureSite, capturer: Cap
 async def test_javascript_page_is_rendered_by_chromium(
     site: FixtureSite, capturer: Capturer, store: ObjectStore
 ) -> None:
-    declared = (
-        await capturer.capture_request(
-            request(
-                site,
-                f"fixture/js-{uuid.uuid4().hex[:6]}",
-                "/js/terms",
-                hints=ExtractionHints(execute_js=True, wait_for="#app h2"),
-            )
-        )
-    ).event
+    declared = await fresh_capture(
+        capturer, site, "js", "/js/terms", hints=ExtractionHints(execute_js=True, wait_for="#app h2")
+    )
     assert declared.outcome == CaptureOutcome.OK, declared.error
     page = declared.pages[0]
     assert page.fetcher == Fetcher.BROWSER and page.status == 200
     html = await store.get_bytes(page.storage_key or "")
     assert b"We do not sell personal data" in html and b"<h2>" in html
     # Not declared: the HTTP body is a script shell, so the fetcher falls back to the browser.
-    fallback = (
-        await capturer.capture_request(request(site, f"fixture/js2-{uuid.uuid4().hex[:6]}", "/js/terms"))
-    ).event
+    fallback = await fresh_capture(capturer, site, "js2", "/js/terms")
     assert fallback.outcome == CaptureOutcome.OK and fallback.pages[0].fetcher == Fetcher.BROWSER
     assert (fallback.text_length or 0) > 500
 
@@ -150,19 +157,10 @@ async def test_both_fetchers_ask_for_the_configured_locale(
 ) -> None:
     """Sites that serve regional editions of a page (en-GB / en-US) serve the one asked for."""
     async with Capturer(fetcher_settings(s3_server, locale="fr-CA"), store) as c:
-        plain = (
-            await c.capture_request(request(site, f"fixture/loc-{uuid.uuid4().hex[:6]}", "/locale"))
-        ).event
-        rendered = (
-            await c.capture_request(
-                request(
-                    site,
-                    f"fixture/loc2-{uuid.uuid4().hex[:6]}",
-                    "/locale",
-                    hints=ExtractionHints(execute_js=True, wait_for="#nav"),
-                )
-            )
-        ).event
+        plain = await fresh_capture(c, site, "loc", "/locale")
+        rendered = await fresh_capture(
+            c, site, "loc2", "/locale", hints=ExtractionHints(execute_js=True, wait_for="#nav")
+        )
     assert plain.outcome == rendered.outcome == CaptureOutcome.OK, (plain.error, rendered.error)
     assert plain.pages[0].fetcher == Fetcher.HTTP and rendered.pages[0].fetcher == Fetcher.BROWSER
     http_html = await store.get_bytes(plain.pages[0].storage_key or "")
@@ -172,11 +170,7 @@ async def test_both_fetchers_ask_for_the_configured_locale(
 
 
 async def test_multi_page_document(site: FixtureSite, capturer: Capturer) -> None:
-    ev = (
-        await capturer.capture_request(
-            request(site, f"fixture/multi-{uuid.uuid4().hex[:6]}", "/multi/1", "/multi/2")
-        )
-    ).event
+    ev = await fresh_capture(capturer, site, "multi", "/multi/1", "/multi/2")
     assert ev.outcome == CaptureOutcome.OK and [p.url for p in ev.pages] == [
         site.url("/multi/1"),
         site.url("/multi/2"),
@@ -204,7 +198,7 @@ async def test_failure_outcomes(
 ) -> None:
     settings = fetcher_settings(s3_server, retries=0)
     async with Capturer(settings, store) as c:
-        ev = (await c.capture_request(request(site, f"fixture/fail-{uuid.uuid4().hex[:6]}", path))).event
+        ev = await fresh_capture(c, site, "fail", path)
     assert ev.outcome == outcome, (ev.outcome, ev.error)
     assert error in (ev.error or ""), ev.error
     assert ev.consecutive_failures == 1
@@ -212,7 +206,7 @@ async def test_failure_outcomes(
 
 @pytest.mark.parametrize("path", ["/latin1", "/invalid-utf8", "/doc.pdf", "/redirect", "/slow"])
 async def test_ok_variants(site: FixtureSite, capturer: Capturer, store: ObjectStore, path: str) -> None:
-    ev = (await capturer.capture_request(request(site, f"fixture/ok-{uuid.uuid4().hex[:6]}", path))).event
+    ev = await fresh_capture(capturer, site, "ok", path)
     assert ev.outcome == CaptureOutcome.OK, ev.error
     page = ev.pages[0]
     body = await store.get_bytes(page.storage_key or "")
@@ -227,13 +221,9 @@ async def test_ok_variants(site: FixtureSite, capturer: Capturer, store: ObjectS
 
 
 async def test_retries_honour_retry_after_and_5xx(site: FixtureSite, capturer: Capturer) -> None:
-    ev = (
-        await capturer.capture_request(request(site, f"fixture/429-{uuid.uuid4().hex[:6]}", "/ratelimited"))
-    ).event
+    ev = await fresh_capture(capturer, site, "429", "/ratelimited")
     assert ev.outcome == CaptureOutcome.OK and (ev.pages[0].elapsed_ms or 0) >= 900  # waited Retry-After: 1
-    ev = (
-        await capturer.capture_request(request(site, f"fixture/500-{uuid.uuid4().hex[:6]}", "/flaky"))
-    ).event
+    ev = await fresh_capture(capturer, site, "500", "/flaky")
     assert ev.outcome == CaptureOutcome.OK
 
 

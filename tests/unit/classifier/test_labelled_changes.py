@@ -4,9 +4,6 @@ severity_eval.py)."""
 
 from __future__ import annotations
 
-import asyncio
-import io
-import json
 import sys
 from pathlib import Path
 
@@ -17,12 +14,10 @@ sys.path.insert(0, str(ROOT / "services" / "classifier" / "tools"))
 
 import direction_eval as de  # noqa: E402
 import severity_eval as se  # noqa: E402
-from policywatch_classifier.corpus import corpus_rows  # noqa: E402
 from policywatch_classifier.pipeline import classify_change  # noqa: E402
 from policywatch_classifier.taxonomy import get_taxonomy  # noqa: E402
-from policywatch_differ.replay import replay_file  # noqa: E402
 
-from tests.helpers import SHARED, needs_shared  # noqa: E402
+from tests.helpers import needs_shared, replay_documents  # noqa: E402
 
 #: Floors on the dev items (measured: docs/classifier.md, "How often is the direction right?" and
 #: "How often is the severity right?"); the rules before the sixteenth session fail both.
@@ -63,18 +58,6 @@ def test_macro_f1_over_the_three_directions() -> None:
     assert de.macro_f1(["expands", "restricts", "neutral"], ["expands", "restricts", "neutral"]) == 1.0
     # expands: P 1/2 R 1 → 2/3; restricts: 0; neutral: absent from both → 1.
     assert de.macro_f1(["expands", "restricts"], ["expands", "expands"]) == pytest.approx((2 / 3 + 0 + 1) / 3)
-
-
-def replay_documents(documents: set[str], tmp_path: Path) -> Path:
-    """The corpus's versions of ``documents`` through the differ (no classifier): a replay file."""
-    subset = tmp_path / "subset.jsonl"
-    rows = (r for r in corpus_rows(SHARED) if f"{r['service']}/{r['document']}" in documents)
-    subset.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    buf = io.StringIO()
-    asyncio.run(replay_file(subset, buf, classifier=None))
-    replay = tmp_path / "replay.jsonl"
-    replay.write_text(buf.getvalue(), encoding="utf-8")
-    return replay
 
 
 @needs_shared

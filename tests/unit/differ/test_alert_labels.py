@@ -3,10 +3,6 @@ services/differ/tools/alert_audit.py) and the differ scored on its dev-family al
 
 from __future__ import annotations
 
-import asyncio
-import io
-import json
-import lzma
 import sys
 from pathlib import Path
 
@@ -14,9 +10,8 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "services" / "differ" / "tools"))
 
 import alert_audit as aa  # noqa: E402
-from policywatch_differ.replay import replay_file  # noqa: E402
 
-from tests.helpers import SHARED, needs_shared  # noqa: E402
+from tests.helpers import needs_shared, replay_documents  # noqa: E402
 
 #: Measured 6 of 91 (docs/differ.md, "A fresh sample of alerts"); the code before the rules
 #: written from these alerts had 15 of 100 and fails it.
@@ -60,18 +55,8 @@ def test_word_diff_shows_changed_words_and_link_targets_apart() -> None:
 @needs_shared
 def test_dev_family_alerts_are_mostly_substantive_and_none_is_lost(tmp_path: Path) -> None:
     labels = {r["commit"]: r for r in aa.read_jsonl(aa.LABELS) if r["split"] == "dev"}
-    documents = {(r["service"], r["document"]) for r in labels.values()}
-    subset = tmp_path / "subset.jsonl"
-    with lzma.open(SHARED / "corpus" / "vlopses-us-versions.jsonl.xz", "rt", encoding="utf-8") as fh:
-        subset.write_text(
-            "".join(
-                raw for raw in fh if (json.loads(raw)["service"], json.loads(raw)["document"]) in documents
-            ),
-            encoding="utf-8",
-        )
-    buf = io.StringIO()
-    asyncio.run(replay_file(subset, buf, classifier=None))
-    rows = [r for r in map(json.loads, buf.getvalue().splitlines()) if r["commit"] in labels]
+    documents = {f"{r['service']}/{r['document']}" for r in labels.values()}
+    rows = [r for r in aa.read_jsonl(replay_documents(documents, tmp_path)) if r["commit"] in labels]
     assert len(rows) == len(labels)
     alerted = [r for r in rows if r["alert"]]
     noise = [r for r in alerted if not labels[r["commit"]]["substantive"]]

@@ -41,6 +41,13 @@ class EvalItem:
     stratum: str
 
 
+def held_out_services(path: Path = EVAL_SET) -> set[str]:
+    """The platforms of the test split (the held-out families): every labelled sample of the
+    project (directions, severities, the differ's alerts) splits by the same families."""
+    with path.open(encoding="utf-8") as fh:
+        return {r["service"] for r in map(json.loads, fh) if r["split"] == "test"}
+
+
 def load_eval_set(shared: Path, path: Path = EVAL_SET) -> list[EvalItem]:
     refs = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     commits = {r["commit"] for r in refs}

@@ -65,7 +65,7 @@ _DOC_TYPES = [
     (r"developer|api", "developer_terms"),
     (r"commercial|seller|merchant|advertis|business|affiliate|sale", "commercial_terms"),
     (r"terms|conditions|agreement", "terms_of_service"),
-    (r"law enforcement|transparency|trust|safety", "trust_and_safety"),
+    (r"transparency|trust|safety", "trust_and_safety"),
 ]
 
 
