@@ -23,6 +23,11 @@ from tests.helpers import needs_shared, replay_documents  # noqa: E402
 #: "How often is the severity right?"); the rules before the sixteenth session fail both.
 DEV_ACCURACY_FLOOR = 0.72
 DEV_SEVERITY_KAPPA_FLOOR = 0.45
+#: Labelled items the differ may stop reporting: the seventeenth session's chrome rules silenced 8
+#: of the 80 dev changes (all labelled none: language selectors, feedback widgets, a promotion
+#: teaser) and 2 of the 300 dev directions (bullets, backticks). Beyond this share the labels no
+#: longer describe what the differ reports and need redoing.
+MAX_MISSING_SHARE = 0.15
 
 
 def test_labels_file_holds_keys_and_labels_only_split_like_the_evaluation_set() -> None:
@@ -65,7 +70,8 @@ def test_direction_rules_score_above_floor_on_the_dev_items(tmp_path: Path) -> N
     rows = [r for r in de.read_labels(de.LABELS) if r["split"] == "dev"]
     documents = {r["document"] for r in rows}
     found = {p.key: p for p in de.passages(replay_documents(documents, tmp_path), documents)}
-    scored = [(r, found[r["key"]]) for r in rows if r["label"] != de.OFF_TOPIC]
+    assert sum(r["key"] not in found for r in rows) <= MAX_MISSING_SHARE * len(rows)
+    scored = [(r, found[r["key"]]) for r in rows if r["label"] != de.OFF_TOPIC and r["key"] in found]
     gold = [r["label"] for r, _ in scored]
     pred = [p.direction(r["category"]) for r, p in scored]
     accuracy = sum(g == p for g, p in zip(gold, pred, strict=True)) / len(gold)
@@ -97,6 +103,8 @@ def test_severity_of_the_whole_pipeline_above_floor_on_the_dev_changes(tmp_path:
     rows = [r for r in de.read_labels(se.LABELS) if r["split"] == "dev"]
     documents = {r["document"] for r in rows}
     found = {se.change_key(e): e for _, e in se.changes(replay_documents(documents, tmp_path), documents)}
+    assert sum(r["key"] not in found for r in rows) <= MAX_MISSING_SHARE * len(rows)
+    rows = [r for r in rows if r["key"] in found]
     gold = [r["label"] for r in rows]
     pred = [classify_change(found[r["key"]]).severity.value for r in rows]
     assert se.weighted_kappa(gold, pred) >= DEV_SEVERITY_KAPPA_FLOOR
