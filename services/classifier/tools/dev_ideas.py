@@ -913,26 +913,40 @@ COMBINATIONS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
 }
 
 
-def corpus_fold_scores(dev: Dev, cache: Path | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Out-of-fold combined scores of the labelled corpus paragraphs: each scored by the shipped
-    fold loop's model of the fold holding its family (trained without that family's dev rows and
-    paragraphs, as the dev passages' out-of-fold scores), with the fold index of each paragraph and
-    its gold labels. ``cache`` (.npz): kept and reused."""
+def fold_scores(
+    dev: Dev, rows_for: Callable[[list[int]], list[Example]] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One model per family fold of the shipped fold loop (``fold_training_rows``; ``rows_for``:
+    other training rows) scores both the fold's dev passages and the labelled corpus paragraphs of
+    its families (trained without that family's dev rows and paragraphs). Returns the dev passages'
+    model probabilities, the paragraphs' combined scores and each paragraph's fold index."""
     corpus = dev.corpus
-    gold = np.array([[c in e.labels for c in dev.ids] for e in corpus])
-    if cache is not None and cache.exists():
-        data = np.load(cache)
-        return data["s"], data["fold"], gold
+    p = np.zeros_like(dev.p)
     s = np.zeros((len(corpus), len(dev.ids)))
     fold_of = np.full(len(corpus), -1)
-    for k, (fold, rows) in enumerate(fold_training_rows(dev.items, dev.shared)):
+    for k, (fold, rows) in enumerate(fold_training_rows(dev.items, dev.shared, rows_for=rows_for)):
         fams = {family_of(dev.items[i].service) for i in fold}
         mine = [i for i, e in enumerate(corpus) if e.family in fams]
         tagger = PassageTagger(model=fit_model(rows)[0], lexicon=dev.tagger.lexicon)
-        p, r = tagger.scores([corpus[i].text for i in mine])[:2]
-        s[mine] = dev.combined(p.astype(float), r.astype(float))
+        p[fold] = tagger.scores([dev.items[i].text for i in fold])[0]
+        pc, rc = tagger.scores([corpus[i].text for i in mine])[:2]
+        s[mine] = dev.combined(pc.astype(float), rc.astype(float))
         fold_of[mine] = k
-        print(f"fold {k} ({sorted(fams)}): {len(mine)} paragraphs scored", flush=True)
+        print(
+            f"fold {k} ({sorted(fams)}): {len(fold)} dev passages, {len(mine)} paragraphs scored", flush=True
+        )
+    return p, s, fold_of
+
+
+def corpus_fold_scores(dev: Dev, cache: Path | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Out-of-fold combined scores of the labelled corpus paragraphs from the shipped fold models
+    (``fold_scores``), with the fold index of each paragraph and its gold labels. ``cache`` (.npz):
+    kept and reused."""
+    gold = np.array([[c in e.labels for c in dev.ids] for e in dev.corpus])
+    if cache is not None and cache.exists():
+        data = np.load(cache)
+        return data["s"], data["fold"], gold
+    _, s, fold_of = fold_scores(dev)
     if cache is not None:
         np.savez(cache, s=s, fold=fold_of)
     return s, fold_of, gold
@@ -1511,28 +1525,14 @@ def claudettecorpus(dev: Dev, path: Path, cache: Path | None, save: Path | None)
         else e
         for e in load_examples(dev.shared)
     ]
-    corpus = dev.corpus
-    gold_c = np.array([[c in e.labels for c in dev.ids] for e in corpus])
     if save is not None and save.exists():
         data = np.load(save)
         p, s_c, fold_c = data["p"], data["s"], data["fold"]
     else:
-        p = np.zeros_like(dev.p)
-        s_c = np.zeros((len(corpus), len(dev.ids)))
-        fold_c = np.full(len(corpus), -1)
-        folds = fold_training_rows(dev.items, dev.shared, rows_for=dev.with_dev_rows(public))
-        for k, (fold, rows) in enumerate(folds):
-            fams = {family_of(dev.items[i].service) for i in fold}
-            mine = [i for i, e in enumerate(corpus) if e.family in fams]
-            tagger = PassageTagger(model=fit_model(rows)[0], lexicon=dev.tagger.lexicon)
-            p[fold] = tagger.scores([dev.items[i].text for i in fold])[0]
-            pc, rc = tagger.scores([corpus[i].text for i in mine])[:2]
-            s_c[mine] = dev.combined(pc.astype(float), rc.astype(float))
-            fold_c[mine] = k
-            print(f"fold {k} ({sorted(fams)}): {len(fold)} dev passages, {len(mine)} paragraphs", flush=True)
+        p, s_c, fold_c = fold_scores(dev, dev.with_dev_rows(public))
         if save is not None:
             np.savez(save, p=p, s=s_c, fold=fold_c)
-    s0_c, fold0_c, _ = corpus_fold_scores(dev, cache)
+    s0_c, fold0_c, gold_c = corpus_fold_scores(dev, cache)
     before, after = print_ap_intervals(dev, p)
     for labelling, gold in (("first", dev.gold), ("double-blind", second_gold(dev))):
         base = nested_predictions(dev.items, before, gold)
