@@ -24,6 +24,8 @@
         [--oof-cache F]
     .venv/bin/python services/classifier/tools/dev_ideas.py fulllabels|claudettelabels|corpuslabels
         [--full-labels F] [--weight 1] [--save F.npz] [--oof-cache F]
+    .venv/bin/python services/classifier/tools/dev_ideas.py neighbours [--floor 0.5] [--share 0.5]
+        [--oof-cache F]
     .venv/bin/python services/classifier/tools/dev_ideas.py claudettecorpus [--corpus-cache F.npz]
         [--save F.npz] [--oof-cache F]
 
@@ -1611,6 +1613,71 @@ def doctype(dev: Dev, strengths: list[float], smoothing: float = 20.0) -> None:
         print_interval(before, pred, dev.gold)
 
 
+def neighbour_votes(
+    sim: np.ndarray, bank_gold: np.ndarray, allowed: np.ndarray, k: int, floor: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of ``sim`` (passages × bank): the similarity-weighted label vote of its ``k`` most
+    similar ``allowed`` bank rows with cosine ≥ ``floor``, and whether it has any such row."""
+    s = np.where(allowed, sim, -1.0)
+    top = np.argsort(-s, axis=1)[:, :k]
+    w = np.take_along_axis(s, top, axis=1)
+    w = np.where(w >= floor, w, 0.0)
+    votes = np.einsum("pk,pkc->pc", w, bank_gold[top].astype(float))
+    total = w.sum(axis=1, keepdims=True)
+    return votes / np.maximum(total, 1e-9), total[:, 0] > 0
+
+
+def neighbours(dev: Dev, floors: list[float], shares: list[float], k: int = 5) -> None:
+    """Near-duplicate labelled text as evidence (eighteenth session's registered candidate): the
+    held-out platforms' DPAs, standard contractual clauses and law-enforcement forms are largely
+    boilerplate that the dev platforms' labelled paragraphs (10,332) and dev passages also carry,
+    and a regression on word counts does not reproduce a near-duplicate's labels exactly. A dev
+    passage's combined score moves ``share`` of the way towards the label vote of its ``k`` most
+    similar labelled rows (TF-IDF word 1-2-gram cosine ≥ ``floor``; fitted on the texts only, no
+    label) from other families only. Strictly nested: a tuning fold's votes never count the held
+    fold's labels nor its own. Primary configuration (registered): floor 0.5, share 0.5."""
+    corpus = dev.corpus
+    fam_dev = np.array([family_of(it.service) for it in dev.items])
+    fam_bank = np.concatenate([np.array([e.family for e in corpus]), fam_dev])
+    bank_gold = np.concatenate([np.array([[c in e.labels for c in dev.ids] for e in corpus]), dev.gold])
+    texts = [e.text for e in corpus] + [it.text for it in dev.items]
+    vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2).fit(texts)
+    bank = vec.transform(texts)
+    sim = (bank[len(corpus) :] @ bank.T).toarray()  # dev passages × bank (cosine: rows are l2-normed)
+    base_s = dev.combined(dev.p, dev.r)
+    gold2 = second_gold(dev)
+    masks = [dev.held(f) for f in dev.folds]
+    fams = [set(fam_dev[m]) for m in masks]
+    for floor in floors:
+        covered = sum(
+            int(neighbour_votes(sim[m], bank_gold, ~np.isin(fam_bank, list(f))[None, :], k, floor)[1].sum())
+            for m, f in zip(masks, fams, strict=True)
+        )
+        print(
+            f"floor {floor:.2f}: {covered} of {len(dev.items)} dev passages: a neighbour in another family"
+        )
+        for share in shares:
+            results = []
+            for labelling, gold in (("first", dev.gold), ("double-blind", gold2)):
+                pred = np.zeros_like(gold)
+                for h, held in enumerate(masks):
+                    s = base_s.copy()
+                    for j, rows in enumerate(masks):
+                        out = fams[h] | (fams[j] if j != h else set())
+                        allowed = ~np.isin(fam_bank, list(out))
+                        v, has = neighbour_votes(sim[rows], bank_gold, allowed[None, :], k, floor)
+                        s[rows] = np.where(has[:, None], (1 - share) * base_s[rows] + share * v, base_s[rows])
+                    th = np.array(
+                        [best_threshold(s[~held, c], gold[~held, c])[0] for c in range(len(dev.ids))]
+                    )
+                    pred[held] = s[held] >= th
+                base = nested_predictions(dev.items, base_s, gold)
+                results.append((labelling, macro_f1(base, gold), macro_f1(pred, gold), base, pred, gold))
+            for labelling, b, a, base, pred, gold in results:
+                print(f"floor {floor:.2f} share {share:.2f}, {labelling} labels: nested {b:.3f} -> {a:.3f}")
+                print_interval(base, pred, gold)
+
+
 #: Idea name -> how to run it on the dev scores with the parsed options (the CLI's choices).
 IDEAS: dict[str, Callable[[Dev, argparse.Namespace], None]] = {
     "features": lambda dev, args: features(dev, list(FEATURE_SETS)),
@@ -1640,6 +1707,7 @@ IDEAS: dict[str, Callable[[Dev, argparse.Namespace], None]] = {
     "hyper": lambda dev, args: hyper(dev, args.tfidf_c, args.emb_c, args.blend, args.save),
     "fallback": lambda dev, args: fallback(dev, args.ratio),
     "doctype": lambda dev, args: doctype(dev, args.strength),
+    "neighbours": lambda dev, args: neighbours(dev, args.floor, args.share),
     "fulllabels": lambda dev, args: fulllabels(dev, args.full_labels, args.weight, args.save),
     "claudettelabels": lambda dev, args: claudettelabels(
         dev, args.full_labels or CLAUDETTE_LABELS, args.weight
@@ -1719,6 +1787,12 @@ def main() -> None:
     )
     ap.add_argument(
         "--strength", type=float, nargs="+", default=[0.25, 0.5, 1.0], help="doctype: prior strength"
+    )
+    ap.add_argument(
+        "--floor", type=float, nargs="+", default=[0.5], help="neighbours: cosine a neighbour must reach"
+    )
+    ap.add_argument(
+        "--share", type=float, nargs="+", default=[0.5], help="neighbours: share of the way to the vote"
     )
     args = ap.parse_args()
     if args.idea == "minilm" and args.wheel_dir is None:
