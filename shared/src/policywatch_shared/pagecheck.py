@@ -62,6 +62,7 @@ _ERROR_PATTERNS = [
     r"page (may have been|has been) (removed|moved|deleted)",
     r"something went wrong",
     r"an error (has )?occurred",
+    r"application error: a (client|server)-side exception has occurred",
     r"internal server error",
     r"service (temporarily )?unavailable",
     r"temporarily unavailable",

@@ -144,6 +144,17 @@ async def test_geo_blocked_page_is_unavailable(differ: Differ) -> None:
     assert await _run(differ, [V1, blocked, V1]) == ["first_version", "unavailable", "restored"]
 
 
+async def test_web_framework_crash_is_unavailable(differ: Differ) -> None:
+    # Shein's Human Rights Policy, 30 April 2026: the page crashed; the site's name makes the
+    # line longer than other inline error messages.
+    crashed = V1.replace(
+        "## Termination\n\nWe may suspend your account if you break these terms.\n",
+        "Application error: a client-side exception has occurred while loading www.example-group.com "
+        "(see the browser console for more information).\n",
+    )
+    assert await _run(differ, [V1, crashed, V1]) == ["first_version", "unavailable", "restored"]
+
+
 BROKEN = V1.replace(
     "## Termination\n\nWe may suspend your account if you break these terms.\n",
     "## This page isn't available at the moment\n\nThe link you followed may be broken.\n",

@@ -42,6 +42,11 @@ def test_bot_walls_served_with_200_are_blocked(text: str, title: str | None) -> 
         ("Home Blog Careers. We couldn't find that page. Go home.", "404 | Example"),
         ("Oops! Something went wrong. Please try again later.", "Example"),
         ("The page you were looking for does not exist.", "Page not found"),
+        (
+            "Application error: a client-side exception has occurred while loading www.example.com "
+            "(see the browser console for more information).",
+            "Human Rights Policy",
+        ),
     ],
 )
 def test_error_pages_served_with_200(text: str, title: str) -> None:

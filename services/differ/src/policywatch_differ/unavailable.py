@@ -46,12 +46,17 @@ _INLINE_ERROR = re.compile(
     r".{0,40}(no longer exists|failed to load))"
 )
 INLINE_ERROR_MAX = 120
+#: A web framework's crash message (Next.js; Shein's Human Rights Policy, 30 April 2026): longer
+#: than ``INLINE_ERROR_MAX`` because it names the site, and never a document's own sentence.
+_APP_CRASH = re.compile(r"^application error a (client|server)[ -]?side exception has occurred")
 
 
 def inline_error(new_keys: list[str], old_keys: set[str]) -> str | None:
     """A short error line that the live version does not have (a partly failed capture)."""
     for k in new_keys:
-        if len(k) <= INLINE_ERROR_MAX and k not in old_keys and _INLINE_ERROR.match(k):
+        if k not in old_keys and (
+            (len(k) <= INLINE_ERROR_MAX and _INLINE_ERROR.match(k)) or _APP_CRASH.match(k)
+        ):
             return f"error_page: error message inside the page ({k!r})"
     return None
 
