@@ -1653,9 +1653,7 @@ def neighbours(dev: Dev, floors: list[float], shares: list[float], k: int = 5) -
             int(neighbour_votes(sim[m], bank_gold, ~np.isin(fam_bank, list(f))[None, :], k, floor)[1].sum())
             for m, f in zip(masks, fams, strict=True)
         )
-        print(
-            f"floor {floor:.2f}: {covered} of {len(dev.items)} dev passages: a neighbour in another family"
-        )
+        print(f"floor {floor:.2f}: {covered} of {len(dev.items)} dev passages: a neighbour in another family")
         for share in shares:
             results = []
             for labelling, gold in (("first", dev.gold), ("double-blind", gold2)):
