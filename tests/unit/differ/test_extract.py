@@ -145,3 +145,25 @@ def test_tidy_is_the_two_regexes() -> None:
     for _ in range(20_000):
         md = "".join(rnd.choice(" \t\nab\r\x0b") for _ in range(rnd.randint(0, 30)))
         assert _tidy(md) == blanks.sub("\n\n", trailing.sub("\n", md)).strip() + "\n"
+
+
+def _cf(email: str, key: int = 0x5A) -> str:
+    """Cloudflare's encoding of an address (what its edge writes into the page)."""
+    return f"{key:02x}" + "".join(f"{ord(c) ^ key:02x}" for c in email)
+
+
+def test_cloudflare_obfuscated_emails_are_decoded() -> None:
+    # What a plain HTTP fetch of a Cloudflare-fronted page sees; a browser decodes it by script.
+    html = (
+        "<html><body><main><h1>Terms</h1>"
+        f'<p>Email: <a href="/cdn-cgi/l/email-protection#{_cf("copyright@x.com")}">'
+        "[email&#160;protected]</a></p>"
+        f'<p>Write to <a href="/cdn-cgi/l/email-protection"><span class="__cf_email__" '
+        f'data-cfemail="{_cf("dpo@example.org", 0x13)}">[email&#160;protected]</span></a> today.</p>'
+        '<p>Broken: <a href="/cdn-cgi/l/email-protection#zz">[email&#160;protected]</a></p>'
+        "</main></body></html>"
+    )
+    md = extract(html.encode(), content_type="text/html")
+    assert "Email: [copyright@x.com](mailto:copyright@x.com)" in md
+    assert "Write to [dpo@example.org](mailto:dpo@example.org) today." in md
+    assert "Broken: [[email\xa0protected]](/cdn-cgi/l/email-protection#zz)" in md  # left as it was

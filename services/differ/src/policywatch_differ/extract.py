@@ -96,6 +96,50 @@ def _drop(el: lxml.html.HtmlElement) -> None:
     parent.remove(el)
 
 
+#: Cloudflare's email obfuscation: the address, XOR-ed with the first byte, hex-encoded in a
+#: ``data-cfemail`` attribute or an ``/cdn-cgi/l/email-protection#…`` link; a browser's script
+#: decodes it, a plain HTTP fetch sees "[email protected]". Decoded here so that both fetch
+#: paths give the same text and a changed address stays visible (X's terms, September 2025).
+_CF_LINK = "/cdn-cgi/l/email-protection#"
+
+
+def _cf_decode(code: str) -> str | None:
+    try:
+        raw = bytes.fromhex(code)
+    except ValueError:
+        return None
+    if len(raw) < 2:
+        return None
+    text = bytes(b ^ raw[0] for b in raw[1:]).decode("utf-8", "replace")
+    return text if "@" in text else None
+
+
+def decode_cf_emails(root: lxml.html.HtmlElement) -> None:
+    """Replace Cloudflare-obfuscated addresses by the addresses (see ``_CF_LINK``)."""
+    for el in list(root.iter("a", "span")):
+        code = el.get("data-cfemail")
+        href = el.get("href") or ""
+        if code is None and _CF_LINK in href:
+            code = href.split(_CF_LINK, 1)[1]
+            inner = el.find(".//*[@data-cfemail]")
+            if inner is not None:  # the link wraps the obfuscated span: its own code decides
+                continue
+            if (email := _cf_decode(code)) is not None:
+                el.set("href", f"mailto:{email}")
+                for child in list(el):
+                    el.remove(child)
+                el.text = email
+            continue
+        if code is None or (email := _cf_decode(code)) is None:
+            continue
+        parent = el.getparent()
+        if parent is not None and _CF_LINK[:-1] in (parent.get("href") or ""):
+            parent.set("href", f"mailto:{email}")
+        tail = el.tail
+        el.clear()  # drops attributes and children
+        el.text, el.tail = email, tail
+
+
 @functools.lru_cache(maxsize=512)
 def _compiled(selector: str) -> Any:
     """The compiled selector (what ``el.cssselect`` builds on every call)."""
@@ -273,6 +317,8 @@ def extract_html(html: str, hints: ExtractionHints | None = None) -> str:
     except (etree.ParserError, ValueError):
         return ""
     clean_tree(root, hints.remove)
+    if "cfemail" in html or _CF_LINK in html:
+        decode_cf_emails(root)
     if hints.select:
         parts = [el for sel in hints.select for el in _select(root, sel)]
         # Nested matches would repeat text: keep the outermost ones.
