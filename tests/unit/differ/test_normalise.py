@@ -82,6 +82,7 @@ def test_noise_does_not_change_the_key(before: str, after: str) -> None:
         "Choose a section to give feedback on",
         "Leave this field blank",
         "You\u2019re invited to try Microsoft 365 for free",
+        "iPhone App Help",  # Meta's help-centre app switcher (held-out round-1 alerts)
         "The content you are trying to view is not available for your preferred market language. "
         "You are now seeing content for **_English - United States_**.",
         # language selectors, in English or another language

@@ -134,6 +134,9 @@ UI_STRINGS = frozenset(
         "choose a section to give feedback on", "leave this field blank", "unlock now",
         "archived versions", "view archived version", "view archived versions",
         "you are invited to try microsoft 365 for free",
+        # Eighteenth session, from the held-out round-1 alerts: Meta's help-centre app switcher.
+        "computer help", "iphone app help", "android app help", "mobile browser help", "ipad app help",
+        "facebook lite app help", "instagram lite app help",
     }
 )  # fmt: skip
 #: A line naming this many languages by their own names is a language selector.
