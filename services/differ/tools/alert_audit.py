@@ -6,7 +6,7 @@
     .venv/bin/python services/differ/tools/alert_audit.py sample /tmp/replay.jsonl OUT_DIR --round2 \
         --dev 0 --test 100 --seed 20261209
     .venv/bin/python services/differ/tools/alert_audit.py score /tmp/replay.jsonl [--split dev|test|test2|all]
-        [--errors N]
+        [--errors N]   (--errors: dev or test only; test2 measures rules written from the others)
     .venv/bin/python services/differ/tools/alert_audit.py agreement
 
 ``tests/data/differ/labels.jsonl`` (170 recorded lines drawn at random) holds only 40 alerts, so
@@ -168,9 +168,11 @@ def score(replay: Path, split: str, errors: int) -> None:
     """The share of the labelled alerts that still alert and are not substantive, with the
     non-substantive kinds, for the labelled split(s), and the substantive ones no longer alerting
     (as the differ's recall counts them: not one whose version had already been alerted and came
-    back, ``reverted``); ``errors``: list that many (dev only)."""
-    if errors and split != "dev":
-        sys.exit("--errors lists dev alerts only")
+    back, ``reverted``); ``errors``: list that many (dev or round-1 held-out, the rule-writing
+    sets; never ``test2``, which measures the rules)."""
+    if errors and split not in ("dev", "test"):
+        # The first held-out 100 became the rule-writing set (seventeenth session); test2 measures.
+        sys.exit("--errors lists dev and held-out round-1 (test) alerts only")
     labels = {r["commit"]: r for r in read_jsonl(LABELS) if split in ("all", r["split"])}
     # The differ's own evaluation (bench/differ_replay.py scores the first sample with it).
     q = evaluate((r for _, r in iter_records(replay) if r is not None), labels)
