@@ -133,7 +133,8 @@ def test_help_centre_widget_is_dropped_whole() -> None:
     assert comparison_lines(c) == ["terms", "welcome to instagram"]
     # …and one served whole in another language, without "Copy link", under an English heading
     # (Facebook's Copyright article, April and June 2026): its closing line is translated.
-    for closer in ("Tenho outra questão", "Jeg har et andet spørgsmål", "Tengo otra pregunta"):
+    closers = ("Tenho outra questão", "Jeg har et andet spørgsmål", "Tengo otra pregunta", "我有其他问题")
+    for closer in closers:
         d = f"Copyright\n=========\n\nO que é violação de direitos de autor?\n\nProteger o meu trabalho\n\n{closer}\n\nThese articles provide information."  # noqa: E501
         assert comparison_lines(d) == ["copyright", "these articles provide information"]
 

@@ -174,12 +174,15 @@ COOKIE_LINE_MAX = 400
 
 #: Last line of a help-centre "quick answers" widget (rotating suggestions above it). Meta's help
 #: centre sometimes serves the widget in another language inside an English article: these are
-#: the translations its recorded pages carry (comparison keys: lowercase, no punctuation).
+#: the translations its recorded pages carry (comparison keys: lowercase, no punctuation), found
+#: as the line before the article's first sentence where other captures have the English one.
 WIDGET_END = frozenset(
     {"i have a different question", "tenho uma pergunta diferente", "tenho uma questão diferente",
      "tenho outra questão", "tengo otra pregunta", "tengo una pregunta diferente",
      "jag har en annan fråga", "jeg har et andet spørgsmål", "ich habe eine andere frage",
-     "ik heb een andere vraag", "ho una domanda diversa", "jai une autre question", "mam inne pytanie"}
+     "ik heb een andere vraag", "ho una domanda diversa", "jai une autre question", "mam inne pytanie",
+     "ho unaltra domanda", "jai une question différente", "tenho outra pergunta", "saya ada soalan lain",
+     "minulla on toinen kysymys", "tha ceist eadar-dhealaichte agam", "我有其他问题"}
 )  # fmt: skip
 #: First line of such a widget (Meta's help centre): the suggestions follow it.
 WIDGET_START = frozenset({"copy link"})
