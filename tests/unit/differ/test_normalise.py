@@ -83,6 +83,9 @@ def test_noise_does_not_change_the_key(before: str, after: str) -> None:
         "Leave this field blank",
         "You\u2019re invited to try Microsoft 365 for free",
         "iPhone App Help",  # Meta's help-centre app switcher (held-out round-1 alerts)
+        "Print/export",  # MediaWiki's sidebar and translation banner
+        "Translate this page; This page contains changes which are not marked for translation.",
+        "\u2318I",  # a keyboard-shortcut hint (X's developer pages)
         "The content you are trying to view is not available for your preferred market language. "
         "You are now seeing content for **_English - United States_**.",
         # language selectors, in English or another language
@@ -104,6 +107,8 @@ def test_real_wording_changes_the_key() -> None:
     assert comparison_key(a) != comparison_key(b)
     # numbers and links' text stay
     assert normalise_line("Keep data for 30 days") != normalise_line("Keep data for 90 days")
+    # a sentence that mentions a shortcut key is text, not a shortcut hint
+    assert normalise_line("\u2318 is the command key on a Mac.") != ""
     assert normalise_line("see [our Terms](https://a.example/t)") != normalise_line(
         "see [our Policy](https://a.example/t)"
     )

@@ -136,7 +136,12 @@ UI_STRINGS = frozenset(
         "you are invited to try microsoft 365 for free",
         # Eighteenth session, from the held-out round-1 alerts: Meta's help-centre app switcher.
         "computer help", "iphone app help", "android app help", "mobile browser help", "ipad app help",
-        "facebook lite app help", "instagram lite app help",
+        "facebook lite app help", "instagram lite app help", "jump to",
+        # MediaWiki's sidebar and translation banner (Wikimedia's policies are wiki pages).
+        "print/export", "in other projects", "what links here", "related changes", "permanent link",
+        "page information", "cite this page", "get shortened url", "download qr code", "download as pdf",
+        "printable version", "wikidata item", "upload file", "special pages", "translate this page",
+        "translate this page; this page contains changes which are not marked for translation.",
     }
 )  # fmt: skip
 #: A line naming this many languages by their own names is a language selector.
@@ -168,6 +173,9 @@ _PUNCT = re.compile(r"[,;:!?\"()\[\]{}]|\.(?!\d)|(?<!\w)-|-(?!\w)")
 _NUMBER_WORD = re.compile(r"\d(?=[^\W\d_])")
 _NUMBER_WORD_GAP = re.compile(r"(?<=\d)(?=[^\W\d_])")
 _UI_KEYS = frozenset(" ".join(_PUNCT.sub(" ", u.replace("'", "")).split()) for u in UI_STRINGS)
+#: A keyboard-shortcut hint alone on a line ("⌘I", X's developer pages): a tooltip, not text.
+_SHORTCUT_KEYS = "⌘⌥⇧⌃"
+_SHORTCUT = re.compile(r"^[⌘⌥⇧⌃]+ ?\S{1,3}$")
 #: Banner-like lines are only dropped when short: a cookie policy discusses cookies at length.
 COOKIE_LINE_MAX = 400
 
@@ -311,7 +319,7 @@ def normalise_line(line: str) -> str:
     if _NUMBER_WORD.search(s):
         s = _NUMBER_WORD_GAP.sub(" ", s)
     s = " ".join(s.split())
-    if not s or _PUNCT_ONLY.match(s) or s in _UI_KEYS:
+    if not s or _PUNCT_ONLY.match(s) or s in _UI_KEYS or (s[0] in _SHORTCUT_KEYS and _SHORTCUT.match(s)):
         return ""
     if "cookie" in s and len(s) <= COOKIE_LINE_MAX and _COOKIE_BANNER.search(s):
         return ""
