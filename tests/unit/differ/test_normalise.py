@@ -24,6 +24,11 @@ from policywatch_differ.normalise import comparison_key, comparison_lines, mask_
             "Visit https://example.com/terms?utm_source=mail&fbclid=abc now",
             "Visit https://example.com/terms now",
         ),
+        # a wiki's revision id in a URL whose path holds parentheses (Wikimedia's "Retrieved from")
+        (
+            'Retrieved from "https://foundation.wikimedia.org/w/index.php?title=Policy:DMCA_(%22Act%22)_Policy&oldid=455043"',
+            'Retrieved from "https://foundation.wikimedia.org/w/index.php?title=Policy:DMCA_(%22Act%22)_Policy&oldid=551234"',
+        ),
         # UUID-like and hash-like tokens in text
         (
             "Request id 3f2b6c1e-9a4d-4e2b-8c1a-2b3c4d5e6f70",
@@ -107,6 +112,10 @@ def test_real_wording_changes_the_key() -> None:
     assert comparison_key(a) != comparison_key(b)
     # numbers and links' text stay
     assert normalise_line("Keep data for 30 days") != normalise_line("Keep data for 90 days")
+    # a URL's path stays, parentheses included (only its query and fragment are dropped)
+    assert normalise_line("See https://a.example/wiki/Fair_use_(US)?x=1") != normalise_line(
+        "See https://a.example/wiki/Fair_use_(UK)?x=1"
+    )
     # a sentence that mentions a shortcut key is text, not a shortcut hint
     assert normalise_line("\u2318 is the command key on a Mac.") != ""
     assert normalise_line("see [our Terms](https://a.example/t)") != normalise_line(

@@ -63,7 +63,13 @@ _IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
 # [text](target "title") — targets may contain balanced parentheses one level deep.
 _LINK = re.compile(r"\[([^\]]*)\]\((?:[^()\s]|\([^()]*\))*(?:\s+\"[^\"]*\")?\)")
 _REF_DEF = re.compile(r"^\s*\[[^\]]+\]:\s+\S+.*$")
-_BARE_URL = re.compile(r"\b((?:https?://|www\.)[^\s?#<>\"')\]]+)(?:[?#][^\s<>\"')\]]*)?", re.I)
+#: A bare URL, its query and fragment dropped (tracking ids, revision ids such as MediaWiki's
+#: ``oldid=``); a path may hold balanced parentheses ("…_Act_(%22DMCA%22)_Policy").
+_BARE_URL = re.compile(
+    r"\b((?:https?://|www\.)(?:[^\s?#<>\"'()\]]|\([^\s()<>\"']*\))+)"
+    r"(?:[?#](?:[^\s<>\"'()\]]|\([^\s()<>\"']*\))*)?",
+    re.I,
+)
 _UUID = re.compile(r"\b[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}\b", re.I)
 _NUMWORDS = r"(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|few|several|over a|about an?)"
 _UNITS = r"(?:sec(?:ond)?s?|min(?:ute)?s?|h(?:ou)?rs?|days?|weeks?|months?|years?|yrs?|mos?)"
