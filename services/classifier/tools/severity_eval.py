@@ -48,9 +48,11 @@ MAX_PASSAGES = 12
 
 
 def change_key(event: ChangeEvent) -> str:
-    """The change's passages (kind, before, after), not its document: a family's shared text counts once."""
+    """The change's passages (kind, before, after), not its document: a family's shared text counts once.
+    Heading-only sections count too, as when the labels were made (the pipeline no longer tags them)."""
     parts = sorted(
-        "\0".join((r.change, r.before or "", r.after or "")) for r in pipeline.raw_passages(event.sections)
+        "\0".join((r.change, r.before or "", r.after or ""))
+        for r in pipeline.raw_passages(event.sections, headings=True)
     )
     return hashlib.sha1("\1".join(parts).encode("utf-8")).hexdigest()[:16]
 

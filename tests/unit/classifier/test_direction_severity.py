@@ -341,3 +341,20 @@ def test_untagged_wording_is_none_only_outside_governance_documents(make_change)
     assert classify_change(change).severity == Severity.LOW  # a privacy policy: still worth a look
     other = classify_change(change.model_copy(update={"document_type": "other"}))
     assert other.severity == Severity.NONE and other.severity_reasons[0].startswith("S10")
+
+
+def test_headings_only_sections_are_not_removed_disclosures(make_change) -> None:
+    """Where only headings changed (the differ's ``structure`` sections) no disclosure went: Facebook's
+    privacy policy dropped 140 box titles on 7 October 2025 and was read as "removed its disclosure
+    on first-party collection". The same line removed with its body is still one."""
+    gone = ParagraphChange(kind="removed", before="Information we collect about your contacts and children")
+    heading_only = SectionChange(
+        kind="structure", heading_path=["What information do we collect?"], anchor="c", paragraphs=[gone]
+    )
+    result = classify_change(make_change([heading_only]))
+    assert result.passages == [] and result.categories == []
+    assert result.severity in (Severity.LOW, Severity.NONE)
+    with_body = SectionChange(
+        kind="modified", heading_path=["What information do we collect?"], anchor="c", paragraphs=[gone]
+    )
+    assert classify_change(make_change([with_body])).passages

@@ -84,11 +84,19 @@ def _split(text: str) -> list[str]:
     return parts or ([clean_markdown(text)] if text.strip() else [])
 
 
-def raw_passages(sections: list[SectionChange]) -> list[RawPassage]:
-    """The change's passages in document order (the evaluation tools score their directions)."""
+def raw_passages(sections: list[SectionChange], *, headings: bool = False) -> list[RawPassage]:
+    """The change's passages in document order (the evaluation tools score their directions).
+
+    ``headings``: also the heading lines of sections where only headings changed — not tagged,
+    but the evaluation tools' labels were keyed on passages that included them."""
     out: list[RawPassage] = []
     for s in sections:
         path = list(s.heading_path)
+        if s.kind == "structure" and not headings:
+            # Only headings changed (the differ: no body paragraph touched). A removed heading is
+            # not a removed disclosure: Facebook's privacy policy dropped 140 box titles on
+            # 7 October 2025 and was read as "removed its disclosure on first-party collection".
+            continue
         if s.paragraphs:
             for p in s.paragraphs:
                 out.append(RawPassage(path, p.kind, p.before, p.after, list(p.word_diff)))
@@ -98,7 +106,7 @@ def raw_passages(sections: list[SectionChange]) -> list[RawPassage]:
             out.extend(RawPassage(path, "removed", t, None) for t in _split(s.before))
         elif s.kind == "modified" and (s.before or s.after):
             out.append(RawPassage(path, "reworded", s.before, s.after))
-        # moved / renamed / structure: no wording change to tag (severity rule S10 covers them)
+        # moved / renamed without paragraphs: no wording change to tag (severity rule S10 covers them)
     return [r for r in out if r.text.strip()][:MAX_PASSAGES]
 
 
