@@ -131,3 +131,12 @@ def test_huge_rewrites_stay_under_the_message_limit(make_change) -> None:
     assert sum(len(p.text) for p in result.passages) <= 150_000
     assert len(result.passages) <= 400 and "451 passage(s) changed" in result.summary
     assert len(dump_event(result)) - len(result.change.model_dump_json()) < 400_000
+
+
+def test_headline_names_a_document_of_no_known_type() -> None:
+    from policywatch_classifier.headline import doc_label
+
+    assert doc_label("other", "Bing/Ranking Parameters Description") == "Ranking Parameters Description"
+    assert doc_label("trust_and_safety", "TikTok/Law Enforcement Guidelines") == "Law Enforcement Guidelines"
+    assert doc_label("privacy_policy", "Bing/Privacy Policy") == "privacy policy"
+    assert doc_label("other") == "document"

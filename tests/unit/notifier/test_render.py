@@ -92,3 +92,19 @@ def test_wire_email_carries_what_email_message_did(tiers: Tiers) -> None:
     for subtype in ("plain", "html"):
         assert new.get_body((subtype,)).get_content() == old.get_body((subtype,)).get_content()  # type: ignore[union-attr]
     assert "GDPR Art. 6" in new.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
+def test_alerts_name_the_document_not_a_bare_type(tiers: Tiers) -> None:
+    # A recorded document of no known type ("other") is named by its own name, not "other".
+    change = sample_classified(platform="Bing", document_type="other")
+    change = change.model_copy(update={"document_id": "Bing/Ranking Parameters Description"})
+    r = Recipient(id="s1", tier="watcher", email="a@example.com", unsubscribe_token="tok")
+    m = Renderer(public_base_url="https://pw.example/").alert(r, tiers["watcher"], change, delivery_id="d1")
+    assert "Bing · Ranking Parameters Description · 2026-11-20" in m.text
+    assert "· Ranking Parameters Description ·" in m.html and "· other ·" not in m.text
+    assert m.payload["data"]["document"] == "Ranking Parameters Description"
+    # catalog ids name the type: "openai/privacy_policy" reads "privacy policy", as before
+    m = Renderer(public_base_url="https://pw.example/").alert(
+        r, tiers["watcher"], sample_classified(), delivery_id="d2"
+    )
+    assert "openai · privacy policy · 2026-11-20" in m.text

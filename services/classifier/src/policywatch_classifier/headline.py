@@ -57,6 +57,8 @@ DOC_LABEL = {
     "community_guidelines": "community guidelines",
     "children_privacy_policy": "children's privacy policy",
     "developer_terms": "developer terms",
+    "copyright_policy": "copyright policy",
+    "commercial_terms": "commercial terms",
 }
 
 
@@ -64,8 +66,16 @@ def platform_label(platform: str) -> str:
     return platform.replace("_", " ").replace("-", " ").title() if platform.islower() else platform
 
 
-def doc_label(document_type: str) -> str:
-    return DOC_LABEL.get(document_type, document_type.replace("_", " "))
+def doc_label(document_type: str, document_id: str = "") -> str:
+    """How a headline names the document: its type, or for a type that names no kind of document
+    (``other``, ``trust_and_safety``) the document's own name ("Bing removed … from its Ranking
+    Parameters Description", not "from its other")."""
+    if document_type in DOC_LABEL:
+        return DOC_LABEL[document_type]
+    name = document_id.partition("/")[2].replace("_", " ").strip()
+    if name:
+        return name
+    return "document" if document_type == "other" else document_type.replace("_", " ")
 
 
 def _lead(passages: list[PassageTag]) -> tuple[PassageTag, str, Direction] | None:
@@ -93,7 +103,7 @@ def _lead(passages: list[PassageTag]) -> tuple[PassageTag, str, Direction] | Non
 
 def template_headline(change: ChangeEvent, passages: list[PassageTag]) -> str:
     who = platform_label(change.platform)
-    doc = doc_label(change.document_type)
+    doc = doc_label(change.document_type, change.document_id)
     if change.kind == ChangeKind.DATE_ONLY:
         return f"{who} updated the date of its {doc}"
     if change.kind == ChangeKind.TECHNICAL:
@@ -123,7 +133,7 @@ def template_summary(result: ClassifiedChange, others: dict[str, int] | None = N
     change = result.change
     who = platform_label(change.platform)
     counts = {k: sum(1 for p in result.passages if p.change == k) for k in ("added", "removed", "reworded")}
-    parts = [f"{who} {doc_label(change.document_type)}: {change.summary.rstrip('.')}."]
+    parts = [f"{who} {doc_label(change.document_type, change.document_id)}: {change.summary.rstrip('.')}."]
     if result.passages:
         parts.append(
             f"{len(result.passages)} passage(s) changed ({counts['added']} added, "
