@@ -358,3 +358,19 @@ def test_headings_only_sections_are_not_removed_disclosures(make_change) -> None
         kind="modified", heading_path=["What information do we collect?"], anchor="c", paragraphs=[gone]
     )
     assert classify_change(make_change([with_body])).passages
+
+
+def test_a_rule_for_developers_is_no_practice_of_the_platform() -> None:
+    """A list item cut from "Customer will not:" names what developers may not do (Google Maps'
+    developer terms, November 2025): not "Google may now use your data to train AI models"."""
+    item = "19.3.2 use Grounded Output to train, develop, or improve any machine learning models;"
+    assert direction_of("added", "ai_training", after=item) == Direction.RESTRICTS
+    assert direction_of("added", "ai_training", after="Using any Materials to train any AI models.") == (
+        Direction.RESTRICTS
+    )
+    # the platform's own practice, even as a list item, still expands
+    ours = "(a) use your content to train our AI models;"
+    assert direction_of("added", "ai_training", after=ours) == Direction.EXPANDS
+    assert direction_of("added", "ai_training", after="We may use your data to train our models.") == (
+        Direction.EXPANDS
+    )

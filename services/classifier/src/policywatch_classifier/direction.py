@@ -315,6 +315,23 @@ def _states_practice(text: str) -> bool:
     return bool(_PRACTICE_SUBJECT.search(text)) and not _DEFINITION.match(text)
 
 
+#: An item of a list of rules for someone else, cut from its lead-in ("Customer will not: … 19.3.2
+#: use Grounded Output to train … models", "Using any Pinterest Materials to train …"): it starts
+#: with a bare verb or gerund, after an optional clause number, and names no first-person actor.
+_RULE_ITEM = re.compile(
+    r"^\W*(?:(?:\d+(?:\.\d+)*[.)]?|[A-Za-z][.)]|\([A-Za-z]{1,4}\))\s+)?"
+    r"(?:use|using|train|training|sell|selling|share|sharing|disclose|disclosing|collect|collecting|"
+    r"access|accessing|scrape|scraping|copy|copying)\b",
+    re.I,
+)
+_FIRST_PERSON = re.compile(r"\b(?:we|us|our)\b", re.I)
+
+
+def _rule_for_others(text: str) -> bool:
+    """A cut list item of rules for developers, advertisers or sellers, not the platform's practice."""
+    return bool(_RULE_ITEM.match(text)) and not _FIRST_PERSON.search(text)
+
+
 def direction_of(
     change: ChangeKindLit,
     category: str,
@@ -330,6 +347,10 @@ def direction_of(
             return Direction.RESTRICTS
         return Direction.EXPANDS
     if change == "added":
+        if category in PRACTICE_CATEGORIES and _rule_for_others(after or ""):
+            # Such lists are mostly prohibitions ("will not", "must not"), which protect users as
+            # the labelling guide counts them; the platform gains nothing from the item itself.
+            return Direction.RESTRICTS
         lean = _lean(after or "")
         if lean == 0:
             # No power or protection phrase either way: a new statement of a practice ("Traffic

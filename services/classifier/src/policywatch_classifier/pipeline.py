@@ -38,8 +38,10 @@ from policywatch_classifier.text import clean_markdown, split_passages
 #: counting as powers. 1.3: headings are neutral; rules for others ("Don't sell user data") protect;
 #: a negation governs its clause; an added statement of a practice expands, of a right restricts.
 #: 1.4: S6/S7 give medium in rulebooks for developers, sellers or content; untagged wording in a
-#: document of no governance type is none.
-SEVERITY_RULES_VERSION = "1.4"
+#: document of no governance type is none. 1.5: sections where only headings changed are not
+#: tagged; a list item of rules for others cut from its lead-in ("use Grounded Output to train …")
+#: restricts.
+SEVERITY_RULES_VERSION = "1.5"
 PassageChange = Literal["added", "removed", "reworded"]
 MAX_PASSAGES = 4000  # bound the work for near-total rewrites (~10 s of tagging on one core)
 MAX_EVENT_PASSAGES = 400  # passages carried by the event: all tagged ones first, then untagged
