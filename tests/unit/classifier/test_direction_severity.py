@@ -374,3 +374,10 @@ def test_a_rule_for_developers_is_no_practice_of_the_platform() -> None:
     assert direction_of("added", "ai_training", after="We may use your data to train our models.") == (
         Direction.EXPANDS
     )
+
+
+def test_a_quoted_term_keeps_its_negation() -> None:
+    """TikTok's DPA (June 2026): 'TikTok will not "sell" or "share" such Personal Information'."""
+    text = '(i) TikTok will not "sell" or "share" such Personal Information;'
+    assert direction_of("added", "advertising", after=text) == Direction.RESTRICTS
+    assert direction_of("added", "advertising", after='We may "share" your data.') == Direction.EXPANDS

@@ -122,6 +122,9 @@ _NEGATED = re.compile(
 def _count(rx: re.Pattern[str], text: str) -> int:
     if not text:
         return 0
+    if '"' in text or "\u201c" in text:
+        # A quoted term keeps its negation: 'TikTok will not "sell" or "share"' (a CCPA term).
+        text = text.replace('"', "").replace("\u201c", "").replace("\u201d", "")
     if rx is _POWER:
         # "we do not sell" grants no power: drop the negated clause before counting powers
         # ("including but not limited to …" and "not limitation" negate nothing).
