@@ -967,7 +967,7 @@ def corpus_nested(
     (labels ``gold``) and the other families' corpus paragraphs (``corpus_fold_scores``), or on
     those paragraphs ``alone``."""
     after = np.zeros_like(gold)
-    for k, fold in enumerate(family_folds([it.service for it in dev.items])):
+    for k, fold in enumerate(dev.folds):
         held, other = dev.held(fold), fold_c != k
         sv = s_c[other] if alone else np.concatenate([s_dev[~held], s_c[other]])
         gv = gold_c[other] if alone else np.concatenate([gold[~held], gold_c[other]])
@@ -1040,7 +1040,7 @@ def selected_combination(dev: Dev, p: np.ndarray) -> tuple[np.ndarray, list[str]
     scored = {name: form(p, dev.r) for name, form in COMBINATIONS.items()}
     pred = np.zeros_like(dev.gold)
     chosen = []
-    for fold in family_folds([it.service for it in dev.items]):
+    for fold in dev.folds:
         held = dev.held(fold)
         g = dev.gold[~held]
         cols = [j for j in range(g.shape[1]) if g[:, j].any()]
@@ -1066,7 +1066,7 @@ def percategory(dev: Dev) -> None:
     scored = [(1 - w) * dev.p + w * dev.r for w in RULE_SHARES]
     pred = np.zeros_like(dev.gold)
     chosen: Counter[float] = Counter()
-    for fold in family_folds([it.service for it in dev.items]):
+    for fold in dev.folds:
         held = dev.held(fold)
         g = dev.gold[~held]
         for j in range(g.shape[1]):
@@ -1403,6 +1403,24 @@ def classweight(dev: Dev, weightings: list[str]) -> None:
             refit(dev, f"class weights: {how}")
 
 
+def full_labelled(
+    dev: Dev,
+    public: list[Example],
+    source: str,
+    label_of: Callable[[Example], set[str] | None],
+    weight: float,
+) -> list[Example]:
+    """``public`` with each row of ``source`` that ``label_of`` labels given those labels, known for
+    every category (a reliable negative of the others, unlike a partial label), at ``weight`` times
+    its own weight; the other rows as they are."""
+    return [
+        Example(e.text, labels, set(dev.ids), e.weight * weight, e.source)
+        if e.source == source and (labels := label_of(e)) is not None
+        else e
+        for e in public
+    ]
+
+
 def refit_full_labels(
     dev: Dev,
     source: str,
@@ -1423,10 +1441,7 @@ def refit_full_labels(
     print(f"  labels added {sum(added.values())}: {dict(added.most_common(8))}")
     print(f"  labels dropped {sum(dropped.values())}: {dict(dropped.most_common(8))}")
     for w in weights:
-        relabelled = [
-            Example(e.text, found[id(e)], set(dev.ids), e.weight * w, e.source) if id(e) in found else e
-            for e in public
-        ]
+        relabelled = full_labelled(dev, public, source, label_of, w)
         p = refit(dev, f"{source} rows with full labels, weight {w}", dev.with_dev_rows(relabelled))
         print_ap_intervals(dev, p)
         if save is not None:
@@ -1521,12 +1536,11 @@ def claudettecorpus(dev: Dev, path: Path, cache: Path | None, save: Path | None)
     gain over the shipped configuration. ``cache``: the shipped fold models' paragraph scores
     (``corpusthresholds --save``); ``save``: the candidate's fold scores (.npz), reused if present."""
     by_key = full_labels(path)
-    public = [
-        Example(e.text, labels, set(dev.ids), e.weight, e.source)
-        if e.source == "claudette" and (labels := by_key.get(claudette_key(e.text))) is not None
-        else e
-        for e in load_examples(dev.shared)
-    ]
+
+    def label_of(e: Example) -> set[str] | None:
+        return by_key.get(claudette_key(e.text))
+
+    public = full_labelled(dev, load_examples(dev.shared), "claudette", label_of, 1.0)
     if save is not None and save.exists():
         data = np.load(save)
         p, s_c, fold_c = data["p"], data["s"], data["fold"]
@@ -1584,6 +1598,19 @@ def doctype_offsets(dev: Dev, scored: np.ndarray, known: np.ndarray, smoothing: 
     return np.array([offset[group] for group in groups[scored]])
 
 
+def strictly_nested(dev: Dev, gold: np.ndarray, scores_for: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """Nested decisions for scores that depend on which fold is held out: ``scores_for(held)``
+    (a mask) gives every passage's scores computed without the held fold's labels (and, for a
+    tuning fold, without its own); each fold is decided with thresholds tuned on the others."""
+    pred = np.zeros_like(gold)
+    for fold in dev.folds:
+        held = dev.held(fold)
+        s = scores_for(held)
+        th = np.array([best_threshold(s[~held, c], gold[~held, c])[0] for c in range(gold.shape[1])])
+        pred[held] = s[held] >= th
+    return pred
+
+
 def doctype(dev: Dev, strengths: list[float], smoothing: float = 20.0) -> None:
     """The document type as a prior (a passage of a law-enforcement guide is rarely about
     advertising; one of a DPA rarely about dispute resolution): the model probability's log-odds
@@ -1597,18 +1624,17 @@ def doctype(dev: Dev, strengths: list[float], smoothing: float = 20.0) -> None:
     dev.line("shipped configuration", base_s)
     logit = np.log(np.clip(dev.p, 1e-6, 1 - 1e-6) / np.clip(1 - dev.p, 1e-6, 1))
     masks = [dev.held(f) for f in dev.folds]
+
+    def scores_for(held: np.ndarray, strength: float) -> np.ndarray:
+        off = np.zeros_like(dev.p)
+        off[held] = doctype_offsets(dev, held, ~held, smoothing)
+        for other in masks:
+            if not (other & held).any():
+                off[other] = doctype_offsets(dev, other, ~held & ~other, smoothing)
+        return dev.combined(1 / (1 + np.exp(-(logit + strength * off))), dev.r)
+
     for strength in strengths:
-        pred = np.zeros_like(dev.gold)
-        for k, held in enumerate(masks):
-            off = np.zeros_like(dev.p)
-            off[held] = doctype_offsets(dev, held, ~held, smoothing)
-            for j, other in enumerate(masks):
-                if j != k:
-                    off[other] = doctype_offsets(dev, other, ~held & ~other, smoothing)
-            p = 1 / (1 + np.exp(-(logit + strength * off)))
-            s = dev.combined(p, dev.r)
-            th = np.array([best_threshold(s[~held, c], dev.gold[~held, c])[0] for c in range(len(dev.ids))])
-            pred[held] = s[held] >= th
+        pred = strictly_nested(dev, dev.gold, functools.partial(scores_for, strength=strength))
         print(f"document-type prior, strength {strength:.2f}: nested {macro_f1(pred, dev.gold):.3f}")
         print_interval(before, pred, dev.gold)
 
@@ -1645,33 +1671,35 @@ def neighbours(dev: Dev, floors: list[float], shares: list[float], k: int = 5) -
     bank = vec.transform(texts)
     sim = (bank[len(corpus) :] @ bank.T).toarray()  # dev passages × bank (cosine: rows are l2-normed)
     base_s = dev.combined(dev.p, dev.r)
-    gold2 = second_gold(dev)
+    labellings = [("first", dev.gold), ("double-blind", second_gold(dev))]
+    bases = [nested_predictions(dev.items, base_s, gold) for _, gold in labellings]
     masks = [dev.held(f) for f in dev.folds]
-    fams = [set(fam_dev[m]) for m in masks]
+
+    def families(mask: np.ndarray) -> set[str]:
+        return set(fam_dev[mask])
+
+    def scores_for(held: np.ndarray, floor: float, share: float) -> np.ndarray:
+        s = base_s.copy()
+        for rows in masks:  # a tuning fold's votes count neither the held fold nor itself
+            allowed = ~np.isin(fam_bank, list(families(held) | families(rows)))
+            v, has = neighbour_votes(sim[rows], bank_gold, allowed[None, :], k, floor)
+            s[rows] = np.where(has[:, None], (1 - share) * base_s[rows] + share * v, base_s[rows])
+        return s
+
     for floor in floors:
         covered = sum(
-            int(neighbour_votes(sim[m], bank_gold, ~np.isin(fam_bank, list(f))[None, :], k, floor)[1].sum())
-            for m, f in zip(masks, fams, strict=True)
+            int(
+                neighbour_votes(sim[m], bank_gold, ~np.isin(fam_bank, list(families(m)))[None, :], k, floor)[
+                    1
+                ].sum()
+            )
+            for m in masks
         )
         print(f"floor {floor:.2f}: {covered} of {len(dev.items)} dev passages: a neighbour in another family")
         for share in shares:
-            results = []
-            for labelling, gold in (("first", dev.gold), ("double-blind", gold2)):
-                pred = np.zeros_like(gold)
-                for h, held in enumerate(masks):
-                    s = base_s.copy()
-                    for j, rows in enumerate(masks):
-                        out = fams[h] | (fams[j] if j != h else set())
-                        allowed = ~np.isin(fam_bank, list(out))
-                        v, has = neighbour_votes(sim[rows], bank_gold, allowed[None, :], k, floor)
-                        s[rows] = np.where(has[:, None], (1 - share) * base_s[rows] + share * v, base_s[rows])
-                    th = np.array(
-                        [best_threshold(s[~held, c], gold[~held, c])[0] for c in range(len(dev.ids))]
-                    )
-                    pred[held] = s[held] >= th
-                base = nested_predictions(dev.items, base_s, gold)
-                results.append((labelling, macro_f1(base, gold), macro_f1(pred, gold), base, pred, gold))
-            for labelling, b, a, base, pred, gold in results:
+            for (labelling, gold), base in zip(labellings, bases, strict=True):
+                pred = strictly_nested(dev, gold, functools.partial(scores_for, floor=floor, share=share))
+                b, a = macro_f1(base, gold), macro_f1(pred, gold)
                 print(f"floor {floor:.2f} share {share:.2f}, {labelling} labels: nested {b:.3f} -> {a:.3f}")
                 print_interval(base, pred, gold)
 
