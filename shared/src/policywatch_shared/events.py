@@ -64,6 +64,13 @@ class DocumentType(StrEnum):
     OTHER = "other"
 
 
+def document_name(document_id: str) -> str:
+    """The document's own name from its id, as alerts and headlines show it:
+    "Bing/Ranking Parameters Description" → "Ranking Parameters Description", "openai/privacy_policy"
+    → "privacy policy"; '' when the id names none. ``document_type`` can be just ``other``."""
+    return document_id.partition("/")[2].replace("_", " ").strip()
+
+
 class EventBase(Contract):
     """Fields every event carries."""
 

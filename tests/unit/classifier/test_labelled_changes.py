@@ -23,10 +23,11 @@ from tests.helpers import needs_shared, replay_documents  # noqa: E402
 #: "How often is the severity right?"); the rules before the sixteenth session fail both.
 DEV_ACCURACY_FLOOR = 0.72
 DEV_SEVERITY_KAPPA_FLOOR = 0.45
-#: Labelled items the differ may stop reporting: the seventeenth session's chrome rules silenced 8
-#: of the 80 dev changes (all labelled none: language selectors, feedback widgets, a promotion
-#: teaser) and 2 of the 300 dev directions (bullets, backticks). Beyond this share the labels no
-#: longer describe what the differ reports and need redoing.
+#: Labelled items the pipeline may stop producing: the seventeenth session's chrome rules silenced
+#: 8 of the 80 dev changes (all labelled none: language selectors, feedback widgets, a promotion
+#: teaser) and 2 of the 300 dev directions (bullets, backticks); since the eighteenth session a
+#: heading line of a headings-only section is no passage (1 more dev direction). Beyond this share
+#: the labels no longer describe what the pipeline produces and need redoing.
 MAX_MISSING_SHARE = 0.15
 
 

@@ -19,6 +19,7 @@ from policywatch_shared.events import (
     Direction,
     PassageTag,
     Severity,
+    document_name,
 )
 
 from policywatch_classifier.direction import has_opt_out
@@ -72,8 +73,7 @@ def doc_label(document_type: str, document_id: str = "") -> str:
     Parameters Description", not "from its other")."""
     if document_type in DOC_LABEL:
         return DOC_LABEL[document_type]
-    name = document_id.partition("/")[2].replace("_", " ").strip()
-    if name:
+    if name := document_name(document_id):
         return name
     return "document" if document_type == "other" else document_type.replace("_", " ")
 

@@ -97,10 +97,11 @@ def _drop(el: lxml.html.HtmlElement) -> None:
 
 
 #: Cloudflare's email obfuscation: the address, XOR-ed with the first byte, hex-encoded in a
-#: ``data-cfemail`` attribute or an ``/cdn-cgi/l/email-protection#…`` link; a browser's script
-#: decodes it, a plain HTTP fetch sees "[email protected]". Decoded here so that both fetch
-#: paths give the same text and a changed address stays visible (X's terms, September 2025).
-_CF_LINK = "/cdn-cgi/l/email-protection#"
+#: ``data-cfemail`` attribute or after ``#`` in a link to ``_CF_PATH``; a browser's script decodes
+#: it, a plain HTTP fetch sees "[email protected]". Decoded here so that both fetch paths give the
+#: same text and a changed address stays visible (X's terms, September 2025).
+_CF_PATH = "/cdn-cgi/l/email-protection"
+_CF_LINK = _CF_PATH + "#"
 
 
 def _cf_decode(code: str) -> str | None:
@@ -115,29 +116,23 @@ def _cf_decode(code: str) -> str | None:
 
 
 def decode_cf_emails(root: lxml.html.HtmlElement) -> None:
-    """Replace Cloudflare-obfuscated addresses by the addresses (see ``_CF_LINK``)."""
+    """Replace Cloudflare-obfuscated addresses by the addresses (see ``_CF_PATH``): the element
+    carrying the code shows the address, and the protection link around it becomes ``mailto:``."""
     for el in list(root.iter("a", "span")):
         code = el.get("data-cfemail")
-        href = el.get("href") or ""
-        if code is None and _CF_LINK in href:
+        if code is None:
+            href = el.get("href") or ""
+            if _CF_LINK not in href or el.find(".//*[@data-cfemail]") is not None:
+                continue  # not obfuscated, or a link around an obfuscated span: the span decides
             code = href.split(_CF_LINK, 1)[1]
-            inner = el.find(".//*[@data-cfemail]")
-            if inner is not None:  # the link wraps the obfuscated span: its own code decides
-                continue
-            if (email := _cf_decode(code)) is not None:
-                el.set("href", f"mailto:{email}")
-                for child in list(el):
-                    el.remove(child)
-                el.text = email
+        if (email := _cf_decode(code)) is None:
             continue
-        if code is None or (email := _cf_decode(code)) is None:
-            continue
-        parent = el.getparent()
-        if parent is not None and _CF_LINK[:-1] in (parent.get("href") or ""):
-            parent.set("href", f"mailto:{email}")
-        tail = el.tail
-        el.clear()  # drops attributes and children
-        el.text, el.tail = email, tail
+        link = el if el.tag == "a" else el.getparent()
+        if link is not None and _CF_PATH in (link.get("href") or ""):
+            link.set("href", f"mailto:{email}")
+        for child in list(el):
+            el.remove(child)
+        el.text = email
 
 
 @functools.lru_cache(maxsize=512)

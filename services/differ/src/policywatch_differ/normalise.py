@@ -181,7 +181,7 @@ _NUMBER_WORD_GAP = re.compile(r"(?<=\d)(?=[^\W\d_])")
 _UI_KEYS = frozenset(" ".join(_PUNCT.sub(" ", u.replace("'", "")).split()) for u in UI_STRINGS)
 #: A keyboard-shortcut hint alone on a line ("⌘I", X's developer pages): a tooltip, not text.
 _SHORTCUT_KEYS = "⌘⌥⇧⌃"
-_SHORTCUT = re.compile(r"^[⌘⌥⇧⌃]+ ?\S{1,3}$")
+_SHORTCUT = re.compile(rf"^[{_SHORTCUT_KEYS}]+ ?\S{{1,3}}$")
 #: Banner-like lines are only dropped when short: a cookie policy discusses cookies at length.
 COOKIE_LINE_MAX = 400
 

@@ -12,7 +12,7 @@ from itertools import groupby
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from policywatch_shared.events import ClassifiedChange, Severity
+from policywatch_shared.events import ClassifiedChange, Severity, document_name
 
 from policywatch_notifier.tier import Tier
 
@@ -153,13 +153,6 @@ def passages(change: ClassifiedChange) -> list[dict[str, Any]]:
     return out
 
 
-def document_name(document_id: str, document_type: str) -> str:
-    """What an alert calls the document: its name from the id ("Bing/Ranking Parameters
-    Description", "openai/privacy_policy"), not a bare type such as "other"."""
-    name = document_id.partition("/")[2].replace("_", " ").strip()
-    return name or document_type.replace("_", " ")
-
-
 def change_view(change: ClassifiedChange, tier: Tier, *, versions_base_url: str = "") -> dict[str, Any]:
     c = change.change
     view: dict[str, Any] = {
@@ -168,7 +161,7 @@ def change_view(change: ClassifiedChange, tier: Tier, *, versions_base_url: str 
         "platform": change.platform,
         "document_id": change.document_id,
         "document_type": change.document_type,
-        "document": document_name(change.document_id, change.document_type),
+        "document": document_name(change.document_id) or change.document_type.replace("_", " "),
         "kind": c.kind.value,
         "substantive": c.substantive,
         "headline": change.headline or c.summary,
