@@ -227,6 +227,54 @@ def test_regional_spelling_variant_is_not_substantive() -> None:
     assert not _diff(BASE, BASE.replace("30 days", "90 days")).variant
 
 
+# Meta's en-GB and en-US help centres: the editions are edited apart, beyond spelling
+# (Facebook's Copyright Claims Policy, November 2025).
+GB_HELP = """# Copyright
+
+## Reporting
+
+If you believe that someone is using your work, you can report it by filling in this form.
+
+Bought the content (e.g. a copy of a DVD or a song) or recorded it (for example, from a film).
+
+In rare cases (such as when we are contacted by fax, post or email), we give the report number.
+
+Please bear in mind that you haven't got to hire a lawyer, or to contact us via our agent.
+
+Knock-off goods are reported to the U.S. office, amongst others.
+"""
+US_HELP = """# Copyright
+
+## Reporting
+
+If you believe someone is using your work, you can report it by filling out this form.
+
+Bought the content (ex: a copy of a DVD or a song) or recorded it (ex: from a movie).
+
+In rare cases (such as when we are contacted by fax, mail or email), we give the report number.
+
+Please keep in mind that you have not got to hire an attorney, or to reach out to us via our agent.
+
+Knockoff goods are reported to the US office, among others.
+"""
+
+
+def test_localised_edition_wording_is_a_variant() -> None:
+    # Fewer than VARIANT_MIN_SWAPS spelling swaps, but every changed word is en-GB/en-US usage,
+    # a contraction, a hyphenation or "that": a variant, in either direction.
+    for a, b in ((GB_HELP, US_HELP), (US_HELP, GB_HELP)):
+        d = _diff(a, b)
+        assert d.sections and d.variant and not d.substantive
+    # One real word among them makes it a change of terms again.
+    assert _diff(GB_HELP, US_HELP.replace("report number", "report number and your name")).substantive
+    # Dropping "such" can change what a sentence covers: not explained when it is all that changed.
+    scope = GB_HELP.replace("we give the report number", "we give such reports")
+    assert _diff(scope, scope.replace("such reports", "reports")).substantive
+    # A paragraph added next to the usage edits is not explained either.
+    added = US_HELP + "\nWe may share your report with the person you reported.\n"
+    assert _diff(GB_HELP, added).substantive
+
+
 CHROME = """Categories
 
 see through tops for women

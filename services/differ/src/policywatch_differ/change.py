@@ -287,7 +287,7 @@ def _describe(old: Doc, new: Doc, paras: list[_Para], date_only: bool) -> DiffRe
     changes: list[SectionChange] = []
     stats = ChangeStats()
     wording = 0
-    v_total = v_left = v_swaps = 0  # regional-variant evidence (see variant_edits)
+    v_total = v_left = v_swaps = v_strict = 0  # regional-variant evidence (see variant_edits)
     chrome = 0  # body paragraphs that are page-chrome fragments only
     for (side, sidx), ps in sorted(grouped.items(), key=lambda kv: (kv[0][1], kv[0][0] == "old")):
         doc = new if side == "new" else old
@@ -314,8 +314,9 @@ def _describe(old: Doc, new: Doc, paras: list[_Para], date_only: bool) -> DiffRe
                     # emphasis split in two) but the same words: formatting, not wording.
                     a = r = 0
                 else:
-                    t, left, sw = variant_edits(ops)
+                    t, left, sw, strict = variant_edits(before, after, ops)
                     v_total, v_left, v_swaps = v_total + t, v_left + left, v_swaps + sw
+                    v_strict += strict
                     a = sum(_count(o.text) for o in ops if o.op == "insert")
                     r = sum(_count(o.text) for o in ops if o.op == "delete")
                 fragment = False
@@ -340,7 +341,7 @@ def _describe(old: Doc, new: Doc, paras: list[_Para], date_only: bool) -> DiffRe
                 if len(paragraphs) < MAX_PARAGRAPHS and budget.take(len(before)):
                     paragraphs.append(ParagraphChange(kind="removed", before=_clip(before)))
             if p.kind != "reworded":
-                v_total, v_left = v_total + a + r, v_left + a + r
+                v_total, v_left, v_strict = v_total + a + r, v_left + a + r, v_strict + a + r
             wa += a
             wr += r
             if fragment:
@@ -389,7 +390,8 @@ def _describe(old: Doc, new: Doc, paras: list[_Para], date_only: bool) -> DiffRe
         significance=significance,
         date_only=date_only and bool(paras),
         structure_only=structure_only,
-        variant=v_swaps >= VARIANT_MIN_SWAPS and v_total - v_left >= VARIANT_MIN_EXPLAINED * v_total,
+        variant=(v_swaps >= VARIANT_MIN_SWAPS and v_total - v_left >= VARIANT_MIN_EXPLAINED * v_total)
+        or (v_total > 0 and v_strict == 0),
         chrome_only=wording == 0 and chrome > 0,
     )
     result.substantive = not (result.date_only or structure_only or result.variant or result.chrome_only)
@@ -411,12 +413,54 @@ _GB_US = [
 ]
 #: Words regional variants of the same text add, drop or swap ("such as" ↔ "like", "that").
 _VARIANT_WORDS = frozenset({"that", "such", "as", "like", "which"})
+#: The ones a change may consist of alone and still change nothing ("data that we hold" / "data
+#: we hold" / "data which we hold"); dropping "such" or "as" can change a scope.
+_FREE_WORDS = frozenset({"that", "which"})
 #: A change is a regional variant when the en-GB/en-US rules explain at least this share of
 #: its changed words (reworded paragraphs; added/removed ones count as unexplained) and it
 #: has at least this many spelling swaps: the first switch to a variant otherwise looks like
 #: a rewrite of the whole document (the flapping after it is recognised as ``reverted``).
+#: A change of reworded paragraphs only, every changed word explained, needs no swap count.
 VARIANT_MIN_EXPLAINED = 0.65
 VARIANT_MIN_SWAPS = 10
+
+#: Contractions are written out ("can't" / "cannot" / "can not", "haven't" / "have not").
+_CONTRACTED = {
+    "can": "can",
+    "won": "will",
+    "shan": "shall",
+    "re": "are",
+    "ve": "have",
+    "ll": "will",
+    "m": "am",
+}
+#: en-GB / en-US usage the two editions of a localised page differ by beyond spelling (Meta
+#: edits its en-GB help centre and terms apart from the en-US ones: "fax, post or email" /
+#: "fax, mail or email", "a lawyer" / "an attorney", "e.g." / "ex."). Both sides of a reworded
+#: paragraph are rewritten to the second form before their changed words are compared.
+_USAGE = [
+    (re.compile(r"\bu\.s\.(?:a\.?)?"), lambda m: "usa" if m.group(0).startswith("u.s.a") else "us"),
+    (re.compile(r"\b(?:e\.g\.|ex[.:](?=\s|$)|for example\b)"), lambda m: "eg"),
+    (re.compile(r"\breach out to\b"), lambda m: "contact"),
+    (re.compile(r"\bsuch as\b"), lambda m: "like"),
+    (re.compile(r"\bbear(?= in mind\b)"), lambda m: "keep"),
+    (re.compile(r"\b(fill(?:s|ed|ing)?) in\b"), lambda m: m.group(1) + " out"),
+    (re.compile(r"\bpost ?codes?\b|\bpostal codes?\b"), lambda m: "zip code"),
+    (re.compile(r"\b(can|won|shan)[’']t\b"), lambda m: _CONTRACTED[m.group(1)] + " not"),
+    (re.compile(r"\bcannot\b"), lambda m: "can not"),
+    (re.compile(r"n[’']t\b"), lambda m: " not"),
+    (re.compile(r"[’'](re|ve|ll|m)\b"), lambda m: " " + _CONTRACTED[m.group(1)]),
+]
+#: Word for word: en-GB → en-US vocabulary (and "an" read as "a": "a lawyer" / "an attorney").
+_USAGE_WORDS = {
+    "post": "mail", "postal": "mailing", "film": "movie", "films": "movies", "lawyer": "attorney",
+    "lawyers": "attorneys", "solicitor": "attorney", "solicitors": "attorneys",
+    "charity": "nonprofit", "charities": "nonprofits", "whilst": "while", "amongst": "among",
+    "towards": "toward", "learnt": "learned", "spelt": "spelled", "enquiry": "inquiry",
+    "enquiries": "inquiries", "cheque": "check", "cheques": "checks", "fao": "attn", "mum": "mom",
+    "licences": "licenses", "defences": "defenses", "offences": "offenses", "an": "a",
+    "centred": "centered",
+}  # fmt: skip
 
 
 _US_MEMO: dict[str, str] = {}  # token → en-US form (a plain dict: the GC does not track it)
@@ -438,7 +482,11 @@ def _variant_bag(text: str) -> tuple[dict[str, int], int]:
     """Normalised token counts, and how many tokens had an en-GB spelling."""
     bag: dict[str, int] = {}
     swaps = 0
-    for tok in _TOKEN.findall(text.casefold()):
+    text = text.casefold()
+    for pattern, repl in _USAGE:
+        text = pattern.sub(repl, text)
+    for tok in _TOKEN.findall(text):
+        tok = _USAGE_WORDS.get(tok, tok)
         if tok not in _VARIANT_WORDS:
             us = _us(tok)
             swaps += us != tok
@@ -447,18 +495,41 @@ def _variant_bag(text: str) -> tuple[dict[str, int], int]:
     return bag, swaps
 
 
-def variant_edits(ops: list[DiffOp]) -> tuple[int, int, int]:
-    """(changed tokens, tokens left unexplained, en-GB spellings) of a reworded paragraph.
+def _join_compounds(diff: dict[str, int]) -> None:
+    """Cancel a word one side writes whole and the other hyphenated or apart ("knockoff" /
+    "knock-off", "preempted" / "pre-empted", "coordinate" / "co-ordinate"): the tokens split
+    at hyphens, so the whole word is a surplus on one side and its two parts on the other."""
+    for word in [w for w, n in diff.items() if len(w) >= 5]:
+        for i in range(2, len(word) - 1):
+            a, b = word[:i], word[i:]
+            n = diff.get(word, 0)
+            if n and diff.get(a, 0) * n < 0 and diff.get(b, 0) * n < 0:
+                k = min(abs(n), abs(diff[a]), abs(diff[b])) * (1 if n > 0 else -1)
+                diff[word] -= k
+                diff[a] += k
+                diff[b] += k
 
-    Explained edits: en-GB/en-US spelling, punctuation, hyphenation and the words regional
-    variants swap ("such as" / "like", "that") — nothing a reader would call new terms."""
+
+def variant_edits(before: str, after: str, ops: list[DiffOp]) -> tuple[int, int, int, int]:
+    """(changed tokens, tokens left unexplained, en-GB spellings, tokens left unexplained when
+    only "that"/"which" may come and go) of a paragraph reworded from ``before`` to ``after``.
+
+    Explained edits: en-GB/en-US spelling and usage, punctuation, hyphenation, contractions
+    and the words regional variants swap ("such as" / "like", "that") — nothing a reader
+    would call new terms. The words are compared on the whole texts: usage such as "filling
+    in" / "filling out" needs the words around an edit."""
     deleted, swaps_d = _variant_bag(" ".join(o.text for o in ops if o.op == "delete"))
     inserted, swaps_i = _variant_bag(" ".join(o.text for o in ops if o.op == "insert"))
     total = sum(deleted.values()) + sum(inserted.values())
-    left = sum(abs(deleted.get(k, 0) - inserted.get(k, 0)) for k in deleted.keys() | inserted.keys())
-    for w in _VARIANT_WORDS:  # dropped or added variant words are explained too
-        left -= abs(deleted.get(w, 0) - inserted.get(w, 0))
-    return total, left, swaps_d + swaps_i
+    old, _ = _variant_bag(before)
+    new, _ = _variant_bag(after)
+    diff = {k: n for k in old.keys() | new.keys() if (n := new.get(k, 0) - old.get(k, 0))}
+    _join_compounds(diff)
+    left = strict = 0
+    for w, n in diff.items():  # dropped or added variant words are explained too
+        left += abs(n) if w not in _VARIANT_WORDS else 0
+        strict += abs(n) if w not in _FREE_WORDS else 0
+    return total, min(left, total), swaps_d + swaps_i, min(strict, total)
 
 
 _LIST_OR_TABLE = re.compile(r"^\s*([*+\-|>]|\d+[.)])")
