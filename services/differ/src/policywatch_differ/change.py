@@ -314,7 +314,7 @@ def _describe(old: Doc, new: Doc, paras: list[_Para], date_only: bool) -> DiffRe
                     # emphasis split in two) but the same words: formatting, not wording.
                     a = r = 0
                 else:
-                    t, left, sw, strict = variant_edits(before, after, ops)
+                    t, left, sw, strict = variant_edits(ops)
                     v_total, v_left, v_swaps = v_total + t, v_left + left, v_swaps + sw
                     v_strict += strict
                     a = sum(_count(o.text) for o in ops if o.op == "insert")
@@ -424,33 +424,55 @@ _FREE_WORDS = frozenset({"that", "which"})
 VARIANT_MIN_EXPLAINED = 0.65
 VARIANT_MIN_SWAPS = 10
 
-#: Contractions are written out ("can't" / "cannot" / "can not", "haven't" / "have not").
-_CONTRACTED = {
-    "can": "can",
-    "won": "will",
-    "shan": "shall",
-    "re": "are",
-    "ve": "have",
-    "ll": "will",
-    "m": "am",
-}
 #: en-GB / en-US usage the two editions of a localised page differ by beyond spelling (Meta
 #: edits its en-GB help centre and terms apart from the en-US ones: "fax, post or email" /
-#: "fax, mail or email", "a lawyer" / "an attorney", "e.g." / "ex."). Both sides of a reworded
-#: paragraph are rewritten to the second form before their changed words are compared.
-_USAGE = [
-    (re.compile(r"\bu\.s\.(?:a\.?)?"), lambda m: "usa" if m.group(0).startswith("u.s.a") else "us"),
-    (re.compile(r"\b(?:e\.g\.|ex[.:](?=\s|$)|for example\b)"), lambda m: "eg"),
-    (re.compile(r"\breach out to\b"), lambda m: "contact"),
-    (re.compile(r"\bsuch as\b"), lambda m: "like"),
-    (re.compile(r"\bbear(?= in mind\b)"), lambda m: "keep"),
-    (re.compile(r"\b(fill(?:s|ed|ing)?) in\b"), lambda m: m.group(1) + " out"),
-    (re.compile(r"\bpost ?codes?\b|\bpostal codes?\b"), lambda m: "zip code"),
-    (re.compile(r"\b(can|won|shan)[’']t\b"), lambda m: _CONTRACTED[m.group(1)] + " not"),
-    (re.compile(r"\bcannot\b"), lambda m: "can not"),
-    (re.compile(r"n[’']t\b"), lambda m: " not"),
-    (re.compile(r"[’'](re|ve|ll|m)\b"), lambda m: " " + _CONTRACTED[m.group(1)]),
-]
+#: "fax, mail or email", "a lawyer" / "an attorney", "e.g." / "ex."), and contractions written
+#: out ("can't" / "cannot" / "can not", "haven't" / "have not"). Both sides of a reworded
+#: paragraph are rewritten to one form (one pass of one pattern) before their words are compared.
+_USAGE = re.compile(
+    r"\b(?P<us>u\.s\.(?:a\.?)?)|\b(?P<eg>e\.g\.|ex[.:](?=\s|$)|for example\b)|\b(?P<contact>reach out to)\b|"
+    r"\b(?P<like>such as)\b|\b(?P<keep>bear)(?= in mind\b)|\b(?P<fill>fill(?:s|ed|ing)?) in\b|"
+    r"(?P<zip>\bpost ?codes?\b|\bpostal codes?\b)|\b(?P<negated>can|won|shan)[’']t\b|\b(?P<cannot>cannot)\b|"
+    r"(?P<nt>n[’']t)\b|[’'](?P<aux>re|ve|ll|m)\b"
+)
+#: Strings every match of ``_USAGE`` holds one of.
+_USAGE_HINTS = (
+    "u.s",
+    "e.g",
+    "ex.",
+    "ex:",
+    "example",
+    "reach out",
+    "such as",
+    "bear",
+    "fill",
+    "post",
+    "cannot",
+    "'",
+    "’",
+)
+_USAGE_FORM = {
+    "us": "us", "eg": "eg", "contact": "contact", "like": "like", "keep": "keep", "zip": "zip code",
+    "cannot": "can not", "nt": " not",
+}  # fmt: skip
+_CONTRACTED = {
+    "can": "can", "won": "will", "shan": "shall", "re": "are", "ve": "have", "ll": "will", "m": "am",
+}  # fmt: skip
+
+
+def _usage_form(m: re.Match[str]) -> str:
+    kind = m.lastgroup or ""
+    if kind == "us" and m.group(0).startswith("u.s.a"):
+        return "usa"
+    if kind == "fill":
+        return m.group("fill") + " out"
+    if kind == "negated":
+        return _CONTRACTED[m.group("negated")] + " not"
+    if kind == "aux":
+        return " " + _CONTRACTED[m.group("aux")]
+    return _USAGE_FORM[kind]
+
+
 #: Word for word: en-GB → en-US vocabulary (and "an" read as "a": "a lawyer" / "an attorney").
 _USAGE_WORDS = {
     "post": "mail", "postal": "mailing", "film": "movie", "films": "movies", "lawyer": "attorney",
@@ -478,21 +500,50 @@ def _us(token: str) -> str:
     return got
 
 
-def _variant_bag(text: str) -> tuple[dict[str, int], int]:
-    """Normalised token counts, and how many tokens had an en-GB spelling."""
+def _variant_bag(text: str, usage: bool = True) -> tuple[dict[str, int], int]:
+    """Normalised token counts, and how many tokens had an en-GB spelling (``usage``: with
+    en-GB/en-US usage and contractions in one form too)."""
     bag: dict[str, int] = {}
     swaps = 0
     text = text.casefold()
-    for pattern, repl in _USAGE:
-        text = pattern.sub(repl, text)
+    if usage and any(hint in text for hint in _USAGE_HINTS):  # most texts have none: one scan less
+        text = _USAGE.sub(_usage_form, text)
     for tok in _TOKEN.findall(text):
-        tok = _USAGE_WORDS.get(tok, tok)
+        tok = _USAGE_WORDS.get(tok, tok) if usage else tok
         if tok not in _VARIANT_WORDS:
             us = _us(tok)
             swaps += us != tok
             tok = us
         bag[tok] = bag.get(tok, 0) + 1
     return bag, swaps
+
+
+#: Words of unchanged text kept on each side of an edit when the changed words are compared:
+#: enough for the longest usage pattern ("bear" / "keep" needs "in mind" after it).
+CONTEXT_WORDS = 3
+
+
+def _edits_in_context(ops: list[DiffOp]) -> tuple[str, str]:
+    """The old and the new side of each run of edits with ``CONTEXT_WORDS`` unchanged words
+    around it ("filling in this" / "filling out this"), runs on lines of their own: the usage
+    rules see the words around an edit, and the unchanged words cancel out."""
+    old: list[str] = []
+    new: list[str] = []
+    i = 0
+    while i < len(ops):
+        if ops[i].op == "equal":
+            i += 1
+            continue
+        j = i
+        while j < len(ops) and ops[j].op != "equal":
+            j += 1
+        lead = ops[i - 1].text.split()[-CONTEXT_WORDS:] if i else []
+        tail = ops[j].text.split()[:CONTEXT_WORDS] if j < len(ops) else []
+        for side, kind in ((old, "delete"), (new, "insert")):
+            edited = " ".join(o.text for o in ops[i:j] if o.op == kind).split()
+            side.append(" ".join([*lead, *edited, *tail]))
+        i = j
+    return "\n".join(old), "\n".join(new)
 
 
 def _join_compounds(diff: dict[str, int]) -> None:
@@ -510,19 +561,20 @@ def _join_compounds(diff: dict[str, int]) -> None:
                 diff[b] += k
 
 
-def variant_edits(before: str, after: str, ops: list[DiffOp]) -> tuple[int, int, int, int]:
+def variant_edits(ops: list[DiffOp]) -> tuple[int, int, int, int]:
     """(changed tokens, tokens left unexplained, en-GB spellings, tokens left unexplained when
-    only "that"/"which" may come and go) of a paragraph reworded from ``before`` to ``after``.
+    only "that"/"which" may come and go) of a reworded paragraph.
 
     Explained edits: en-GB/en-US spelling and usage, punctuation, hyphenation, contractions
     and the words regional variants swap ("such as" / "like", "that") — nothing a reader
-    would call new terms. The words are compared on the whole texts: usage such as "filling
-    in" / "filling out" needs the words around an edit."""
-    deleted, swaps_d = _variant_bag(" ".join(o.text for o in ops if o.op == "delete"))
-    inserted, swaps_i = _variant_bag(" ".join(o.text for o in ops if o.op == "insert"))
+    would call new terms."""
+    # The changed words as written: how many, and how many in en-GB spelling.
+    deleted, swaps_d = _variant_bag(" ".join(o.text for o in ops if o.op == "delete"), usage=False)
+    inserted, swaps_i = _variant_bag(" ".join(o.text for o in ops if o.op == "insert"), usage=False)
     total = sum(deleted.values()) + sum(inserted.values())
-    old, _ = _variant_bag(before)
-    new, _ = _variant_bag(after)
+    old_text, new_text = _edits_in_context(ops)
+    old, _ = _variant_bag(old_text)
+    new, _ = _variant_bag(new_text)
     diff = {k: n for k in old.keys() | new.keys() if (n := new.get(k, 0) - old.get(k, 0))}
     _join_compounds(diff)
     left = strict = 0
