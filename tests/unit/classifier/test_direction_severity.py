@@ -381,3 +381,17 @@ def test_a_quoted_term_keeps_its_negation() -> None:
     text = '(i) TikTok will not "sell" or "share" such Personal Information;'
     assert direction_of("added", "advertising", after=text) == Direction.RESTRICTS
     assert direction_of("added", "advertising", after='We may "share" your data.') == Direction.EXPANDS
+
+
+def test_a_safeguard_naming_third_parties_is_no_power() -> None:
+    """TikTok's DPA (June 2026) was headlined "TikTok weakens its security commitments" for an
+    added audit clause: "third party" counted as a power of the platform in a safeguard."""
+    audit = (
+        "Upon request, TikTok will provide a copy of a certificate issued for its security program "
+        "by a third party auditor (e.g. ISO 27001 or SOC 2)."
+    )
+    assert direction_of("added", "data_security", after=audit) == Direction.RESTRICTS
+    # A power stated in a rights passage still expands, and the nouns still count in a practice.
+    stated = "We may disclose security incidents to third parties at any time."
+    assert direction_of("added", "data_security", after=stated) == Direction.EXPANDS
+    assert direction_of("added", "third_party_sharing", after=audit) == Direction.EXPANDS

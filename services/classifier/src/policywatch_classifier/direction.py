@@ -125,16 +125,29 @@ def _count(rx: re.Pattern[str], text: str) -> int:
     if '"' in text or "\u201c" in text:
         # A quoted term keeps its negation: 'TikTok will not "sell" or "share"' (a CCPA term).
         text = text.replace('"', "").replace("\u201c", "").replace("\u201d", "")
-    if rx is _POWER:
+    if rx is _POWER or rx is _STATED_POWER:
         # "we do not sell" grants no power: drop the negated clause before counting powers
         # ("including but not limited to …" and "not limitation" negate nothing).
         text = _NEGATED.sub(" ", _NOT_A_NEGATION.sub(" ", text))
     return len(rx.findall(text))
 
 
-def _lean(text: str) -> int:
+#: In a passage about users' rights and safeguards the nouns of a practice name who or what the
+#: safeguard concerns ("a certificate … by a third party auditor", "we require our partners to
+#: encrypt"), not a power: only a stated power counts there.
+_STATED_POWER = re.compile(
+    r"\b(we (may|can|might|will) (also )?(use|share|sell|disclose|collect|transfer|train|retain|keep|"
+    r"combine|process|analy[sz]e|access|license|suspend|terminate|remove|change|modify)|"
+    r"reserve the right|sole discretion|at any time|without (prior )?notice|without (your )?consent|"
+    r"indefinitely|as long as we|not (be )?liable|as is)\b",
+    re.I,
+)
+
+
+def _lean(text: str, category: str = "") -> int:
     """+1 when the text grants the platform powers more than it promises protections, −1 the reverse."""
-    power, protect = _count(_POWER, text), _count(_PROTECT, text)
+    rx = _STATED_POWER if category in RIGHTS_CATEGORIES else _POWER
+    power, protect = _count(rx, text), _count(_PROTECT, text)
     if power > protect:
         return 1
     if protect > power:
@@ -354,7 +367,7 @@ def direction_of(
             # Such lists are mostly prohibitions ("will not", "must not"), which protect users as
             # the labelling guide counts them; the platform gains nothing from the item itself.
             return Direction.RESTRICTS
-        lean = _lean(after or "")
+        lean = _lean(after or "", category)
         if lean == 0:
             # No power or protection phrase either way: a new statement of a practice ("Traffic
             # data. Data about your use of …", "We engage service providers …") states something

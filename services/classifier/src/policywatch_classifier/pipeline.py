@@ -40,8 +40,10 @@ from policywatch_classifier.text import clean_markdown, split_passages
 #: 1.4: S6/S7 give medium in rulebooks for developers, sellers or content; untagged wording in a
 #: document of no governance type is none. 1.5: sections where only headings changed are not
 #: tagged; a list item of rules for others cut from its lead-in ("use Grounded Output to train …")
-#: restricts; a quoted term keeps its negation ('will not "sell"').
-SEVERITY_RULES_VERSION = "1.5"
+#: restricts; a quoted term keeps its negation ('will not "sell"'). 1.6: in an added passage of a
+#: rights category (security, choice, access …) only a stated power counts, not a practice's nouns
+#: ("a certificate … by a third party auditor" weakened no commitment).
+SEVERITY_RULES_VERSION = "1.6"
 PassageChange = Literal["added", "removed", "reworded"]
 MAX_PASSAGES = 4000  # bound the work for near-total rewrites (~10 s of tagging on one core)
 MAX_EVENT_PASSAGES = 400  # passages carried by the event: all tagged ones first, then untagged
