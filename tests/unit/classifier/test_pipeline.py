@@ -140,3 +140,19 @@ def test_headline_names_a_document_of_no_known_type() -> None:
     assert doc_label("trust_and_safety", "TikTok/Law Enforcement Guidelines") == "Law Enforcement Guidelines"
     assert doc_label("privacy_policy", "Bing/Privacy Policy") == "privacy policy"
     assert doc_label("other") == "document"
+
+
+def test_headline_keeps_the_capitals_of_an_acronym_or_a_proper_name(make_change) -> None:
+    """Headlines read "removed its disclosure on ai training": the category's name was lower-cased whole."""
+    from policywatch_classifier.headline import template_headline
+    from policywatch_shared.events import CategoryTag, Direction, PassageTag
+
+    change = make_change([SectionChange(kind="removed", heading_path=["AI"], anchor="ai", before="x")])
+
+    def removed(cat: str) -> str:
+        tag = CategoryTag(id=cat, confidence=0.9, evidence=["x"], direction=Direction.EXPANDS)
+        return template_headline(change, [PassageTag(change="removed", text="x", categories=[tag])])
+
+    assert "its disclosure on AI training from" in removed("ai_training")
+    assert "its disclosure on Do Not Track and opt-out signals from" in removed("do_not_track")
+    assert "its disclosure on third-party sharing from" in removed("third_party_sharing")

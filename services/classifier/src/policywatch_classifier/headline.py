@@ -116,7 +116,7 @@ def template_headline(change: ChangeEvent, passages: list[PassageTag]) -> str:
     if lead is None:
         return f"{who} updated its {doc}"
     passage, cat, direction = lead
-    name = get_taxonomy().get(cat).name.lower() if cat in get_taxonomy() else cat
+    name = get_taxonomy().get(cat).in_sentence if cat in get_taxonomy() else cat
     if passage.change == "removed" and direction == Direction.EXPANDS:
         return f"{who} removed its disclosure on {name} from its {doc}"
     if direction == Direction.EXPANDS:

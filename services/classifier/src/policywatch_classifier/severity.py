@@ -41,7 +41,7 @@ REMOVAL_HIGH = {
 
 def _name(cat: str) -> str:
     try:
-        return get_taxonomy().get(cat).name.lower()
+        return get_taxonomy().get(cat).in_sentence
     except KeyError:
         return cat
 

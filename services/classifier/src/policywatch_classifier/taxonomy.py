@@ -18,6 +18,16 @@ class Category:
     regulations: tuple[str, ...] = field(default_factory=tuple)
     exposure: str = "medium"
 
+    @property
+    def in_sentence(self) -> str:
+        """The name inside a sentence ("removed its disclosure on first-party collection and use"):
+        an acronym or a proper name keeps its capitals ("AI training", "Do Not Track and opt-out
+        signals"; lower-casing the whole name wrote "ai training")."""
+        words = self.name.split()
+        if words[0].isupper() or any(w[:1].isupper() for w in words[1:]):
+            return self.name
+        return self.name[:1].lower() + self.name[1:]
+
 
 @dataclass(frozen=True)
 class Taxonomy:
