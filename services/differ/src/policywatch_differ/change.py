@@ -437,20 +437,8 @@ _USAGE = re.compile(
 )
 #: Strings every match of ``_USAGE`` holds one of.
 _USAGE_HINTS = (
-    "u.s",
-    "e.g",
-    "ex.",
-    "ex:",
-    "example",
-    "reach out",
-    "such as",
-    "bear",
-    "fill",
-    "post",
-    "cannot",
-    "'",
-    "’",
-)
+    "u.s", "e.g", "ex.", "ex:", "example", "reach out", "such as", "bear", "fill", "post", "cannot", "'", "’",
+)  # fmt: skip
 _USAGE_FORM = {
     "us": "us", "eg": "eg", "contact": "contact", "like": "like", "keep": "keep", "zip": "zip code",
     "cannot": "can not", "nt": " not",
@@ -581,6 +569,7 @@ def variant_edits(ops: list[DiffOp]) -> tuple[int, int, int, int]:
     for w, n in diff.items():  # dropped or added variant words are explained too
         left += abs(n) if w not in _VARIANT_WORDS else 0
         strict += abs(n) if w not in _FREE_WORDS else 0
+    # Capped: written-out contractions ("can't" → "can not") can leave more tokens than changed.
     return total, min(left, total), swaps_d + swaps_i, min(strict, total)
 
 
