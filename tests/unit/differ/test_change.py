@@ -54,6 +54,31 @@ def test_reworded_paragraph_has_word_diff() -> None:
     assert r.summary == "Reworded 1 paragraph in 'How we use your information'."
 
 
+def test_a_paragraph_extended_or_cut_is_reworded() -> None:
+    # YouTube's Community Guidelines, December 2025: a sentence appended to a short paragraph left
+    # the two too unlike to pair, and the old one read as a removed passage about minors.
+    short = "Some language may not be appropriate for viewers under 18."
+    long_ = short + (
+        " In some cases, we may make exceptions for content with educational, documentary, scientific,"
+        " or artistic context, including content that is in the public's interest."
+    )
+    base = BASE.replace("We keep logs for 30 days.", short)
+    for a, b, op in (
+        (base, base.replace(short, long_), "insert"),
+        (base.replace(short, long_), base, "delete"),
+    ):
+        [s] = _diff(a, b).sections
+        [p] = s.paragraphs
+        assert p.kind == "reworded"
+        assert [o.text.strip()[:12] for o in p.word_diff if o.op != "equal"] == ["In some case"]
+        assert [o.op for o in p.word_diff if o.op != "equal"] == [op]
+    # Fewer than EXTEND_MIN_WORDS words held by a longer paragraph are no evidence of a pair.
+    tiny = BASE.replace("We keep logs for 30 days.", "Logs are kept.")
+    grown = tiny.replace("Logs are kept.", "Logs are kept. " + long_[len(short) + 1 :])
+    [s] = _diff(tiny, grown).sections
+    assert sorted(p.kind for p in s.paragraphs) == ["added", "removed"]
+
+
 def test_added_and_removed_sections() -> None:
     new = BASE.replace(
         "## Children's Privacy\n\nWe do not knowingly collect data from children under 13.\n",

@@ -241,7 +241,10 @@ def _pair(old: Doc, new: Doc, dels: list[int], ins: list[int]) -> list[tuple[int
         best, best_j = PAIR_MIN_RATIO, -1
         ki = old.keys[i]
         for jj in range(start, len(ins)):
-            r = ratio(ki, new.keys[ins[jj]], score_cutoff=best)
+            kj = new.keys[ins[jj]]
+            r = ratio(ki, kj, score_cutoff=best)
+            if not r and best_j < 0 and _extends(ki, kj):
+                r = PAIR_MIN_RATIO  # the weakest pair: any similar paragraph still wins
             if r > best or (r == best and best_j < 0 and r >= PAIR_MIN_RATIO):
                 best, best_j = r, jj
         if best_j < 0:
@@ -252,6 +255,19 @@ def _pair(old: Doc, new: Doc, dels: list[int], ins: list[int]) -> list[tuple[int
         start = best_j + 1
     out.extend((None, ins[jj]) for jj in range(start, len(ins)))
     return out
+
+
+#: Words the shorter of two paragraphs needs for "one holds the other" to pair them.
+EXTEND_MIN_WORDS = 5
+
+
+def _extends(a: str, b: str) -> bool:
+    """Does one paragraph hold the other whole ("… viewers under 18." → "… viewers under 18. In
+    some cases, we may make exceptions …")? A sentence appended to a short paragraph leaves the
+    two too unlike for ``PAIR_MIN_RATIO``, and unpaired they read as a removed passage and a new
+    one: a removed disclosure to the classifier."""
+    short, long_ = (a, b) if len(a) <= len(b) else (b, a)
+    return short.count(" ") + 1 >= EXTEND_MIN_WORDS and short in long_
 
 
 class _Budget:
