@@ -453,7 +453,8 @@ _USAGE = re.compile(
 )
 #: Strings every match of ``_USAGE`` holds one of.
 _USAGE_HINTS = (
-    "u.s", "e.g", "ex.", "ex:", "example", "reach out", "such as", "bear", "fill", "post", "cannot", "'", "’",
+    "u.s", "e.g", "ex.", "ex:", "example", "reach out", "such as", "bear", "fill", "post", "cannot",
+    "n't", "n’t", "'re", "’re", "'ve", "’ve", "'ll", "’ll", "'m", "’m",
 )  # fmt: skip
 _USAGE_FORM = {
     "us": "us", "eg": "eg", "contact": "contact", "like": "like", "keep": "keep", "zip": "zip code",
@@ -522,6 +523,19 @@ def _variant_bag(text: str, usage: bool = True) -> tuple[dict[str, int], int]:
     return bag, swaps
 
 
+def _usage_hinted(text: str) -> bool:
+    text = text.casefold()
+    return any(hint in text for hint in _USAGE_HINTS)
+
+
+def _usage_words(bag: dict[str, int]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for tok, n in bag.items():
+        tok = _USAGE_WORDS.get(tok, tok)
+        out[tok] = out.get(tok, 0) + n
+    return out
+
+
 #: Words of unchanged text kept on each side of an edit when the changed words are compared:
 #: enough for the longest usage pattern ("bear" / "keep" needs "in mind" after it).
 CONTEXT_WORDS = 3
@@ -577,8 +591,11 @@ def variant_edits(ops: list[DiffOp]) -> tuple[int, int, int, int]:
     inserted, swaps_i = _variant_bag(" ".join(o.text for o in ops if o.op == "insert"), usage=False)
     total = sum(deleted.values()) + sum(inserted.values())
     old_text, new_text = _edits_in_context(ops)
-    old, _ = _variant_bag(old_text)
-    new, _ = _variant_bag(new_text)
+    if _usage_hinted(old_text) or _usage_hinted(new_text):
+        old, _ = _variant_bag(old_text)
+        new, _ = _variant_bag(new_text)
+    else:  # the same words as the bags above, the unchanged ones cancelling: spare a second pass
+        old, new = _usage_words(deleted), _usage_words(inserted)
     diff = {k: n for k in old.keys() | new.keys() if (n := new.get(k, 0) - old.get(k, 0))}
     _join_compounds(diff)
     left = strict = 0
