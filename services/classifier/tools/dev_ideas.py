@@ -28,6 +28,7 @@
         [--oof-cache F]
     .venv/bin/python services/classifier/tools/dev_ideas.py claudettecorpus [--corpus-cache F.npz]
         [--save F.npz] [--oof-cache F]
+    .venv/bin/python services/classifier/tools/dev_ideas.py namemask [--oof-cache F]
 
 Every idea starts from the shipped tagger's out-of-fold dev scores (``evaluate.dev_scores``: each
 passage scored by a model trained without its platform family; ``--oof-cache`` keeps them between
@@ -1705,6 +1706,55 @@ def neighbours(dev: Dev, floors: list[float], shares: list[float], k: int = 5) -
 
 
 #: Idea name -> how to run it on the dev scores with the parsed options (the CLI's choices).
+#: The corpus platforms (both splits), their companies and main products, as written in
+#: policies ("X" alone is left: it is a letter too).
+PLATFORM_NAMES = re.compile(
+    r"\b(?:Google(?: Play| Maps| Shopping| Ads| Analytics)?|Alphabet|YouTube(?: Music| Kids)?|Android|"
+    r"Gmail|Chrome|Microsoft|Bing|Copilot|LinkedIn|TikTok(?: Shop)?|ByteDance|Pinterest|AliExpress|"
+    r"Alibaba|Temu|Stripchat|Apple|App Store|iCloud|iTunes|Meta(?: Platforms)?|Facebook|Instagram|"
+    r"WhatsApp|Messenger|Snapchat|Snap(?: Inc\.?)?|Twitter|X Corp\.?|SHEIN|Shein|Pornhub|Aylo|"
+    r"Wikipedia|Wikimedia(?: Foundation)?|Telegram|XVideos|XNXX)(?:'s|’s)?\b"
+)
+
+
+def mask_names(text: str) -> str:
+    """Every platform name as one word ("TikTok may share" → "Company may share")."""
+    return PLATFORM_NAMES.sub("Company", text)
+
+
+def namemask(dev: Dev) -> None:
+    """Platform names masked (nineteenth session, registered in docs/classifier.md): the name of
+    every corpus platform, its company and main products written as "Company" in every training
+    row and every scored passage, the family-fold models refitted; the rule weights still come
+    from the text as written. Prints the figures of ``refit`` against both dev labellings."""
+    public = load_examples(dev.shared)
+    n_items = sum(bool(PLATFORM_NAMES.search(it.text)) for it in dev.items)
+    n_rows = sum(bool(PLATFORM_NAMES.search(e.text)) for e in public + dev.corpus)
+    print(
+        f"names in {n_items} of {len(dev.items)} dev passages and {n_rows} of "
+        f"{len(public) + len(dev.corpus)} public rows and corpus paragraphs"
+    )
+    masked = [dataclasses.replace(it, text=mask_names(it.text)) for it in dev.items]
+    masked_public = [dataclasses.replace(e, text=mask_names(e.text)) for e in public]
+    masked_corpus = [dataclasses.replace(e, text=mask_names(e.text)) for e in dev.corpus]
+    dev.line("shipped configuration", dev.combined(dev.p, dev.r))
+
+    def rows_for(fold: list[int]) -> list[Example]:
+        return masked_public + in_domain_rows(masked, fold, masked_corpus)
+
+    p = out_of_fold_probs(dev.tagger, masked, dev.shared, rows_for=rows_for).astype(float)
+    gain(dev, "platform names masked", dev.combined(p, dev.r))
+    print(f"  model probability alone: AP {dev.ap(dev.p):.3f} -> {dev.ap(p):.3f}", flush=True)
+    before, after = print_ap_intervals(dev, p)
+    gold2 = second_gold(dev)
+    g2 = [nested_predictions(dev.items, x, gold2) for x in (before, after)]
+    print(
+        f"  against the double-blind dev labels: nested {macro_f1(g2[0], gold2):.3f} -> "
+        f"{macro_f1(g2[1], gold2):.3f}"
+    )
+    print_interval(g2[0], g2[1], gold2)
+
+
 IDEAS: dict[str, Callable[[Dev, argparse.Namespace], None]] = {
     "features": lambda dev, args: features(dev, list(FEATURE_SETS)),
     "classweight": lambda dev, args: classweight(dev, ["sqrt", "none"]),
@@ -1734,6 +1784,7 @@ IDEAS: dict[str, Callable[[Dev, argparse.Namespace], None]] = {
     "fallback": lambda dev, args: fallback(dev, args.ratio),
     "doctype": lambda dev, args: doctype(dev, args.strength),
     "neighbours": lambda dev, args: neighbours(dev, args.floor, args.share),
+    "namemask": lambda dev, args: namemask(dev),
     "fulllabels": lambda dev, args: fulllabels(dev, args.full_labels, args.weight, args.save),
     "claudettelabels": lambda dev, args: claudettelabels(
         dev, args.full_labels or CLAUDETTE_LABELS, args.weight
