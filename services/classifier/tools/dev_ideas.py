@@ -135,6 +135,7 @@ from policywatch_classifier.evaluate import (
     out_of_fold_probs,
     resampled_interval,
 )
+from policywatch_classifier.names import PLATFORM_NAMES, mask_names
 from policywatch_classifier.tagger import RULE_BLEND, PassageTagger, combine
 from policywatch_classifier.taxonomy import load_data
 from policywatch_classifier.text import block_passage, clean_markdown, iter_blocks, split_sentences
@@ -1706,24 +1707,9 @@ def neighbours(dev: Dev, floors: list[float], shares: list[float], k: int = 5) -
 
 
 #: Idea name -> how to run it on the dev scores with the parsed options (the CLI's choices).
-#: The corpus platforms (both splits), their companies and main products, as written in
-#: policies ("X" alone is left: it is a letter too).
-PLATFORM_NAMES = re.compile(
-    r"\b(?:Google(?: Play| Maps| Shopping| Ads| Analytics)?|Alphabet|YouTube(?: Music| Kids)?|Android|"
-    r"Gmail|Chrome|Microsoft|Bing|Copilot|LinkedIn|TikTok(?: Shop)?|ByteDance|Pinterest|AliExpress|"
-    r"Alibaba|Temu|Stripchat|Apple|App Store|iCloud|iTunes|Meta(?: Platforms)?|Facebook|Instagram|"
-    r"WhatsApp|Messenger|Snapchat|Snap(?: Inc\.?)?|Twitter|X Corp\.?|SHEIN|Shein|Pornhub|Aylo|"
-    r"Wikipedia|Wikimedia(?: Foundation)?|Telegram|XVideos|XNXX)(?:'s|’s)?\b"
-)
-
-
-def mask_names(text: str) -> str:
-    """Every platform name as one word ("TikTok may share" → "Company may share")."""
-    return PLATFORM_NAMES.sub("Company", text)
-
-
 def namemask(dev: Dev) -> None:
-    """Platform names masked (nineteenth session, registered in docs/classifier.md): the name of
+    """Platform names masked (nineteenth session, registered in docs/classifier.md, shipped as
+    model 1.8.0, whose fits mask them themselves: this measures model 1.7.0's form): the name of
     every corpus platform, its company and main products written as "Company" in every training
     row and every scored passage, the family-fold models refitted; the rule weights still come
     from the text as written. Prints the figures of ``refit`` against both dev labellings."""

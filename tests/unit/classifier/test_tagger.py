@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from policywatch_classifier.pipeline import classify_passages
 from policywatch_classifier.rules import get_lexicon
@@ -114,3 +115,22 @@ def test_lexicon_prefilter_matches_trying_every_rule() -> None:
         got = {c: (h.score, h.evidence) for c, h in lex.match(text).items()}
         assert got == reference(text)
     assert reference(texts[0])  # the texts do exercise the rules
+
+
+def test_the_model_reads_platform_names_as_one_word() -> None:
+    """Model 1.8.0: names are masked in training and in what the model reads, so a platform's
+    name carries no category of its own (a name the model saw in ToS;DR quotes, one it did not)."""
+    from policywatch_classifier.model import get_model
+    from policywatch_classifier.names import mask_names
+
+    assert mask_names("TikTok may share data with Meta Platforms; Facebook’s terms.") == (
+        "Company may share data with Company; Company terms."
+    )
+    assert mask_names("Applebee and Metadata stay.") == "Applebee and Metadata stay."
+    model = get_model()
+    assert model is not None and model.masks_names
+    texts = [
+        f"{name} may share your data with advertisers." for name in ("Facebook", "Telegram", "Pinterest")
+    ]
+    p = model.predict_proba(texts)
+    assert np.allclose(p[0], p[1]) and np.allclose(p[0], p[2])

@@ -24,6 +24,7 @@ import joblib
 import numpy as np
 import scipy.sparse as sp
 
+from policywatch_classifier.names import mask_names
 from policywatch_classifier.tfidf import CompactTfidf
 
 MODEL_FILE = "classifier-model.joblib"
@@ -47,6 +48,9 @@ class LinearModel:
     emb_bias: np.ndarray | None = None
     blend: float = 0.0  # b: share of the embedding model in the probability
     embedding: str = ""  # embedding.EMBEDDING_ID the weights were fitted on
+    #: Platform names were written as one word in the training rows (``names.mask_names``, model
+    #: 1.8.0): the passages the model reads are masked the same way.
+    masks_names: bool = False
 
     def features(self, texts: list[str]) -> sp.csr_matrix:
         return sp.hstack([self.word.transform(texts), self.char.transform(texts)], format="csr")
@@ -55,6 +59,8 @@ class LinearModel:
         """(n_texts, n_categories) probabilities."""
         if not texts:
             return np.zeros((0, len(self.categories)), dtype=np.float32)
+        if self.masks_names:
+            texts = [mask_names(t) for t in texts]
         x = self.features(texts)
         p = sigmoid(_sparse_dot(x, self._w32t) + self.bias)
         if self.emb_weights is not None and self.emb_bias is not None and self.blend > 0:
@@ -90,6 +96,7 @@ class LinearModel:
             "weights": self.weights.astype(np.float16),
             "bias": self.bias.astype(np.float32),
             "meta": self.meta,
+            "mask_names": self.masks_names,
         }
         if self.emb_weights is not None and self.emb_bias is not None:
             payload["emb"] = {
@@ -123,6 +130,7 @@ def load_model(path: Path | None = None) -> LinearModel | None:
         emb_bias=emb.get("bias"),
         blend=float(emb.get("blend", 0.0)),
         embedding=str(emb.get("embedding", "")),
+        masks_names=bool(raw.get("mask_names", False)),
     )
 
 

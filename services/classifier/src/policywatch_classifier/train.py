@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import dataclasses
 import json
 import lzma
 import random
@@ -39,6 +40,7 @@ from sklearn.linear_model import LogisticRegression
 
 from policywatch_classifier.corpus import family_of, latest_paragraphs, passage_key
 from policywatch_classifier.model import LinearModel, model_path
+from policywatch_classifier.names import mask_names
 from policywatch_classifier.rules import get_lexicon
 from policywatch_classifier.taxonomy import get_taxonomy, load_data
 from policywatch_classifier.text import clean_markdown, split_sentences
@@ -47,7 +49,7 @@ from policywatch_classifier.tfidf import CompactTfidf
 if TYPE_CHECKING:  # evaluate imports this module
     from policywatch_classifier.evaluate import EvalItem
 
-MODEL_VERSION = "1.7.0"
+MODEL_VERSION = "1.8.0"
 MODEL_FILE_NAME = "classifier-model.joblib"
 SEED = 20261124
 DEFAULT_SHARED = Path(__file__).resolve().parents[4] / ".." / "shared"
@@ -400,6 +402,8 @@ def fit_model(examples: list[Example], *, c: float = 4.0) -> tuple[LinearModel, 
     the rows per category. ``train`` and the out-of-fold models of ``evaluate`` fit through here."""
     from policywatch_classifier.embedding import get_embedder
 
+    # Platform names as one word (model 1.8.0): LinearModel.predict_proba masks what it reads too.
+    examples = [dataclasses.replace(e, text=mask_names(e.text)) for e in examples]
     word, char, weights, bias, counts = fit(examples, c=c)
     embedder = get_embedder()
     emb_weights, emb_bias = fit_embedding(examples, embedder.embed([e.text for e in examples]))
@@ -414,6 +418,7 @@ def fit_model(examples: list[Example], *, c: float = 4.0) -> tuple[LinearModel, 
         emb_bias=emb_bias,
         blend=EMB_BLEND,
         embedding=embedder.name,
+        masks_names=True,
     )
     return model, counts
 
