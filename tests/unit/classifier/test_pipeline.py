@@ -156,3 +156,9 @@ def test_headline_keeps_the_capitals_of_an_acronym_or_a_proper_name(make_change)
     assert "its disclosure on AI training from" in removed("ai_training")
     assert "its disclosure on Do Not Track and opt-out signals from" in removed("do_not_track")
     assert "its disclosure on third-party sharing from" in removed("third_party_sharing")
+    # A rulebook states rules: "YouTube removed its rules on specific audiences … from its
+    # community guidelines", not a disclosure.
+    change = change.model_copy(update={"document_type": "community_guidelines"})
+    assert "removed its rules on specific audiences (children, regions) from its community guidelines" in (
+        removed("specific_audiences")
+    )

@@ -23,6 +23,7 @@ from policywatch_shared.events import (
 )
 
 from policywatch_classifier.direction import has_opt_out
+from policywatch_classifier.severity import RULEBOOK_TYPES
 from policywatch_classifier.taxonomy import get_taxonomy
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,9 @@ def template_headline(change: ChangeEvent, passages: list[PassageTag]) -> str:
     passage, cat, direction = lead
     name = get_taxonomy().get(cat).in_sentence if cat in get_taxonomy() else cat
     if passage.change == "removed" and direction == Direction.EXPANDS:
-        return f"{who} removed its disclosure on {name} from its {doc}"
+        # Developer, seller, copyright and community rulebooks state rules, not disclosures.
+        what = "rules" if change.document_type in RULEBOOK_TYPES else "disclosure"
+        return f"{who} removed its {what} on {name} from its {doc}"
     if direction == Direction.EXPANDS:
         if cat == "ai_training" and has_opt_out(passage.text):
             return f"{who} expands AI training on user data (an opt-out is described)"
