@@ -135,7 +135,7 @@ from policywatch_classifier.evaluate import (
     out_of_fold_probs,
     resampled_interval,
 )
-from policywatch_classifier.names import PLATFORM_NAMES, mask_names
+from policywatch_classifier.names import PLATFORM_NAMES
 from policywatch_classifier.tagger import RULE_BLEND, PassageTagger, combine
 from policywatch_classifier.taxonomy import load_data
 from policywatch_classifier.text import block_passage, clean_markdown, iter_blocks, split_sentences
@@ -1476,6 +1476,18 @@ def print_ap_intervals(dev: Dev, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return before, after
 
 
+def print_double_blind_nested(dev: Dev, before: np.ndarray, after: np.ndarray) -> None:
+    """Print the nested macro-F1 of combined scores ``before`` and ``after`` against the
+    double-blind dev labels, and the paired interval of the gain."""
+    gold2 = second_gold(dev)
+    g2 = [nested_predictions(dev.items, x, gold2) for x in (before, after)]
+    print(
+        f"  against the double-blind dev labels: nested {macro_f1(g2[0], gold2):.3f} -> "
+        f"{macro_f1(g2[1], gold2):.3f}"
+    )
+    print_interval(g2[0], g2[1], gold2)
+
+
 def corpuslabels(dev: Dev, path: Path | None, weights: list[float], save: Path | None = None) -> None:
     """Paragraphs of the dev platforms' latest documents (``corpus_labels.py sample``: 80–700
     characters, not in the evaluation set) labelled by hand with every category they address, as
@@ -1490,7 +1502,6 @@ def corpuslabels(dev: Dev, path: Path | None, weights: list[float], save: Path |
     print(f"  labels: {dict(counts.most_common())}; none: {sum(not e.labels for e in corpus)}")
     dev.line("shipped configuration", dev.combined(dev.p, dev.r))
     public = load_examples(dev.shared)
-    gold2 = second_gold(dev)
     for w in weights:
         rows = [dataclasses.replace(e, weight=e.weight * w) for e in corpus]
 
@@ -1498,13 +1509,7 @@ def corpuslabels(dev: Dev, path: Path | None, weights: list[float], save: Path |
             return public + in_domain_rows(dev.items, fold, rows)
 
         p = refit(dev, f"corpus paragraphs, weight {w}", rows_for)
-        before, after = print_ap_intervals(dev, p)
-        g2 = [nested_predictions(dev.items, s, gold2) for s in (before, after)]
-        print(
-            f"  against the double-blind dev labels: nested {macro_f1(g2[0], gold2):.3f} -> "
-            f"{macro_f1(g2[1], gold2):.3f}"
-        )
-        print_interval(g2[0], g2[1], gold2)
+        print_double_blind_nested(dev, *print_ap_intervals(dev, p))
         if save is not None:
             np.savez(save.with_suffix(f".w{w}.npz"), p=p)
 
@@ -1708,11 +1713,13 @@ def neighbours(dev: Dev, floors: list[float], shares: list[float], k: int = 5) -
 
 #: Idea name -> how to run it on the dev scores with the parsed options (the CLI's choices).
 def namemask(dev: Dev) -> None:
-    """Platform names masked (nineteenth session, registered in docs/classifier.md, shipped as
-    model 1.8.0, whose fits mask them themselves: this measures model 1.7.0's form): the name of
+    """Platform names masked (nineteenth session, registered in docs/classifier.md): the name of
     every corpus platform, its company and main products written as "Company" in every training
-    row and every scored passage, the family-fold models refitted; the rule weights still come
-    from the text as written. Prints the figures of ``refit`` against both dev labellings."""
+    row and every scored passage (``names.mask_names``), the family-fold models refitted; the rule
+    weights still come from the text as written. Shipped in model 1.8.0, whose every fit and
+    prediction masks the names (``train.fit_model``, ``LinearModel.predict_proba``), so it now
+    compares the shipped configuration with itself. Prints the figures of ``refit`` against both
+    dev labellings."""
     public = load_examples(dev.shared)
     n_items = sum(bool(PLATFORM_NAMES.search(it.text)) for it in dev.items)
     n_rows = sum(bool(PLATFORM_NAMES.search(e.text)) for e in public + dev.corpus)
@@ -1720,25 +1727,9 @@ def namemask(dev: Dev) -> None:
         f"names in {n_items} of {len(dev.items)} dev passages and {n_rows} of "
         f"{len(public) + len(dev.corpus)} public rows and corpus paragraphs"
     )
-    masked = [dataclasses.replace(it, text=mask_names(it.text)) for it in dev.items]
-    masked_public = [dataclasses.replace(e, text=mask_names(e.text)) for e in public]
-    masked_corpus = [dataclasses.replace(e, text=mask_names(e.text)) for e in dev.corpus]
     dev.line("shipped configuration", dev.combined(dev.p, dev.r))
-
-    def rows_for(fold: list[int]) -> list[Example]:
-        return masked_public + in_domain_rows(masked, fold, masked_corpus)
-
-    p = out_of_fold_probs(dev.tagger, masked, dev.shared, rows_for=rows_for).astype(float)
-    gain(dev, "platform names masked", dev.combined(p, dev.r))
-    print(f"  model probability alone: AP {dev.ap(dev.p):.3f} -> {dev.ap(p):.3f}", flush=True)
-    before, after = print_ap_intervals(dev, p)
-    gold2 = second_gold(dev)
-    g2 = [nested_predictions(dev.items, x, gold2) for x in (before, after)]
-    print(
-        f"  against the double-blind dev labels: nested {macro_f1(g2[0], gold2):.3f} -> "
-        f"{macro_f1(g2[1], gold2):.3f}"
-    )
-    print_interval(g2[0], g2[1], gold2)
+    p = refit(dev, "platform names masked")
+    print_double_blind_nested(dev, *print_ap_intervals(dev, p))
 
 
 IDEAS: dict[str, Callable[[Dev, argparse.Namespace], None]] = {

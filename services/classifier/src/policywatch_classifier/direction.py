@@ -48,13 +48,20 @@ RIGHTS_CATEGORIES = {
     "user_choice_control", "user_access_edit_deletion", "privacy_contact", "data_security", "do_not_track",
 }  # fmt: skip
 
-_POWER = re.compile(
-    r"\b(we (may|can|might|will) (also )?(use|share|sell|disclose|collect|transfer|train|retain|keep|"
+#: Powers the platform states for itself ("we may share", "reserve the right", "without notice").
+_STATED = (
+    r"we (may|can|might|will) (also )?(use|share|sell|disclose|collect|transfer|train|retain|keep|"
     r"combine|process|analy[sz]e|access|license|suspend|terminate|remove|change|modify)|"
     r"reserve the right|sole discretion|at any time|without (prior )?notice|without (your )?consent|"
+    r"indefinitely|as long as we|not (be )?liable|as is"
+)
+#: Those and the words of a practice that widens what the platform may do ("third party",
+#: "advertising", "biometric", "irrevocable").
+_POWER = re.compile(
+    rf"\b({_STATED}|"
     r"irrevocabl\w*|perpetual|royalty[- ]free|sublicens\w*|transferable|worldwide licen[cs]e|"
     r"train\w*|fine[- ]tun\w*|sell|sale|share|sharing|disclos\w*|third[- ]part\w*|partners?|advertis\w*|"
-    r"indefinitely|as long as we|waive\w*|arbitrat\w*|class action|not (be )?liable|as is|indemnif\w*|"
+    r"waive\w*|arbitrat\w*|class action|indemnif\w*|"
     r"publicly available|biometric|precise location|infer\w*|profil\w*)\b",
     re.I,
 )
@@ -135,13 +142,7 @@ def _count(rx: re.Pattern[str], text: str) -> int:
 #: In a passage about users' rights and safeguards the nouns of a practice name who or what the
 #: safeguard concerns ("a certificate … by a third party auditor", "we require our partners to
 #: encrypt"), not a power: only a stated power counts there.
-_STATED_POWER = re.compile(
-    r"\b(we (may|can|might|will) (also )?(use|share|sell|disclose|collect|transfer|train|retain|keep|"
-    r"combine|process|analy[sz]e|access|license|suspend|terminate|remove|change|modify)|"
-    r"reserve the right|sole discretion|at any time|without (prior )?notice|without (your )?consent|"
-    r"indefinitely|as long as we|not (be )?liable|as is)\b",
-    re.I,
-)
+_STATED_POWER = re.compile(rf"\b({_STATED})\b", re.I)
 
 
 def _lean(text: str, category: str = "") -> int:

@@ -24,7 +24,7 @@ from policywatch_shared.events import (
 
 from policywatch_classifier.direction import has_opt_out
 from policywatch_classifier.severity import RULEBOOK_TYPES
-from policywatch_classifier.taxonomy import get_taxonomy
+from policywatch_classifier.taxonomy import category_name, get_taxonomy
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ def template_headline(change: ChangeEvent, passages: list[PassageTag]) -> str:
     if lead is None:
         return f"{who} updated its {doc}"
     passage, cat, direction = lead
-    name = get_taxonomy().get(cat).in_sentence if cat in get_taxonomy() else cat
+    name = category_name(cat)
     if passage.change == "removed" and direction == Direction.EXPANDS:
         # Developer, seller, copyright and community rulebooks state rules, not disclosures.
         what = "rules" if change.document_type in RULEBOOK_TYPES else "disclosure"

@@ -22,7 +22,7 @@ from __future__ import annotations
 from policywatch_shared.events import CategoryTag, ChangeEvent, ChangeKind, Direction, PassageTag, Severity
 
 from policywatch_classifier.direction import direction_of, has_opt_out
-from policywatch_classifier.taxonomy import get_taxonomy
+from policywatch_classifier.taxonomy import category_name, get_taxonomy
 from policywatch_classifier.trivial import is_trivial_change
 
 #: Documents whose rules bind developers, sellers, advertisers or what users post, rather than
@@ -37,13 +37,6 @@ REMOVAL_HIGH = {
     "data_security": "security",
     "specific_audiences": "children or specific audiences",
 }
-
-
-def _name(cat: str) -> str:
-    try:
-        return get_taxonomy().get(cat).in_sentence
-    except KeyError:
-        return cat
 
 
 def assess(change: ChangeEvent, passages: list[PassageTag]) -> tuple[Severity, list[str]]:
@@ -93,16 +86,16 @@ def assess(change: ChangeEvent, passages: list[PassageTag]) -> tuple[Severity, l
                 continue
             if tag.direction == Direction.EXPANDS:
                 if p.change == "removed":
-                    reasons.append((Severity.MEDIUM, f"S8: removed disclosure about {_name(cat)}"))
+                    reasons.append((Severity.MEDIUM, f"S8: removed disclosure about {category_name(cat)}"))
                 elif exposure == "high" and p.change == "added":
-                    reasons.append((top, f"S7: added terms expand {_name(cat)}{where}"))
+                    reasons.append((top, f"S7: added terms expand {category_name(cat)}{where}"))
                 elif exposure == "high":
-                    reasons.append((Severity.MEDIUM, f"S7: reworded terms broaden {_name(cat)}"))
+                    reasons.append((Severity.MEDIUM, f"S7: reworded terms broaden {category_name(cat)}"))
                 else:
-                    reasons.append((Severity.MEDIUM, f"S8: terms expand {_name(cat)}"))
+                    reasons.append((Severity.MEDIUM, f"S8: terms expand {category_name(cat)}"))
             else:
                 verb = "restrict the platform" if tag.direction == Direction.RESTRICTS else "clarify"
-                reasons.append((Severity.LOW, f"S9: changes about {_name(cat)} {verb}"))
+                reasons.append((Severity.LOW, f"S9: changes about {category_name(cat)} {verb}"))
 
     if not any(p.categories for p in passages) and kind != ChangeKind.FIRST_VERSION:
         structural = bool(change.sections) and all(

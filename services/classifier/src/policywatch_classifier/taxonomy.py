@@ -48,6 +48,12 @@ class Taxonomy:
         return any(c.id == category_id for c in self.categories)
 
 
+def category_name(category_id: str) -> str:
+    """A category's name inside a sentence (``Category.in_sentence``); an unknown id as it is."""
+    tax = get_taxonomy()
+    return tax.get(category_id).in_sentence if category_id in tax else category_id
+
+
 def load_data(name: str) -> Any:
     """Parse a YAML data file shipped in ``policywatch_classifier/data``."""
     text = resources.files("policywatch_classifier").joinpath("data", name).read_text(encoding="utf-8")

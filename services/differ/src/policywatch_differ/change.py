@@ -505,16 +505,11 @@ def _us(token: str) -> str:
     return got
 
 
-def _variant_bag(text: str, usage: bool = True) -> tuple[dict[str, int], int]:
-    """Normalised token counts, and how many tokens had an en-GB spelling (``usage``: with
-    en-GB/en-US usage and contractions in one form too)."""
+def _variant_bag(text: str) -> tuple[dict[str, int], int]:
+    """Normalised token counts, and how many tokens had an en-GB spelling."""
     bag: dict[str, int] = {}
     swaps = 0
-    text = text.casefold()
-    if usage and any(hint in text for hint in _USAGE_HINTS):  # most texts have none: one scan less
-        text = _USAGE.sub(_usage_form, text)
-    for tok in _TOKEN.findall(text):
-        tok = _USAGE_WORDS.get(tok, tok) if usage else tok
+    for tok in _TOKEN.findall(text.casefold()):
         if tok not in _VARIANT_WORDS:
             us = _us(tok)
             swaps += us != tok
@@ -523,12 +518,8 @@ def _variant_bag(text: str, usage: bool = True) -> tuple[dict[str, int], int]:
     return bag, swaps
 
 
-def _usage_hinted(text: str) -> bool:
-    text = text.casefold()
-    return any(hint in text for hint in _USAGE_HINTS)
-
-
 def _usage_words(bag: dict[str, int]) -> dict[str, int]:
+    """``bag`` with en-GB vocabulary in its en-US form (``_USAGE_WORDS``)."""
     out: dict[str, int] = {}
     for tok, n in bag.items():
         tok = _USAGE_WORDS.get(tok, tok)
@@ -587,15 +578,16 @@ def variant_edits(ops: list[DiffOp]) -> tuple[int, int, int, int]:
     and the words regional variants swap ("such as" / "like", "that") — nothing a reader
     would call new terms."""
     # The changed words as written: how many, and how many in en-GB spelling.
-    deleted, swaps_d = _variant_bag(" ".join(o.text for o in ops if o.op == "delete"), usage=False)
-    inserted, swaps_i = _variant_bag(" ".join(o.text for o in ops if o.op == "insert"), usage=False)
+    deleted, swaps_d = _variant_bag(" ".join(o.text for o in ops if o.op == "delete"))
+    inserted, swaps_i = _variant_bag(" ".join(o.text for o in ops if o.op == "insert"))
     total = sum(deleted.values()) + sum(inserted.values())
-    old_text, new_text = _edits_in_context(ops)
-    if _usage_hinted(old_text) or _usage_hinted(new_text):
-        old, _ = _variant_bag(old_text)
-        new, _ = _variant_bag(new_text)
-    else:  # the same words as the bags above, the unchanged ones cancelling: spare a second pass
-        old, new = _usage_words(deleted), _usage_words(inserted)
+    old_text, new_text = (t.casefold() for t in _edits_in_context(ops))
+    if any(hint in t for t in (old_text, new_text) for hint in _USAGE_HINTS):
+        # Usage reads the words around an edit ("filling in" / "filling out"): both sides with
+        # their unchanged words rewritten (which then cancel out).
+        deleted = _variant_bag(_USAGE.sub(_usage_form, old_text))[0]
+        inserted = _variant_bag(_USAGE.sub(_usage_form, new_text))[0]
+    old, new = _usage_words(deleted), _usage_words(inserted)
     diff = {k: n for k in old.keys() | new.keys() if (n := new.get(k, 0) - old.get(k, 0))}
     _join_compounds(diff)
     left = strict = 0
