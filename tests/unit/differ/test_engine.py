@@ -94,6 +94,53 @@ async def test_flapping_alerts_at_most_once(differ: Differ) -> None:
     assert len(alerts) == 1
 
 
+# Two editions of one page (say en-US and the EU edition) that differ in two sections.
+_DATA = """
+## Your data
+
+We keep your data for as long as your account is open, and for 30 days after you close it.
+
+We share it with the payment processors that handle your purchases, and with no one else.
+"""
+_PAGE = V1 + _DATA
+EDITION_A = _PAGE.replace("We may suspend", "We may suspend or close")
+EDITION_B = _PAGE.replace("13 or older", "16 or older").replace("We may", "After notice, we may")
+# A capture mixing them: section one from B, section two from A — a version never seen whole.
+MIX = EDITION_A.replace("13 or older", "16 or older")
+
+
+async def test_a_flapping_page_mixing_lines_it_served_before_is_no_alert(differ: Differ) -> None:
+    outcomes = await _run(differ, [EDITION_A, EDITION_B, EDITION_A, MIX])
+    assert outcomes == ["first_version", "modified", "reverted", "modified"]
+    h = await differ.histories.load(INFO.document_id)
+    assert h is not None
+    mix = h.timeline[-1]
+    assert not mix.substantive and len(h.versions) == 3  # recorded, not alerted
+    assert h.events["c3"]["reason"] == "a new mix of lines served before (flapping)"
+
+
+async def test_a_mix_with_a_new_line_or_on_a_page_that_never_flapped_alerts() -> None:
+    # One line that no earlier version had: news, even on a flapping page.
+    differ = Differ(HistoryStore(MemoryStore()))
+    new_line = MIX.replace("16 or older", "18 or older")
+    outcomes = await _run(differ, [EDITION_A, EDITION_B, EDITION_A, new_line])
+    h = await differ.histories.load(INFO.document_id)
+    assert outcomes[-1] == "modified" and h is not None and h.timeline[-1].substantive
+    # The same mix on a page that never returned to an earlier version: an edit, not flapping.
+    differ = Differ(HistoryStore(MemoryStore()))
+    assert await _run(differ, [EDITION_A, EDITION_B, MIX])
+    h = await differ.histories.load(INFO.document_id)
+    assert h is not None and h.timeline[-1].substantive
+    # Only removals (a flapping page dropping a section): what went may be news.
+    differ = Differ(HistoryStore(MemoryStore()))
+    cut = EDITION_A.replace(
+        "## Termination\n\nWe may suspend or close your account if you break these terms.\n", ""
+    )
+    await _run(differ, [EDITION_A, EDITION_B, EDITION_A, cut])
+    h = await differ.histories.load(INFO.document_id)
+    assert h is not None and h.timeline[-1].substantive
+
+
 async def test_reverted_points_at_the_earlier_version(differ: Differ) -> None:
     await _run(differ, [V1, V2])
     obs = await differ.observe(INFO, V1, capture_id="back", at=T0 + timedelta(days=9))

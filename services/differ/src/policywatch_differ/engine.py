@@ -83,6 +83,8 @@ def guess_document_type(name: str) -> str:
 
 #: Documents whose line normaliser (their last capture's lines) is kept.
 NORMALISER_DOCUMENTS = 1200
+#: Earlier versions read (newest first) to tell a flapping page's new mix of old lines.
+RECOMBINE_MAX_VERSIONS = 50
 
 
 class _LRU(OrderedDict[str, Doc]):
@@ -324,6 +326,8 @@ class Differ:
                 reason = "regional variant (en-GB/en-US wording): not a change of terms"
             elif d.chrome_only:
                 reason = "page chrome only (short fragments in the header or before a heading)"
+            elif substantive and await self._served_before(h, cur, old_doc, new_doc, info.document_id):
+                substantive, reason = False, "a new mix of lines served before (flapping)"
         if earlier is not None:  # technical re-extraction back to an earlier text
             earlier.seen(capture_id, at)
             h.current = earlier.number
@@ -338,6 +342,26 @@ class Differ:
             diff=d, substantive=substantive, reason=reason,
         )  # fmt: skip
         return Observation(kind.value, ev, alert=_alert(ev))
+
+    async def _served_before(
+        self, h: DocumentHistory, cur: VersionRecord, old_doc: Doc, new_doc: Doc, document_id: str
+    ) -> bool:
+        """True when a document that has flapped before (returned to an earlier version) now
+        serves a new mix of lines it served before: every line the capture adds was in one of
+        its earlier versions. Meta's pages alternate between their en-GB and en-US editions
+        and sometimes mix them: each mix is a new version, yet no line of it is new text."""
+        if not any(t.kind == ChangeKind.REVERTED.value for t in h.timeline):
+            return False
+        fresh = set(new_doc.keys) - set(old_doc.keys)
+        fresh.discard("")
+        if not fresh:
+            return False  # removals only: what went may be news
+        earlier = [v for v in h.versions if v is not cur]
+        for v in reversed(earlier[-RECOMBINE_MAX_VERSIONS:]):
+            fresh.difference_update((await self._doc(v, document_id)).keys)
+            if not fresh:
+                return True
+        return False
 
     @staticmethod
     def _remember_share(
