@@ -162,3 +162,29 @@ def test_headline_keeps_the_capitals_of_an_acronym_or_a_proper_name(make_change)
     assert "removed its rules on specific audiences (children, regions) from its community guidelines" in (
         removed("specific_audiences")
     )
+
+
+def test_summary_quotes_the_evidence_and_statutes_of_what_the_headline_says(make_change) -> None:
+    """The summary quoted the first tagged passage ("We collect some data") under a headline about
+    AI training from a later passage, and listed the first category's statutes."""
+    collection = SectionChange(
+        kind="added",
+        heading_path=["What we collect"],
+        anchor="collect",
+        after="We collect the email address and phone number you give us when you sign up.",
+    )
+    result = classify_change(make_change([collection, AI_SECTION]))
+    # The first passage is tagged (with its own evidence) before the one the headline is about.
+    assert [t.id for t in result.passages[0].categories] == ["first_party_collection"]
+    assert result.headline.endswith("may now use your data to train AI models")
+    assert f"Evidence: “{AI_SECTION.after}”" in result.summary
+    # The headline's statutes come first in the summary, whatever the order of the categories.
+    from policywatch_classifier.headline import template_summary
+    from policywatch_shared.events import RegulationRef
+
+    regs = [
+        RegulationRef(framework="CCPA/CPRA", provision="§1798.100", categories=["first_party_collection"]),
+        RegulationRef(framework="EU AI Act", provision="Art. 53", categories=["ai_training"]),
+    ]
+    summary = template_summary(result.model_copy(update={"regulations": regs}))
+    assert "Regulations: EU AI Act Art. 53, CCPA/CPRA §1798.100." in summary

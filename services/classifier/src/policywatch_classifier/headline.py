@@ -102,6 +102,19 @@ def _lead(passages: list[PassageTag]) -> tuple[PassageTag, str, Direction] | Non
     return None if best is None else (best[1], best[2], best[3])
 
 
+def lead_evidence(passages: list[PassageTag], lead: tuple[PassageTag, str, Direction] | None) -> str | None:
+    """The evidence the summary quotes: the headline's own passage and category (``lead``, from
+    ``_lead``), so "X may now use your data to train AI models" quotes the AI-training sentence
+    and not the first tagged passage's ("We collect some data"); else the first evidence of any
+    tag."""
+    if lead is not None:
+        passage, cat, _ = lead
+        for t in passage.categories:
+            if t.id == cat and t.evidence:
+                return t.evidence[0]
+    return next((t.evidence[0] for p in passages for t in p.categories if t.evidence), None)
+
+
 def template_headline(change: ChangeEvent, passages: list[PassageTag]) -> str:
     who = platform_label(change.platform)
     doc = doc_label(change.document_type, change.document_id)
@@ -151,11 +164,14 @@ def template_summary(result: ClassifiedChange, others: dict[str, int] | None = N
         f"Governance exposure: {result.severity.value}"
         + (f" ({result.severity_reasons[0].split(': ', 1)[-1]})." if result.severity_reasons else ".")
     )
-    evidence = next((t.evidence[0] for p in result.passages for t in p.categories if t.evidence), None)
+    lead = _lead(result.passages)
+    evidence = lead_evidence(result.passages, lead)
     if evidence and result.severity != Severity.NONE:
         parts.append(f"Evidence: “{evidence}”")
     if result.regulations:
-        regs = ", ".join(f"{r.framework} {r.provision}" for r in result.regulations[:5])
+        # The headline's category first: its statutes are the ones the headline engages.
+        ordered = sorted(result.regulations, key=lambda r: lead is None or lead[1] not in r.categories)
+        regs = ", ".join(f"{r.framework} {r.provision}" for r in ordered[:5])
         parts.append(f"Regulations: {regs}.")
     for cp in result.cross_platform[:1]:
         name = tax.get(cp.category).name if cp.category in tax else cp.category
