@@ -395,3 +395,52 @@ def test_a_safeguard_naming_third_parties_is_no_power() -> None:
     stated = "We may disclose security incidents to third parties at any time."
     assert direction_of("added", "data_security", after=stated) == Direction.EXPANDS
     assert direction_of("added", "third_party_sharing", after=audit) == Direction.EXPANDS
+
+
+def test_a_power_word_inserted_under_a_negation_is_no_power() -> None:
+    """App Store's developer terms inserted "(2) use output … to train, fine-tune, or improve
+    another artificial intelligence model" into a sentence that begins "You will not": headlined
+    "App Store may now use your data to train AI models"."""
+    diff = [
+        DiffOp(op="equal", text="You will not "),
+        DiffOp(op="insert", text="(1) "),
+        DiffOp(op="equal", text="use Apple Software to generate content that infringes the rights of "),
+        DiffOp(op="delete", text="others."),
+        DiffOp(
+            op="insert",
+            text="others, or (2) use output from an Apple model to train or fine-tune another model.",
+        ),
+    ]
+    before = "You will not use Apple Software to generate content that infringes the rights of others."
+    after = "".join(op.text for op in diff if op.op != "delete")
+    assert direction_of("reworded", "ai_training", before=before, after=after, word_diff=diff) != (
+        Direction.EXPANDS
+    )
+    # Snapchat: "This does not include [sharing] private [content and] communications."
+    share = [
+        DiffOp(op="equal", text="We share it with partners. This does not include"),
+        DiffOp(op="insert", text="sharing"),
+        DiffOp(op="equal", text="private"),
+        DiffOp(op="insert", text="content and"),
+        DiffOp(op="equal", text="communications."),
+    ]
+    before = "We share it with partners. This does not include private communications."
+    after = "We share it with partners. This does not include sharing private content and communications."
+    assert direction_of("reworded", "third_party_sharing", before=before, after=after, word_diff=share) != (
+        Direction.EXPANDS
+    )
+    # The same words inserted outside the negation still expand.
+    out = [
+        DiffOp(op="equal", text="We use your posts"),
+        DiffOp(op="insert", text="to train or fine-tune models"),
+    ]
+    assert (
+        direction_of(
+            "reworded",
+            "ai_training",
+            before="We use your posts.",
+            after="We use your posts to train or fine-tune models.",
+            word_diff=out,
+        )
+        == Direction.EXPANDS
+    )

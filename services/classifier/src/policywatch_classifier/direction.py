@@ -288,6 +288,25 @@ def _diff_sides(before: str, after: str, word_diff: list[DiffOp] | None) -> tupl
     return " ".join(w for w in aw if w not in bs), " ".join(w for w in bw if w not in as_)
 
 
+def _outside_negation(word_diff: list[DiffOp], side: Literal["insert", "delete"]) -> str:
+    """The inserted (or deleted) words of a word diff, blanked inside a negated clause of the new
+    (or old) text they belong to (``_NEGATED``), as ``_count`` reads the powers of a whole text."""
+    ops = [op for op in word_diff if op.op in ("equal", side)]
+    # Joined by a space (a run may or may not carry its trailing space): one offset more per run.
+    text = " ".join(op.text for op in ops)
+    # Same-length blanks keep the offsets: quotes (as in ``_count``) and "not limited to".
+    text = text.replace('"', " ").replace("\u201c", " ").replace("\u201d", " ")
+    text = _NOT_A_NEGATION.sub(lambda m: " " * len(m.group()), text)
+    text = _NEGATED.sub(lambda m: " " * len(m.group()), text)
+    out: list[str] = []
+    pos = 0
+    for op in ops:
+        if op.op == side:
+            out.append(text[pos : pos + len(op.text)])
+        pos += len(op.text) + 1
+    return " ".join(out)
+
+
 #: A heading or label, not a statement: "2.2 Your Right to Opt Out of Sales", "Licenses",
 #: "> ### Sensitive interest categories". It names a topic and neither grants nor limits anything,
 #: so adding, removing or rewording it alone is ``neutral``.
@@ -384,7 +403,14 @@ def direction_of(
             return Direction.EXPANDS
         return Direction.EXPANDS if lean > 0 else Direction.RESTRICTS
     inserted, deleted = _diff_sides(before or "", after or "", word_diff)
-    power_delta = _count(_POWER, inserted) - _count(_POWER, deleted)
+    if word_diff:
+        # A power word inserted under a negation of its sentence is none ("You will not … (2) use
+        # output … to train, fine-tune …", a rule for developers), as in an added passage.
+        power_delta = _count(_POWER, _outside_negation(word_diff, "insert")) - _count(
+            _POWER, _outside_negation(word_diff, "delete")
+        )
+    else:
+        power_delta = _count(_POWER, inserted) - _count(_POWER, deleted)
     protect_delta = _count(_PROTECT, inserted) - _count(_PROTECT, deleted)
     score = power_delta - protect_delta + _reworded_extra(category, before or "", after or "")
     if score > 0:

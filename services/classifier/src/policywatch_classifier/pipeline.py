@@ -44,7 +44,7 @@ from policywatch_classifier.text import clean_markdown, split_passages
 #: rights category (security, choice, access …) only a stated power counts, not a practice's nouns
 #: ("a certificate … by a third party auditor" weakened no commitment); headlines and reasons keep
 #: the capitals of "AI training" and "Do Not Track"; a rulebook "removed its rules on …".
-SEVERITY_RULES_VERSION = "1.6"
+SEVERITY_RULES_VERSION = "1.7"
 PassageChange = Literal["added", "removed", "reworded"]
 MAX_PASSAGES = 4000  # bound the work for near-total rewrites (~10 s of tagging on one core)
 MAX_EVENT_PASSAGES = 400  # passages carried by the event: all tagged ones first, then untagged
