@@ -131,6 +131,14 @@ async def test_a_mix_with_a_new_line_or_on_a_page_that_never_flapped_alerts() ->
     assert await _run(differ, [EDITION_A, EDITION_B, MIX])
     h = await differ.histories.load(INFO.document_id)
     assert h is not None and h.timeline[-1].substantive
+    # A mix that also drops a line every earlier version had: a real deletion, not flapping.
+    differ = Differ(HistoryStore(MemoryStore()))
+    dropped = MIX.replace(
+        "We share it with the payment processors that handle your purchases, and with no one else.\n", ""
+    )
+    await _run(differ, [EDITION_A, EDITION_B, EDITION_A, dropped])
+    h = await differ.histories.load(INFO.document_id)
+    assert h is not None and h.timeline[-1].kind == "modified" and h.timeline[-1].substantive
     # Only removals (a flapping page dropping a section): what went may be news.
     differ = Differ(HistoryStore(MemoryStore()))
     cut = EDITION_A.replace(

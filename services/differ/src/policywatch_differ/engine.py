@@ -348,18 +348,23 @@ class Differ:
     ) -> bool:
         """True when a document that has flapped before (returned to an earlier version) now
         serves a new mix of lines it served before: every line the capture adds was in one of
-        its earlier versions. Meta's pages alternate between their en-GB and en-US editions
-        and sometimes mix them: each mix is a new version, yet no line of it is new text."""
+        its earlier versions, and every line it drops was missing from one. Meta's pages
+        alternate between their en-GB and en-US editions and sometimes mix them: each mix is a
+        new version, yet no line of it is new text and none it drops was always there."""
         if not any(t.kind == ChangeKind.REVERTED.value for t in h.timeline):
             return False
-        fresh = set(new_doc.keys) - set(old_doc.keys)
+        new_keys, old_keys = set(new_doc.keys), set(old_doc.keys)
+        fresh, gone = new_keys - old_keys, old_keys - new_keys
         fresh.discard("")
+        gone.discard("")
         if not fresh:
             return False  # removals only: what went may be news
         earlier = [v for v in h.versions if v is not cur]
         for v in reversed(earlier[-RECOMBINE_MAX_VERSIONS:]):
-            fresh.difference_update((await self._doc(v, document_id)).keys)
-            if not fresh:
+            keys = (await self._doc(v, document_id)).keys
+            fresh.difference_update(keys)
+            gone.intersection_update(keys)  # left: lines every earlier version had
+            if not fresh and not gone:
                 return True
         return False
 
