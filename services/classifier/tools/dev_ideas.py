@@ -28,7 +28,7 @@
         [--oof-cache F]
     .venv/bin/python services/classifier/tools/dev_ideas.py claudettecorpus [--corpus-cache F.npz]
         [--save F.npz] [--oof-cache F]
-    .venv/bin/python services/classifier/tools/dev_ideas.py namemask [--oof-cache F]
+    .venv/bin/python services/classifier/tools/dev_ideas.py namemask|nbweight [--oof-cache F]
 
 Every idea starts from the shipped tagger's out-of-fold dev scores (``evaluate.dev_scores``: each
 passage scored by a model trained without its platform family; ``--oof-cache`` keeps them between
@@ -111,6 +111,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from policywatch_classifier.corpus import (
     corpus_rows,
     family_of,
@@ -1732,6 +1733,40 @@ def namemask(dev: Dev) -> None:
     print_double_blind_nested(dev, *print_ap_intervals(dev, p))
 
 
+def nb_ratio(x: Any, y: np.ndarray, weight: np.ndarray, smoothing: float = 1.0) -> np.ndarray:
+    """Per feature, the naive-Bayes log-count ratio of the positives against the negatives: the
+    weighted number of rows holding the feature in each class, plus ``smoothing``, normalised."""
+    present = (x > 0).astype(np.float64)
+    pos = smoothing + np.asarray(present[y == 1].T @ weight[y == 1]).ravel()
+    neg = smoothing + np.asarray(present[y == 0].T @ weight[y == 0]).ravel()
+    return np.log((pos / pos.sum()) / (neg / neg.sum()))
+
+
+def nbweight(dev: Dev) -> None:
+    """Naive-Bayes-weighted TF-IDF features (twentieth session, registered in docs/classifier.md):
+    each category's TF-IDF regression fits on features scaled by their log-count ratio (``nb_ratio``,
+    NB-LR after Wang and Manning's NB-SVM), and the scaling is folded into its coefficients, so the
+    artefact keeps its form. The embedding regression (dense) is unchanged."""
+    from unittest import mock
+
+    import policywatch_classifier.train as train_module
+
+    class Regression(LogisticRegression):  # type: ignore[misc]
+        def fit(self, x: Any, y: Any, sample_weight: Any = None) -> Any:
+            if not sp.issparse(x):
+                return super().fit(x, y, sample_weight=sample_weight)
+            w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+            r = nb_ratio(x, np.asarray(y), w)
+            super().fit(sp.csr_matrix(x.multiply(r)), y, sample_weight=sample_weight)
+            self.coef_ = self.coef_ * r  # x·(w∘r) = (x∘r)·w: the model reads unscaled features
+            return self
+
+    dev.line("shipped configuration", dev.combined(dev.p, dev.r))
+    with mock.patch.object(train_module, "LogisticRegression", Regression):
+        p = refit(dev, "NB-weighted TF-IDF features")
+    print_double_blind_nested(dev, *print_ap_intervals(dev, p))
+
+
 IDEAS: dict[str, Callable[[Dev, argparse.Namespace], None]] = {
     "features": lambda dev, args: features(dev, list(FEATURE_SETS)),
     "classweight": lambda dev, args: classweight(dev, ["sqrt", "none"]),
@@ -1762,6 +1797,7 @@ IDEAS: dict[str, Callable[[Dev, argparse.Namespace], None]] = {
     "doctype": lambda dev, args: doctype(dev, args.strength),
     "neighbours": lambda dev, args: neighbours(dev, args.floor, args.share),
     "namemask": lambda dev, args: namemask(dev),
+    "nbweight": lambda dev, args: nbweight(dev),
     "fulllabels": lambda dev, args: fulllabels(dev, args.full_labels, args.weight, args.save),
     "claudettelabels": lambda dev, args: claudettelabels(
         dev, args.full_labels or CLAUDETTE_LABELS, args.weight
