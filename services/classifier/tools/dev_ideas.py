@@ -94,6 +94,9 @@ the estimate that tracked the held-out figure (docs/classifier.md, "Evaluation s
   corpus-paragraph thresholds together (the seventeenth session's registered candidate).
 - ``synthetic``: the synthetic training passages (``data/training_synthetic.jsonl``) at other
   weights; ``--weight 0`` measures the configuration without them.
+- ``namemask``: platform names read as one word (shipped in model 1.8.0). ``nbweight``: the TF-IDF
+  regression on naive-Bayes-scaled features (NB-LR); ``nbconfirm``: its registered confirmatory
+  test on the labelled corpus paragraphs (twentieth session; not shipped).
 """
 
 from __future__ import annotations
