@@ -188,3 +188,19 @@ def test_summary_quotes_the_evidence_and_statutes_of_what_the_headline_says(make
     ]
     summary = template_summary(result.model_copy(update={"regulations": regs}))
     assert "Regulations: EU AI Act Art. 53, CCPA/CPRA §1798.100." in summary
+
+
+def test_the_exposure_clause_explains_the_headlines_own_passage_first(make_change) -> None:
+    """Within one severity level the reasons follow the passages' order: "X may now use your data
+    to train AI models … Governance exposure: high (added terms expand third-party sharing)"."""
+    sharing = SectionChange(
+        kind="added",
+        heading_path=["Sharing"],
+        anchor="sharing",
+        after="We may share your personal data with our advertising partners and data brokers.",
+    )
+    result = classify_change(make_change([sharing, AI_SECTION]))
+    assert result.severity == Severity.HIGH
+    assert any(r.startswith("S7: added terms expand third-party sharing") for r in result.severity_reasons)
+    assert result.severity_reasons[0].startswith("S5: ")  # the headline's passage, of the same level
+    assert "Governance exposure: high (new or broadened AI training" in result.summary

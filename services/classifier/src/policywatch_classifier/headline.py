@@ -23,7 +23,7 @@ from policywatch_shared.events import (
 )
 
 from policywatch_classifier.direction import has_opt_out
-from policywatch_classifier.severity import RULEBOOK_TYPES
+from policywatch_classifier.severity import RULEBOOK_TYPES, consequence
 from policywatch_classifier.taxonomy import category_name, get_taxonomy
 
 log = logging.getLogger(__name__)
@@ -80,23 +80,12 @@ def doc_label(document_type: str, document_id: str = "") -> str:
 
 
 def _lead(passages: list[PassageTag]) -> tuple[PassageTag, str, Direction] | None:
-    """The passage/category that should headline the change (most consequential first)."""
-    tax = get_taxonomy()
+    """The passage/category that should headline the change (most consequential first:
+    ``severity.consequence``; ties go to the earlier passage)."""
     best: tuple[int, PassageTag, str, Direction] | None = None
     for p in passages:
         for t in p.categories:
-            rank = 0
-            if t.id == "ai_training" and t.direction == Direction.EXPANDS:
-                rank = 100
-            elif p.change == "removed" and t.direction == Direction.EXPANDS:
-                rank = 80
-            elif t.direction == Direction.EXPANDS:
-                rank = 60 if (t.id in tax and tax.get(t.id).exposure == "high") else 50
-            elif t.direction == Direction.RESTRICTS:
-                rank = 30
-            else:
-                rank = 10
-            rank += int(t.confidence * 9)
+            rank = consequence(p.change, t)
             if best is None or rank > best[0]:
                 best = (rank, p, t.id, t.direction)
     return None if best is None else (best[1], best[2], best[3])

@@ -32,6 +32,27 @@ from policywatch_classifier.trivial import is_trivial_change
 #: docs/classifier.md "How often is the severity right?").
 RULEBOOK_TYPES = {"developer_terms", "commercial_terms", "copyright_policy", "community_guidelines"}
 
+
+def consequence(change: str, tag: CategoryTag) -> int:
+    """How consequential a tagged passage is for subscribers: AI training expanded > a removed
+    disclosure > an expansion of a high-exposure category > other expansions > restrictions >
+    the rest, then by confidence. The headline leads with the highest (``headline._lead``), and
+    the reasons of one severity level are listed in this order, so the summary's "exposure"
+    clause explains the headline's own passage when it is of that level."""
+    if tag.id == "ai_training" and tag.direction == Direction.EXPANDS:
+        rank = 100
+    elif change == "removed" and tag.direction == Direction.EXPANDS:
+        rank = 80
+    elif tag.direction == Direction.EXPANDS:
+        tax = get_taxonomy()
+        rank = 60 if (tag.id in tax and tax.get(tag.id).exposure == "high") else 50
+    elif tag.direction == Direction.RESTRICTS:
+        rank = 30
+    else:
+        rank = 10
+    return rank + int(tag.confidence * 9)
+
+
 REMOVAL_HIGH = {
     "third_party_sharing": "data sharing",
     "data_security": "security",
@@ -40,7 +61,7 @@ REMOVAL_HIGH = {
 
 
 def assess(change: ChangeEvent, passages: list[PassageTag]) -> tuple[Severity, list[str]]:
-    reasons: list[tuple[Severity, str]] = []
+    reasons: list[tuple[Severity, int, str]] = []  # (level, consequence of its passage, text)
     kind = change.kind
     if kind == ChangeKind.DATE_ONLY:
         return Severity.NONE, ["S1: only the date of the document changed"]
@@ -51,7 +72,7 @@ def assess(change: ChangeEvent, passages: list[PassageTag]) -> tuple[Severity, l
     if kind == ChangeKind.MODIFIED and is_trivial_change(change):
         return Severity.NONE, ["S1: only dates, spelling or formatting changed"]
     if kind == ChangeKind.FIRST_VERSION:
-        reasons.append((Severity.LOW, "S4: first version recorded (baseline for later changes)"))
+        reasons.append((Severity.LOW, 0, "S4: first version recorded (baseline for later changes)"))
 
     tax = get_taxonomy()
     rulebook = change.document_type in RULEBOOK_TYPES
@@ -63,12 +84,14 @@ def assess(change: ChangeEvent, passages: list[PassageTag]) -> tuple[Severity, l
     for p in passages:
         for tag in p.categories:
             cat = tag.id
+            rank = consequence(p.change, tag)
             exposure = tax.get(cat).exposure if cat in tax else "medium"
             if cat == "ai_training" and p.change != "removed" and tag.direction == Direction.EXPANDS:
                 if has_opt_out(p.text):
                     reasons.append(
                         (
                             Severity.MEDIUM,
+                            rank,
                             "S5: AI training on user data added or broadened, with an opt-out described",
                         )
                     )
@@ -76,33 +99,38 @@ def assess(change: ChangeEvent, passages: list[PassageTag]) -> tuple[Severity, l
                     reasons.append(
                         (
                             Severity.HIGH,
+                            rank,
                             "S5: new or broadened AI training on user content or data "
                             "without an opt-out described",
                         )
                     )
                 continue
             if p.change == "removed" and cat in REMOVAL_HIGH and tag.direction == Direction.EXPANDS:
-                reasons.append((top, f"S6: removed disclosure about {REMOVAL_HIGH[cat]}{where}"))
+                reasons.append((top, rank, f"S6: removed disclosure about {REMOVAL_HIGH[cat]}{where}"))
                 continue
             if tag.direction == Direction.EXPANDS:
                 if p.change == "removed":
-                    reasons.append((Severity.MEDIUM, f"S8: removed disclosure about {category_name(cat)}"))
+                    reasons.append(
+                        (Severity.MEDIUM, rank, f"S8: removed disclosure about {category_name(cat)}")
+                    )
                 elif exposure == "high" and p.change == "added":
-                    reasons.append((top, f"S7: added terms expand {category_name(cat)}{where}"))
+                    reasons.append((top, rank, f"S7: added terms expand {category_name(cat)}{where}"))
                 elif exposure == "high":
-                    reasons.append((Severity.MEDIUM, f"S7: reworded terms broaden {category_name(cat)}"))
+                    reasons.append(
+                        (Severity.MEDIUM, rank, f"S7: reworded terms broaden {category_name(cat)}")
+                    )
                 else:
-                    reasons.append((Severity.MEDIUM, f"S8: terms expand {category_name(cat)}"))
+                    reasons.append((Severity.MEDIUM, rank, f"S8: terms expand {category_name(cat)}"))
             else:
                 verb = "restrict the platform" if tag.direction == Direction.RESTRICTS else "clarify"
-                reasons.append((Severity.LOW, f"S9: changes about {category_name(cat)} {verb}"))
+                reasons.append((Severity.LOW, rank, f"S9: changes about {category_name(cat)} {verb}"))
 
     if not any(p.categories for p in passages) and kind != ChangeKind.FIRST_VERSION:
         structural = bool(change.sections) and all(
             s.kind in ("moved", "renamed", "structure") for s in change.sections
         )
         if structural:
-            reasons.append((Severity.LOW, "S10: headings or reorganisation only"))
+            reasons.append((Severity.LOW, 0, "S10: headings or reorganisation only"))
         elif change.substantive and change.document_type == "other":
             # Imprints, brand guidelines, accessibility statements: no governance category found in
             # a document of no governance type — nothing that governs users changed.
@@ -110,21 +138,21 @@ def assess(change: ChangeEvent, passages: list[PassageTag]) -> tuple[Severity, l
                 "S10: wording changed without a governance category, outside a governance document"
             ]
         elif change.substantive:
-            reasons.append((Severity.LOW, "S10: wording changed without a governance category"))
+            reasons.append((Severity.LOW, 0, "S10: wording changed without a governance category"))
         else:
             return Severity.NONE, ["S10: no substantive change"]
 
     if not reasons:
         return Severity.NONE, ["no rule fired"]
-    level = max((s for s, _ in reasons), key=lambda s: s.rank)
-    # Most severe reasons first, duplicates dropped, order otherwise kept.
+    level = max((s for s, _, _ in reasons), key=lambda s: s.rank)
+    # Most severe reasons first; within a level the most consequential passage's first (the
+    # headline's, when it is of that level; ties keep the passages' order); duplicates dropped.
     seen: set[str] = set()
     ordered: list[str] = []
-    for sev in sorted({s for s, _ in reasons}, key=lambda s: -s.rank):
-        for s, text in reasons:
-            if s == sev and text not in seen:
-                seen.add(text)
-                ordered.append(text)
+    for _, _, text in sorted(reasons, key=lambda r: (-r[0].rank, -r[1])):
+        if text not in seen:
+            seen.add(text)
+            ordered.append(text)
     return level, ordered
 
 
