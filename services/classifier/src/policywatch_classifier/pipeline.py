@@ -44,7 +44,8 @@ from policywatch_classifier.text import clean_markdown, split_passages
 #: rights category (security, choice, access …) only a stated power counts, not a practice's nouns
 #: ("a certificate … by a third party auditor" weakened no commitment); headlines and reasons keep
 #: the capitals of "AI training" and "Do Not Track"; a rulebook "removed its rules on …". 1.7: a
-#: power word inserted into a reworded sentence under its negation ("You will not … train …") is none.
+#: power word inserted into a reworded sentence under its negation ("You will not … train …") is none;
+#: within a level, the reasons of the most consequential passage come first.
 SEVERITY_RULES_VERSION = "1.7"
 PassageChange = Literal["added", "removed", "reworded"]
 MAX_PASSAGES = 4000  # bound the work for near-total rewrites (~10 s of tagging on one core)
