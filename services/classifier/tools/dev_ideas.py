@@ -102,6 +102,7 @@ the estimate that tracked the held-out figure (docs/classifier.md, "Evaluation s
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import functools
 import json
@@ -1392,10 +1393,6 @@ def classweight(dev: Dev, weightings: list[str]) -> None:
     weight halfway to balanced (``sqrt``: the square root of the balanced ratio): balancing
     up-weights a rare category's few positives, which also loosens the L2 penalty's hold on them —
     does the ranking of new platforms' passages gain from less of it?"""
-    from unittest import mock
-
-    import policywatch_classifier.train as train_module
-
     dev.line("shipped configuration", dev.combined(dev.p, dev.r))
     for how in weightings:
 
@@ -1407,7 +1404,7 @@ def classweight(dev: Dev, weightings: list[str]) -> None:
                     sample_weight = sample_weight * np.where(y == 1, ratio, 1.0)
                 return super().fit(x, y, sample_weight=sample_weight)
 
-        with mock.patch.object(train_module, "LogisticRegression", Regression):
+        with fitted_with(Regression):
             refit(dev, f"class weights: {how}")
 
 
@@ -1717,7 +1714,6 @@ def neighbours(dev: Dev, floors: list[float], shares: list[float], k: int = 5) -
                 print_interval(base, pred, gold)
 
 
-#: Idea name -> how to run it on the dev scores with the parsed options (the CLI's choices).
 def namemask(dev: Dev) -> None:
     """Platform names masked (nineteenth session, registered in docs/classifier.md): the name of
     every corpus platform, its company and main products written as "Company" in every training
@@ -1761,20 +1757,24 @@ class NBRegression(LogisticRegression):  # type: ignore[misc]
         return self
 
 
+def fitted_with(regression: type[LogisticRegression]) -> Any:
+    """A context in which ``train`` fits its regressions with ``regression`` (every fold model of
+    ``refit`` and ``fold_scores`` fits through ``train.fit``)."""
+    from unittest import mock
+
+    import policywatch_classifier.train as train_module
+
+    return mock.patch.object(train_module, "LogisticRegression", regression)
+
+
 def nbconfirm(dev: Dev, part: str, shipped_cache: Path, nb_cache: Path) -> None:
     """The confirmatory test of ``nbweight`` (registered in docs/classifier.md): the labelled
     corpus paragraphs of the dev families scored out-of-fold by the shipped and the NB-weighted
     fold models (``part`` shipped / nb: compute and save one; compare: both must be saved), each
     with its own thresholds tuned on its out-of-fold dev scores; paired 90 % intervals of the macro
     AP and macro-F1 gains over the paragraphs."""
-    from unittest import mock
-
-    import policywatch_classifier.train as train_module
-
     if part in ("shipped", "nb"):
-        with mock.patch.object(
-            train_module, "LogisticRegression", NBRegression if part == "nb" else LogisticRegression
-        ):
+        with fitted_with(NBRegression) if part == "nb" else contextlib.nullcontext():
             p, s_c, fold_c = fold_scores(dev)
         np.savez(nb_cache if part == "nb" else shipped_cache, p=p, s=s_c, fold=fold_c)
         return
@@ -1810,16 +1810,13 @@ def nbweight(dev: Dev) -> None:
     each category's TF-IDF regression fits on features scaled by their log-count ratio (``nb_ratio``,
     NB-LR after Wang and Manning's NB-SVM), and the scaling is folded into its coefficients, so the
     artefact keeps its form. The embedding regression (dense) is unchanged."""
-    from unittest import mock
-
-    import policywatch_classifier.train as train_module
-
     dev.line("shipped configuration", dev.combined(dev.p, dev.r))
-    with mock.patch.object(train_module, "LogisticRegression", NBRegression):
+    with fitted_with(NBRegression):
         p = refit(dev, "NB-weighted TF-IDF features")
     print_double_blind_nested(dev, *print_ap_intervals(dev, p))
 
 
+#: Idea name -> how to run it on the dev scores with the parsed options (the CLI's choices).
 IDEAS: dict[str, Callable[[Dev, argparse.Namespace], None]] = {
     "features": lambda dev, args: features(dev, list(FEATURE_SETS)),
     "classweight": lambda dev, args: classweight(dev, ["sqrt", "none"]),

@@ -36,32 +36,26 @@ def test_contracted_negations_grant_no_power() -> None:
     )
 
 
+def _reworded_by(category: str, ops: list[tuple[str, str]]) -> Direction:
+    """Direction of a reworded passage given as its word diff ((op, words) runs, joined by
+    spaces): the old text is the equal and deleted runs, the new one the equal and inserted."""
+    diff = [DiffOp(op=op, text=text) for op, text in ops]
+    before = " ".join(o.text for o in diff if o.op != "insert")
+    after = " ".join(o.text for o in diff if o.op != "delete")
+    return direction_of("reworded", category, before=before, after=after, word_diff=diff)
+
+
 def test_reworded_uses_the_word_diff() -> None:
+    # "We use your posts to improve the service." → "… to train AI models and to improve …"
     diff = [
-        DiffOp(op="equal", text="We use your posts to"),
-        DiffOp(op="insert", text="train AI models and to"),
-        DiffOp(op="equal", text="improve the service."),
+        ("equal", "We use your posts to"),
+        ("insert", "train AI models and to"),
+        ("equal", "improve the service."),
     ]
-    assert (
-        direction_of(
-            "reworded",
-            "ai_training",
-            before="We use your posts to improve the service.",
-            after="We use your posts to train AI models and to improve the service.",
-            word_diff=diff,
-        )
-        == Direction.EXPANDS
-    )
-    back = [
-        DiffOp(op="equal", text="We"),
-        DiffOp(op="delete", text="sell or"),
-        DiffOp(op="insert", text="never"),
-        DiffOp(op="equal", text="share your data."),
-    ]
-    before, after = "We sell or share your data.", "We never share your data."
-    assert direction_of("reworded", "advertising", word_diff=back, before=before, after=after) == (
-        Direction.RESTRICTS
-    )
+    assert _reworded_by("ai_training", diff) == Direction.EXPANDS
+    # "We sell or share your data." → "We never share your data."
+    back = [("equal", "We"), ("delete", "sell or"), ("insert", "never"), ("equal", "share your data.")]
+    assert _reworded_by("advertising", back) == Direction.RESTRICTS
 
 
 def _reworded(category: str, before: str, after: str) -> Direction:
@@ -401,46 +395,23 @@ def test_a_power_word_inserted_under_a_negation_is_no_power() -> None:
     """App Store's developer terms inserted "(2) use output … to train, fine-tune, or improve
     another artificial intelligence model" into a sentence that begins "You will not": headlined
     "App Store may now use your data to train AI models"."""
-    diff = [
-        DiffOp(op="equal", text="You will not "),
-        DiffOp(op="insert", text="(1) "),
-        DiffOp(op="equal", text="use Apple Software to generate content that infringes the rights of "),
-        DiffOp(op="delete", text="others."),
-        DiffOp(
-            op="insert",
-            text="others, or (2) use output from an Apple model to train or fine-tune another model.",
-        ),
+    rule = [
+        ("equal", "You will not"),
+        ("insert", "(1)"),
+        ("equal", "use Apple Software to generate content that infringes the rights of"),
+        ("delete", "others."),
+        ("insert", "others, or (2) use output from an Apple model to train or fine-tune another model."),
     ]
-    before = "You will not use Apple Software to generate content that infringes the rights of others."
-    after = "".join(op.text for op in diff if op.op != "delete")
-    assert direction_of("reworded", "ai_training", before=before, after=after, word_diff=diff) != (
-        Direction.EXPANDS
-    )
+    assert _reworded_by("ai_training", rule) != Direction.EXPANDS
     # Snapchat: "This does not include [sharing] private [content and] communications."
     share = [
-        DiffOp(op="equal", text="We share it with partners. This does not include"),
-        DiffOp(op="insert", text="sharing"),
-        DiffOp(op="equal", text="private"),
-        DiffOp(op="insert", text="content and"),
-        DiffOp(op="equal", text="communications."),
+        ("equal", "We share it with partners. This does not include"),
+        ("insert", "sharing"),
+        ("equal", "private"),
+        ("insert", "content and"),
+        ("equal", "communications."),
     ]
-    before = "We share it with partners. This does not include private communications."
-    after = "We share it with partners. This does not include sharing private content and communications."
-    assert direction_of("reworded", "third_party_sharing", before=before, after=after, word_diff=share) != (
-        Direction.EXPANDS
-    )
+    assert _reworded_by("third_party_sharing", share) != Direction.EXPANDS
     # The same words inserted outside the negation still expand.
-    out = [
-        DiffOp(op="equal", text="We use your posts"),
-        DiffOp(op="insert", text="to train or fine-tune models"),
-    ]
-    assert (
-        direction_of(
-            "reworded",
-            "ai_training",
-            before="We use your posts.",
-            after="We use your posts to train or fine-tune models.",
-            word_diff=out,
-        )
-        == Direction.EXPANDS
-    )
+    out = [("equal", "We use your posts"), ("delete", "."), ("insert", "to train or fine-tune models.")]
+    assert _reworded_by("ai_training", out) == Direction.EXPANDS

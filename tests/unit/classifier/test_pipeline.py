@@ -17,6 +17,11 @@ AI_SECTION = SectionChange(
 )
 
 
+def _added(heading: str, text: str) -> SectionChange:
+    """A section added with one paragraph ``text``."""
+    return SectionChange(kind="added", heading_path=[heading], anchor=heading.lower(), after=text)
+
+
 def _index() -> ProvisionIndex:
     idx = ProvisionIndex()
     idx.index_document(
@@ -167,11 +172,8 @@ def test_headline_keeps_the_capitals_of_an_acronym_or_a_proper_name(make_change)
 def test_summary_quotes_the_evidence_and_statutes_of_what_the_headline_says(make_change) -> None:
     """The summary quoted the first tagged passage ("We collect some data") under a headline about
     AI training from a later passage, and listed the first category's statutes."""
-    collection = SectionChange(
-        kind="added",
-        heading_path=["What we collect"],
-        anchor="collect",
-        after="We collect the email address and phone number you give us when you sign up.",
+    collection = _added(
+        "What we collect", "We collect the email address and phone number you give us when you sign up."
     )
     result = classify_change(make_change([collection, AI_SECTION]))
     # The first passage is tagged (with its own evidence) before the one the headline is about.
@@ -193,11 +195,8 @@ def test_summary_quotes_the_evidence_and_statutes_of_what_the_headline_says(make
 def test_the_exposure_clause_explains_the_headlines_own_passage_first(make_change) -> None:
     """Within one severity level the reasons follow the passages' order: "X may now use your data
     to train AI models … Governance exposure: high (added terms expand third-party sharing)"."""
-    sharing = SectionChange(
-        kind="added",
-        heading_path=["Sharing"],
-        anchor="sharing",
-        after="We may share your personal data with our advertising partners and data brokers.",
+    sharing = _added(
+        "Sharing", "We may share your personal data with our advertising partners and data brokers."
     )
     result = classify_change(make_change([sharing, AI_SECTION]))
     assert result.severity == Severity.HIGH

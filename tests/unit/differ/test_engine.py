@@ -119,34 +119,27 @@ async def test_a_flapping_page_mixing_lines_it_served_before_is_no_alert(differ:
     assert h.events["c3"]["reason"] == "a new mix of lines served before (flapping)"
 
 
+async def _last_alerts(texts: list[str]) -> bool:
+    """Whether the last of ``texts``, captured in turn by a fresh differ, is a substantive change."""
+    differ = Differ(HistoryStore(MemoryStore()))
+    outcomes = await _run(differ, texts)
+    h = await differ.histories.load(INFO.document_id)
+    assert outcomes[-1] == "modified" and h is not None
+    return h.timeline[-1].substantive
+
+
 async def test_a_mix_with_a_new_line_or_on_a_page_that_never_flapped_alerts() -> None:
     # One line that no earlier version had: news, even on a flapping page.
-    differ = Differ(HistoryStore(MemoryStore()))
-    new_line = MIX.replace("16 or older", "18 or older")
-    outcomes = await _run(differ, [EDITION_A, EDITION_B, EDITION_A, new_line])
-    h = await differ.histories.load(INFO.document_id)
-    assert outcomes[-1] == "modified" and h is not None and h.timeline[-1].substantive
+    assert await _last_alerts([EDITION_A, EDITION_B, EDITION_A, MIX.replace("16 or older", "18 or older")])
     # The same mix on a page that never returned to an earlier version: an edit, not flapping.
-    differ = Differ(HistoryStore(MemoryStore()))
-    assert await _run(differ, [EDITION_A, EDITION_B, MIX])
-    h = await differ.histories.load(INFO.document_id)
-    assert h is not None and h.timeline[-1].substantive
+    assert await _last_alerts([EDITION_A, EDITION_B, MIX])
     # A mix that also drops a line every earlier version had: a real deletion, not flapping.
-    differ = Differ(HistoryStore(MemoryStore()))
-    dropped = MIX.replace(
-        "We share it with the payment processors that handle your purchases, and with no one else.\n", ""
-    )
-    await _run(differ, [EDITION_A, EDITION_B, EDITION_A, dropped])
-    h = await differ.histories.load(INFO.document_id)
-    assert h is not None and h.timeline[-1].kind == "modified" and h.timeline[-1].substantive
-    # Only removals (a flapping page dropping a section): what went may be news.
-    differ = Differ(HistoryStore(MemoryStore()))
-    cut = EDITION_A.replace(
-        "## Termination\n\nWe may suspend or close your account if you break these terms.\n", ""
-    )
-    await _run(differ, [EDITION_A, EDITION_B, EDITION_A, cut])
-    h = await differ.histories.load(INFO.document_id)
-    assert h is not None and h.timeline[-1].substantive
+    kept = "We share it with the payment processors that handle your purchases, and with no one else.\n"
+    assert await _last_alerts([EDITION_A, EDITION_B, EDITION_A, MIX.replace(kept, "")])
+    # Only removals, even of a line an earlier version lacked (edition A's termination clause):
+    # what went may be news.
+    clause = "We may suspend or close your account if you break these terms.\n"
+    assert await _last_alerts([EDITION_A, EDITION_B, EDITION_A, EDITION_A.replace(clause, "")])
 
 
 async def test_reverted_points_at_the_earlier_version(differ: Differ) -> None:

@@ -126,6 +126,16 @@ _NEGATED = re.compile(
 )
 
 
+def _blank(m: re.Match[str]) -> str:
+    return " " * len(m.group())
+
+
+def _drop_negated(text: str) -> str:
+    """``text`` with its negated clauses blanked ("we do not *sell your data*"; "including but
+    not limited to …" and "not limitation" negate nothing); same length, so offsets hold."""
+    return _NEGATED.sub(_blank, _NOT_A_NEGATION.sub(_blank, text))
+
+
 def _count(rx: re.Pattern[str], text: str) -> int:
     if not text:
         return 0
@@ -133,9 +143,7 @@ def _count(rx: re.Pattern[str], text: str) -> int:
         # A quoted term keeps its negation: 'TikTok will not "sell" or "share"' (a CCPA term).
         text = text.replace('"', "").replace("\u201c", "").replace("\u201d", "")
     if rx is _POWER or rx is _STATED_POWER:
-        # "we do not sell" grants no power: drop the negated clause before counting powers
-        # ("including but not limited to …" and "not limitation" negate nothing).
-        text = _NEGATED.sub(" ", _NOT_A_NEGATION.sub(" ", text))
+        text = _drop_negated(text)  # "we do not sell" grants no power
     return len(rx.findall(text))
 
 
@@ -294,10 +302,8 @@ def _outside_negation(word_diff: list[DiffOp], side: Literal["insert", "delete"]
     ops = [op for op in word_diff if op.op in ("equal", side)]
     # Joined by a space (a run may or may not carry its trailing space): one offset more per run.
     text = " ".join(op.text for op in ops)
-    # Same-length blanks keep the offsets: quotes (as in ``_count``) and "not limited to".
-    text = text.replace('"', " ").replace("\u201c", " ").replace("\u201d", " ")
-    text = _NOT_A_NEGATION.sub(lambda m: " " * len(m.group()), text)
-    text = _NEGATED.sub(lambda m: " " * len(m.group()), text)
+    # Quotes blanked, not removed as in ``_count``, so that the offsets hold.
+    text = _drop_negated(text.replace('"', " ").replace("\u201c", " ").replace("\u201d", " "))
     out: list[str] = []
     pos = 0
     for op in ops:
