@@ -42,7 +42,9 @@ the same for the full labels of the CLAUDETTE training sentences (measured, not 
 ``tools/rounds/claudette-full-labels*.jsonl``, seed 20261131). ``--corpus`` does it for the labelled
 paragraphs of the dev platforms' documents (fifteenth session, ``data/corpus_labels.jsonl``; 200 of
 each of the two labelling rounds relabelled blind, seeds 11 and 12,
-``tools/rounds/corpus-labels-relabel.jsonl``).
+``tools/rounds/corpus-labels-relabel.jsonl``). ``--heldout-val`` does it for the held-out validation
+paragraphs (twenty-first session, ``tools/rounds/heldout-val.jsonl``; 200 relabelled blind, seed
+20261222, ``tools/rounds/heldout-val-relabel.jsonl``).
 """
 
 from __future__ import annotations
@@ -70,6 +72,8 @@ DEV_RELABEL = Path(__file__).resolve().parent / "rounds" / "dev-relabel.jsonl"
 QUOTES_RELABEL = Path(__file__).resolve().parent / "rounds" / "tosdr-full-labels-relabel.jsonl"
 CLAUDETTE_RELABEL = Path(__file__).resolve().parent / "rounds" / "claudette-full-labels-relabel.jsonl"
 CORPUS_RELABEL = Path(__file__).resolve().parent / "rounds" / "corpus-labels-relabel.jsonl"
+HELDOUT_VAL = Path(__file__).resolve().parent / "rounds" / "heldout-val.jsonl"
+HELDOUT_VAL_RELABEL = Path(__file__).resolve().parent / "rounds" / "heldout-val-relabel.jsonl"
 
 
 def kappa(a: np.ndarray, b: np.ndarray) -> float:
@@ -127,8 +131,9 @@ def synthetic_labels(rows: Path | None = None, relabel: Path = SYNTHETIC_RELABEL
     )
 
 
-def full_label_agreement(name: str, first: dict[str, set[str]], relabel: Path) -> None:
-    """Full labels (``first``: id -> labels) against a blind second labelling of some of them."""
+def full_label_agreement(name: str, first: dict[str, set[str]], relabel: Path, key: str = "qid") -> None:
+    """Full labels (``first``: id -> labels) against a blind second labelling of some of them
+    (``relabel``'s rows name their text by ``key``)."""
     from policywatch_classifier.taxonomy import get_taxonomy
 
     again = [json.loads(line) for line in relabel.read_text().splitlines()]
@@ -136,7 +141,7 @@ def full_label_agreement(name: str, first: dict[str, set[str]], relabel: Path) -
         f"{name}: blind relabelling vs the full labels",
         get_taxonomy().ids,
         [set(r["labels"]) for r in again],
-        [first[r["qid"]] for r in again],
+        [first[r[key]] for r in again],
     )
 
 
@@ -165,6 +170,7 @@ def main() -> None:
     ap.add_argument("--quotes", action="store_true", help="label agreement of the quotes' full labels")
     ap.add_argument("--claudette", action="store_true", help="same, CLAUDETTE sentences (not shipped)")
     ap.add_argument("--corpus", action="store_true", help="same, dev platforms' corpus paragraphs")
+    ap.add_argument("--heldout-val", action="store_true", help="same, held-out validation paragraphs")
     ap.add_argument("--synthetic-rows", type=Path, default=None, help="--synthetic: other synthetic rows")
     ap.add_argument(
         "--synthetic-relabel",
@@ -202,6 +208,10 @@ def main() -> None:
         full_label_agreement(
             "dev platforms' paragraphs", full_labels(None, CORPUS_LABELS_FILE, "pid"), CORPUS_RELABEL
         )
+        return
+    if args.heldout_val:
+        first = {r["pid"]: set(r["labels"]) for r in map(json.loads, HELDOUT_VAL.read_text().splitlines())}
+        full_label_agreement("held-out validation paragraphs", first, HELDOUT_VAL_RELABEL, "pid")
         return
     second = {r["id"]: set(r["labels"]) for r in map(json.loads, args.relabel.read_text().splitlines())}
     dev = Dev(args.oof_cache)
