@@ -4,7 +4,7 @@
     .venv/bin/python services/classifier/tools/heldout_val.py examples OUT_FILE
     .venv/bin/python services/classifier/tools/heldout_val.py collect IN_DIR
     .venv/bin/python services/classifier/tools/heldout_val.py score --candidate-model F \
-        --shipped-cache A --candidate-cache B
+        --shipped-cache A --candidate-cache B [--offset 0.05 --base shipped|candidate]
 
 Why: every decision so far was taken on the dev platforms (nested family folds), and the held-out
 figure has stayed 0.03–0.05 below the nested dev one; a recall deficit seen on the held-out
@@ -154,9 +154,72 @@ def thresholds_from(cache: Path, tagger: PassageTagger) -> np.ndarray:
     return np.array([best_threshold(s[:, j], gold[:, j])[0] for j in range(gold.shape[1])])
 
 
-def cmd_score(shipped_cache: Path, candidate_cache: Path, candidate_model: Path | None) -> None:
+def labelled_paragraphs(shared: Path, ids: list[str]) -> tuple[list[str], np.ndarray]:
+    """The labelled sample's texts and gold labels, without the paragraphs a training row quotes."""
+    labelled = {str(r["pid"]): [str(c) for c in r["labels"]] for r in read_jsonl(ROUND)}  # type: ignore[attr-defined]
+    paragraphs = [r for r in pool(shared) if r["pid"] in labelled]
+    texts = [r["text"] for r in paragraphs]
+    quoted = quoted_by_training(texts, load_examples(shared))
+    keep = [k for k in range(len(texts)) if k not in quoted]
+    gold = np.array([[c in labelled[paragraphs[k]["pid"]] for c in ids] for k in keep])
+    print(
+        f"{len(labelled)} labelled paragraphs; {len(quoted)} overlap a training row and are left out; "
+        f"{len(keep)} scored"
+    )
+    return [texts[k] for k in keep], gold
+
+
+def combined(tagger: PassageTagger, texts: list[str]) -> np.ndarray:
+    p, r = (a.astype(float) for a in tagger.scores(texts)[:2])
+    return np.vectorize(combine)(p, r)
+
+
+def describe(name: str, s: np.ndarray, pred: np.ndarray, gold: np.ndarray) -> None:
+    tp, fp, fn = int((pred & gold).sum()), int((pred & ~gold).sum()), int((~pred & gold).sum())
+    print(
+        f"{name:24s} macro-F1 {macro_f1(pred, gold):.3f}  AP {_ap(s, gold):.3f}  "
+        f"micro P {tp / max(tp + fp, 1):.3f} R {tp / max(tp + fn, 1):.3f}",
+        flush=True,
+    )
+
+
+def compare(
+    ids: list[str],
+    gold: np.ndarray,
+    before: tuple[np.ndarray, np.ndarray],
+    after: tuple[np.ndarray, np.ndarray],
+) -> None:
+    """Paired 90 % bootstrap intervals (over paragraphs) of the macro-F1 gain and, when the scores
+    differ, of the macro AP gain; then F1 per category."""
+    (s0, d0), (s1, d1) = before, after
+    lo, hi = resampled_interval(
+        lambda k: macro_f1(d1[k], gold[k]) - macro_f1(d0[k], gold[k]), len(gold), 2000
+    )
+    print(
+        f"  macro-F1 gain {macro_f1(d1, gold) - macro_f1(d0, gold):+.3f}, "
+        f"90 % paired bootstrap interval {lo:+.3f} … {hi:+.3f}"
+    )
+    if not np.array_equal(s0, s1):
+        lo, hi = resampled_interval(lambda k: _ap(s1[k], gold[k]) - _ap(s0[k], gold[k]), len(gold), 500)
+        print(
+            f"  AP gain {_ap(s1, gold) - _ap(s0, gold):+.3f}, "
+            f"90 % paired bootstrap interval {lo:+.3f} … {hi:+.3f}"
+        )
+    for j, c in enumerate(ids):
+        if gold[:, j].any():
+            print(
+                f"  {c:28s} n={int(gold[:, j].sum()):4d}  "
+                f"F1 {_f1(d0[:, j], gold[:, j]):.2f} -> {_f1(d1[:, j], gold[:, j]):.2f}"
+            )
+
+
+def cmd_score(
+    shipped_cache: Path, candidate_cache: Path, candidate_model: Path | None, offset: float, base: str
+) -> None:
     """The shipped model against the candidate (NB-weighted TF-IDF, registered in
-    docs/classifier.md) on the labelled held-out paragraphs."""
+    docs/classifier.md) on the labelled held-out paragraphs; with ``offset``, the ``base`` model
+    (the one the first decision leaves shipped) at its thresholds against the same lowered by
+    ``offset`` (the second registered candidate)."""
     shared = shared_dir()
     shipped = PassageTagger()
     if candidate_model is None or not candidate_model.exists():
@@ -170,48 +233,20 @@ def cmd_score(shipped_cache: Path, candidate_cache: Path, candidate_model: Path 
     if not np.allclose(th_shipped, [shipped.thresholds.of(c) for c in ids]):
         raise SystemExit("the shipped cache does not reproduce thresholds.yaml: stale --shipped-cache?")
     th_candidate = thresholds_from(candidate_cache, shipped)
-    labelled = {str(r["pid"]): r for r in read_jsonl(ROUND)}
-    paragraphs = [r for r in pool(shared) if r["pid"] in labelled]
-    texts = [r["text"] for r in paragraphs]
-    quoted = quoted_by_training(texts, load_examples(shared))
-    keep = [k for k in range(len(texts)) if k not in quoted]
-    texts = [texts[k] for k in keep]
-    gold = np.array([[c in labelled[paragraphs[k]["pid"]]["labels"] for c in ids] for k in keep])  # type: ignore[operator]
-    print(
-        f"{len(labelled)} labelled paragraphs; {len(quoted)} overlap a training row and are left out; "
-        f"{len(texts)} scored"
-    )
-    decided = []
-    for name, tagger, th in (("shipped", shipped, th_shipped), ("candidate", candidate, th_candidate)):
-        p, r = (a.astype(float) for a in tagger.scores(texts)[:2])
-        s = np.vectorize(combine)(p, r)
-        pred = s >= th
-        tp, fp, fn = int((pred & gold).sum()), int((pred & ~gold).sum()), int((~pred & gold).sum())
-        print(
-            f"{name:10s} macro-F1 {macro_f1(pred, gold):.3f}  AP {_ap(s, gold):.3f}  "
-            f"micro P {tp / max(tp + fp, 1):.3f} R {tp / max(tp + fn, 1):.3f}",
-            flush=True,
-        )
-        decided.append((s, pred))
-    (s0, d0), (s1, d1) = decided
-    lo, hi = resampled_interval(
-        lambda k: macro_f1(d1[k], gold[k]) - macro_f1(d0[k], gold[k]), len(gold), 2000
-    )
-    print(
-        f"  macro-F1 gain {macro_f1(d1, gold) - macro_f1(d0, gold):+.3f}, "
-        f"90 % paired bootstrap interval {lo:+.3f} … {hi:+.3f}"
-    )
-    lo, hi = resampled_interval(lambda k: _ap(s1[k], gold[k]) - _ap(s0[k], gold[k]), len(gold), 500)
-    print(
-        f"  AP gain {_ap(s1, gold) - _ap(s0, gold):+.3f}, "
-        f"90 % paired bootstrap interval {lo:+.3f} … {hi:+.3f}"
-    )
-    for j, c in enumerate(ids):
-        if gold[:, j].any():
-            print(
-                f"  {c:28s} n={int(gold[:, j].sum()):4d}  "
-                f"F1 {_f1(d0[:, j], gold[:, j]):.2f} -> {_f1(d1[:, j], gold[:, j]):.2f}"
-            )
+    texts, gold = labelled_paragraphs(shared, ids)
+    s_shipped, s_candidate = combined(shipped, texts), combined(candidate, texts)
+    first = (s_shipped, s_shipped >= th_shipped)
+    second = (s_candidate, s_candidate >= th_candidate)
+    describe("shipped", *first, gold)
+    describe("candidate (NB-weighted)", *second, gold)
+    compare(ids, gold, first, second)
+    if offset:
+        s, th = (s_candidate, th_candidate) if base == "candidate" else (s_shipped, th_shipped)
+        at, lowered = (s, s >= th), (s, s >= th - offset)
+        print(f"{base} model, thresholds lowered by {offset}:")
+        describe(f"{base}", *at, gold)
+        describe(f"{base}, thresholds -{offset}", *lowered, gold)
+        compare(ids, gold, at, lowered)
 
 
 def _ap(s: np.ndarray, gold: np.ndarray) -> float:
@@ -245,7 +280,7 @@ def main() -> None:
     elif args.command == "collect":
         cmd_collect(args.path)
     else:
-        cmd_score(args.shipped_cache, args.candidate_cache, args.candidate_model)
+        cmd_score(args.shipped_cache, args.candidate_cache, args.candidate_model, args.offset, args.base)
 
 
 if __name__ == "__main__":
