@@ -272,6 +272,10 @@ def main() -> None:
     ap.add_argument(
         "--candidate-model", type=Path, help="candidate artefact (trained and kept there if missing)"
     )
+    ap.add_argument("--offset", type=float, default=0.0, help="also: every threshold lowered by this much")
+    ap.add_argument(
+        "--base", choices=["shipped", "candidate"], default="shipped", help="--offset: of this model"
+    )
     args = ap.parse_args()
     if args.command == "sample":
         cmd_sample(args.path, args.batch)
