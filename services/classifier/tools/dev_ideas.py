@@ -96,7 +96,9 @@ the estimate that tracked the held-out figure (docs/classifier.md, "Evaluation s
   weights; ``--weight 0`` measures the configuration without them.
 - ``namemask``: platform names read as one word (shipped in model 1.8.0). ``nbweight``: the TF-IDF
   regression on naive-Bayes-scaled features (NB-LR); ``nbconfirm``: its registered confirmatory
-  test on the labelled corpus paragraphs (twentieth session; not shipped).
+  test on the labelled corpus paragraphs (twentieth session; neither rule passed). Shipped in model
+  1.9.0 on a registered test on the held-out platforms' paragraphs (``heldout_val.py``), so both
+  now refit the form before it (``without_nb``) to reproduce the twentieth session's figures.
 """
 
 from __future__ import annotations
@@ -117,7 +119,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 from policywatch_classifier.corpus import (
     corpus_rows,
     family_of,
@@ -1734,27 +1735,14 @@ def namemask(dev: Dev) -> None:
     print_double_blind_nested(dev, *print_ap_intervals(dev, p))
 
 
-def nb_ratio(x: Any, y: np.ndarray, weight: np.ndarray, smoothing: float = 1.0) -> np.ndarray:
-    """Per feature, the naive-Bayes log-count ratio of the positives against the negatives: the
-    weighted number of rows holding the feature in each class, plus ``smoothing``, normalised."""
-    present = (x > 0).astype(np.float64)
-    pos = smoothing + np.asarray(present[y == 1].T @ weight[y == 1]).ravel()
-    neg = smoothing + np.asarray(present[y == 0].T @ weight[y == 0]).ravel()
-    return np.log((pos / pos.sum()) / (neg / neg.sum()))
+def without_nb() -> Any:
+    """A context in which ``train`` fits its TF-IDF regressions without naive-Bayes weighting, the
+    form of every model up to 1.8.0: the ratio is one for every feature."""
+    from unittest import mock
 
+    import policywatch_classifier.train as train_module
 
-class NBRegression(LogisticRegression):  # type: ignore[misc]
-    """A TF-IDF regression fitted on naive-Bayes-scaled features (``nb_ratio``), the scaling
-    folded into its coefficients; dense inputs (the embedding regression) are fitted as shipped."""
-
-    def fit(self, x: Any, y: Any, sample_weight: Any = None) -> Any:
-        if not sp.issparse(x):
-            return super().fit(x, y, sample_weight=sample_weight)
-        w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
-        r = nb_ratio(x, np.asarray(y), w)
-        super().fit(sp.csr_matrix(x.multiply(r)), y, sample_weight=sample_weight)
-        self.coef_ = self.coef_ * r  # type: ignore[has-type]  # x·(w∘r) = (x∘r)·w: unscaled features
-        return self
+    return mock.patch.object(train_module, "nb_ratio", lambda x, *args, **kwargs: np.ones(x.shape[1]))
 
 
 def fitted_with(regression: type[LogisticRegression]) -> Any:
@@ -1769,12 +1757,13 @@ def fitted_with(regression: type[LogisticRegression]) -> Any:
 
 def nbconfirm(dev: Dev, part: str, shipped_cache: Path, nb_cache: Path) -> None:
     """The confirmatory test of ``nbweight`` (registered in docs/classifier.md): the labelled
-    corpus paragraphs of the dev families scored out-of-fold by the shipped and the NB-weighted
-    fold models (``part`` shipped / nb: compute and save one; compare: both must be saved), each
+    corpus paragraphs of the dev families scored out-of-fold by the fold models of the configuration
+    shipped then (model 1.8.0's form, without NB weighting) and the NB-weighted ones (shipped since
+    model 1.9.0) (``part`` shipped / nb: compute and save one; compare: both must be saved), each
     with its own thresholds tuned on its out-of-fold dev scores; paired 90 % intervals of the macro
     AP and macro-F1 gains over the paragraphs."""
     if part in ("shipped", "nb"):
-        with fitted_with(NBRegression) if part == "nb" else contextlib.nullcontext():
+        with without_nb() if part == "shipped" else contextlib.nullcontext():
             p, s_c, fold_c = fold_scores(dev)
         np.savez(nb_cache if part == "nb" else shipped_cache, p=p, s=s_c, fold=fold_c)
         return
@@ -1807,12 +1796,14 @@ def nbconfirm(dev: Dev, part: str, shipped_cache: Path, nb_cache: Path) -> None:
 
 def nbweight(dev: Dev) -> None:
     """Naive-Bayes-weighted TF-IDF features (twentieth session, registered in docs/classifier.md):
-    each category's TF-IDF regression fits on features scaled by their log-count ratio (``nb_ratio``,
-    NB-LR after Wang and Manning's NB-SVM), and the scaling is folded into its coefficients, so the
-    artefact keeps its form. The embedding regression (dense) is unchanged."""
-    dev.line("shipped configuration", dev.combined(dev.p, dev.r))
-    with fitted_with(NBRegression):
-        p = refit(dev, "NB-weighted TF-IDF features")
+    each category's TF-IDF regression fits on features scaled by their log-count ratio
+    (``train.nb_ratio``, NB-LR after Wang and Manning's NB-SVM), the scaling folded into its
+    coefficients, so the artefact keeps its form. Shipped in model 1.9.0, so the cached scores are
+    NB-weighted now: this refits the fold models without it (model 1.8.0's form) and prints their
+    figures as the candidate's — the twentieth session's comparison with its sides swapped."""
+    dev.line("shipped configuration (NB-weighted)", dev.combined(dev.p, dev.r))
+    with without_nb():
+        p = refit(dev, "without NB weighting (model 1.8.0's form)")
     print_double_blind_nested(dev, *print_ap_intervals(dev, p))
 
 

@@ -4,7 +4,7 @@
     .venv/bin/python services/classifier/tools/heldout_val.py examples OUT_FILE
     .venv/bin/python services/classifier/tools/heldout_val.py collect IN_DIR
     .venv/bin/python services/classifier/tools/heldout_val.py score --candidate-model F \
-        --shipped-cache A --candidate-cache B [--offset 0.05 --base shipped|candidate]
+        --shipped-cache A --candidate-cache B [--model M] [--offset 0.05 --base shipped|candidate]
 
 Why: every decision so far was taken on the dev platforms (nested family folds), and the held-out
 figure has stayed 0.03–0.05 below the nested dev one; a recall deficit seen on the held-out
@@ -34,7 +34,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from dev_ideas import NBRegression, fitted_with
 from policywatch_classifier.corpus import passage_key, passages_by_family
 from policywatch_classifier.evaluate import _f1, best_threshold, load_eval_set, macro_f1, resampled_interval
 from policywatch_classifier.model import load_model
@@ -214,23 +213,34 @@ def compare(
 
 
 def cmd_score(
-    shipped_cache: Path, candidate_cache: Path, candidate_model: Path | None, offset: float, base: str
+    shipped_cache: Path,
+    candidate_cache: Path,
+    candidate_model: Path | None,
+    offset: float,
+    base: str,
+    model: Path | None = None,
 ) -> None:
-    """The shipped model against the candidate (NB-weighted TF-IDF, registered in
-    docs/classifier.md) on the labelled held-out paragraphs; with ``offset``, the ``base`` model
-    (the one the first decision leaves shipped) at its thresholds against the same lowered by
-    ``offset`` (the second registered candidate)."""
+    """A model (``model``, by default the shipped artefact) against a candidate on the labelled
+    held-out paragraphs, each with its thresholds tuned on its own out-of-fold dev scores; with
+    ``offset``, the ``base`` model (the one the first decision leaves shipped) at its thresholds
+    against the same lowered by ``offset`` (the second registered candidate).
+
+    The twenty-first session's decision: ``model`` = model 1.8.0 (``git show
+    7c823c4:services/classifier/src/policywatch_classifier/data/model/classifier-model.joblib``),
+    ``shipped_cache`` its out-of-fold scores (``evaluate --tune --oof-cache`` at 7c823c4); the
+    candidate is what ``train`` fits since model 1.9.0 (NB weighting; trained into
+    ``candidate_model`` when that file is missing), ``candidate_cache`` from ``dev_ideas.py
+    nbconfirm --part nb``."""
     shared = shared_dir()
-    shipped = PassageTagger()
+    shipped = PassageTagger(model=load_model(model)) if model else PassageTagger()
     if candidate_model is None or not candidate_model.exists():
         path = candidate_model or Path(tempfile.mkdtemp()) / "candidate.joblib"
-        with fitted_with(NBRegression):
-            train(shared, path)  # the shipped training rows, NB-weighted: ``policywatch train``'s path
+        train(shared, path)  # the shipped training rows and fit: ``policywatch train``'s path
         candidate_model = path
     candidate = PassageTagger(model=load_model(candidate_model), lexicon=shipped.lexicon)
     ids = shipped.taxonomy.ids
     th_shipped = thresholds_from(shipped_cache, shipped)
-    if not np.allclose(th_shipped, [shipped.thresholds.of(c) for c in ids]):
+    if model is None and not np.allclose(th_shipped, [shipped.thresholds.of(c) for c in ids]):
         raise SystemExit("the shipped cache does not reproduce thresholds.yaml: stale --shipped-cache?")
     th_candidate = thresholds_from(candidate_cache, shipped)
     texts, gold = labelled_paragraphs(shared, ids)
@@ -272,6 +282,7 @@ def main() -> None:
     ap.add_argument(
         "--candidate-model", type=Path, help="candidate artefact (trained and kept there if missing)"
     )
+    ap.add_argument("--model", type=Path, help="the model compared (default: the shipped artefact)")
     ap.add_argument("--offset", type=float, default=0.0, help="also: every threshold lowered by this much")
     ap.add_argument(
         "--base", choices=["shipped", "candidate"], default="shipped", help="--offset: of this model"
@@ -284,7 +295,9 @@ def main() -> None:
     elif args.command == "collect":
         cmd_collect(args.path)
     else:
-        cmd_score(args.shipped_cache, args.candidate_cache, args.candidate_model, args.offset, args.base)
+        cmd_score(
+            args.shipped_cache, args.candidate_cache, args.candidate_model, args.offset, args.base, args.model
+        )
 
 
 if __name__ == "__main__":

@@ -5,20 +5,25 @@ from __future__ import annotations
 
 from collections import Counter
 
+import numpy as np
 import pytest
+import scipy.sparse as sp
 from policywatch_classifier.taxonomy import get_taxonomy
 from policywatch_classifier.train import (
     CORPUS_LABELS_FILE,
     FULL_LABELS_FILE,
     PARTIAL_RULE_WEIGHT,
+    SEED,
     SYNTHETIC_WEIGHT,
     Example,
     decontaminate,
     fit,
+    nb_ratio,
     partial_labels,
     synthetic_examples,
     word_string,
 )
+from sklearn.linear_model import LogisticRegression
 
 DELETION = "You can delete your account at any time. We retain your personal data for 30 days after deletion."
 PLAIN = "The weather is nice today and we like apples very much indeed."
@@ -48,6 +53,45 @@ def test_unknown_categories_are_no_rows_of_their_regression() -> None:
     counts = fit(rows)[4]
     assert counts["data_retention"] == {"positives": 2, "negatives": 4}  # the first quote is not a row
     assert counts["account_termination"] == {"positives": 2, "negatives": 6}
+
+
+def test_nb_ratio_weighs_a_feature_by_the_classes_that_hold_it() -> None:
+    # Features: held by positives only, by negatives only, by both alike, by nobody.
+    x = sp.csr_matrix(np.array([[1.0, 0, 0.5, 0], [0.3, 0, 0.2, 0], [0, 1.0, 0.4, 0], [0, 0.7, 0.1, 0]]))
+    y = np.array([1, 1, 0, 0])
+    r = nb_ratio(x, y, np.ones(4))
+    assert r[0] > 0 > r[1]
+    assert r[2] == pytest.approx(0.0) and r[3] == pytest.approx(0.0)
+    assert r[0] == pytest.approx(-r[1])
+    # Row weights count: a feature of a doubly weighted positive leans further towards it.
+    assert nb_ratio(x, y, np.array([2.0, 2.0, 1.0, 1.0]))[0] > r[0]
+
+
+def test_the_tfidf_regression_is_nb_weighted_and_folded_into_its_weights() -> None:
+    """Model 1.9.0: each category's TF-IDF regression fits on NB-scaled features; the artefact's
+    weights read unscaled features, so they are the fitted coefficients times the ratio."""
+    all_ids = set(get_taxonomy().ids)
+    rows = [
+        Example(DELETION, {"data_retention"}, set(all_ids)),
+        Example(
+            "We keep your personal data for as long as your account is open.", {"data_retention"}, all_ids
+        ),
+        Example(PLAIN, set(), set(all_ids)),
+        Example("Apples and pears are sold at the market on Saturdays.", set(), set(all_ids)),
+    ] * 3
+    word, char, weights, bias, _ = fit(rows)
+    k = get_taxonomy().ids.index("data_retention")
+    texts = [e.text for e in rows]
+    x = sp.hstack([word.transform(texts), char.transform(texts)], format="csr")
+    y = np.array([1 if "data_retention" in e.labels else 0 for e in rows])
+    r = nb_ratio(x, y, np.ones(len(rows)))
+    clf = LogisticRegression(
+        C=4.0, class_weight="balanced", solver="liblinear", random_state=SEED, max_iter=200
+    )
+    clf.fit(sp.csr_matrix(x.multiply(r)), y, sample_weight=np.ones(len(rows)))
+    np.testing.assert_allclose(weights[k], (clf.coef_[0] * r).astype(np.float32), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(weights[k], clf.coef_[0])  # the scaling is not a no-op
+    assert bias[k] == pytest.approx(clf.intercept_[0], rel=1e-5)
 
 
 def test_rows_quoting_a_held_out_passage_are_left_out() -> None:
