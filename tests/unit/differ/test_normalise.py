@@ -88,6 +88,10 @@ def test_noise_does_not_change_the_key(before: str, after: str) -> None:
         "Leave this field blank",
         "You\u2019re invited to try Microsoft 365 for free",
         "iPhone App Help",  # Meta's help-centre app switcher (held-out round-1 alerts)
+        # Mintlify's notice to language-model crawlers (X's developer terms)
+        "> Documentation Index",
+        "> Fetch the complete documentation index at: https://docs.x.com/llms.txt",
+        "> Use this file to discover all available pages before exploring further.",
         "Print/export",  # MediaWiki's sidebar and translation banner
         "Translate this page; This page contains changes which are not marked for translation.",
         "\u2318I",  # a keyboard-shortcut hint (X's developer pages)
@@ -116,6 +120,8 @@ def test_real_wording_changes_the_key() -> None:
     assert normalise_line("See https://a.example/wiki/Fair_use_(US)?x=1") != normalise_line(
         "See https://a.example/wiki/Fair_use_(UK)?x=1"
     )
+    # a sentence about a documentation index is text, not Mintlify's crawler notice
+    assert normalise_line("Fetch the complete documentation index at our office.") != ""
     # a sentence that mentions a shortcut key is text, not a shortcut hint
     assert normalise_line("\u2318 is the command key on a Mac.") != ""
     assert normalise_line("see [our Terms](https://a.example/t)") != normalise_line(

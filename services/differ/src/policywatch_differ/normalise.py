@@ -148,8 +148,13 @@ UI_STRINGS = frozenset(
         "page information", "cite this page", "get shortened url", "download qr code", "download as pdf",
         "printable version", "wikidata item", "upload file", "special pages", "translate this page",
         "translate this page; this page contains changes which are not marked for translation.",
+        # Mintlify's notice to language-model crawlers, which X's developer-docs pages gain and
+        # lose: "> Documentation Index" / "> Fetch the complete documentation index at: URL" /
+        # "> Use this file to discover …" (the URL line: ``_LLMS_INDEX``).
+        "documentation index", "use this file to discover all available pages before exploring further.",
     }
 )  # fmt: skip
+_LLMS_INDEX = "fetch the complete documentation index at "
 #: A line naming this many languages by their own names is a language selector.
 LANGUAGE_SELECTOR_MIN = 6
 _LANGUAGE_NAMES = frozenset(
@@ -330,6 +335,8 @@ def normalise_line(line: str) -> str:
     if "cookie" in s and len(s) <= COOKIE_LINE_MAX and _COOKIE_BANNER.search(s):
         return ""
     if "language" in s and _LANGUAGE_FALLBACK.search(s):
+        return ""
+    if s.startswith(_LLMS_INDEX) and "llms" in s:
         return ""
     if not s.isascii() and len(set(_LANGUAGE_NAME.findall(s))) >= LANGUAGE_SELECTOR_MIN:
         return ""  # "View the Terms in other languages: հայերեն, ខ្មែរ, …", "Change language or region"
