@@ -1737,7 +1737,8 @@ def namemask(dev: Dev) -> None:
 
 def without_nb() -> Any:
     """A context in which ``train`` fits its TF-IDF regressions without naive-Bayes weighting, the
-    form of every model up to 1.8.0: the ratio is one for every feature."""
+    form of every model up to 1.8.0: the ratio is one for every feature. (The scaled matrix has its
+    features sorted within each row, so the fits equal model 1.8.0's up to the order of float sums.)"""
     from unittest import mock
 
     import policywatch_classifier.train as train_module
