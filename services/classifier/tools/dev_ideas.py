@@ -142,6 +142,7 @@ from policywatch_classifier.evaluate import (
     nested_thresholds,
     out_of_fold_probs,
     resampled_interval,
+    tune,
 )
 from policywatch_classifier.names import PLATFORM_NAMES
 from policywatch_classifier.tagger import RULE_BLEND, PassageTagger, combine
@@ -169,6 +170,54 @@ from sklearn.metrics import average_precision_score
 Picker = Callable[[np.ndarray, np.ndarray], float]
 #: Labelling rounds and synthetic batches measured and not shipped.
 ROUNDS = Path(__file__).resolve().parent / "rounds"
+
+
+def macro_ap(s: np.ndarray, gold: np.ndarray) -> float:
+    """Macro average precision of scores ``s`` over the categories with a positive in ``gold``."""
+    cols = [j for j in range(gold.shape[1]) if gold[:, j].any()]
+    return float(np.mean([average_precision_score(gold[:, j], s[:, j]) for j in cols]))
+
+
+def print_paired_gains(
+    ids: list[str],
+    gold: np.ndarray,
+    before: tuple[np.ndarray, np.ndarray],
+    after: tuple[np.ndarray, np.ndarray],
+) -> None:
+    """Of (scores, decisions) ``after`` over ``before`` on rows labelled ``gold``: the paired 90 %
+    bootstrap intervals of the macro-F1 gain (2,000 resamples) and, when the scores differ, of the
+    macro AP gain (500), then F1 per category (``nbconfirm``, ``heldout_val.py score``)."""
+    (s0, d0), (s1, d1) = before, after
+    lo, hi = resampled_interval(
+        lambda k: macro_f1(d1[k], gold[k]) - macro_f1(d0[k], gold[k]), len(gold), 2000
+    )
+    print(
+        f"  macro-F1 gain {macro_f1(d1, gold) - macro_f1(d0, gold):+.3f}, "
+        f"90 % paired bootstrap interval {lo:+.3f} … {hi:+.3f}"
+    )
+    if not np.array_equal(s0, s1):
+        lo, hi = resampled_interval(
+            lambda k: macro_ap(s1[k], gold[k]) - macro_ap(s0[k], gold[k]), len(gold), 500
+        )
+        print(
+            f"  AP gain {macro_ap(s1, gold) - macro_ap(s0, gold):+.3f}, "
+            f"90 % paired bootstrap interval {lo:+.3f} … {hi:+.3f}"
+        )
+    for j, c in enumerate(ids):
+        if gold[:, j].any():
+            print(
+                f"  {c:28s} n={int(gold[:, j].sum()):5d}  "
+                f"F1 {_f1(d0[:, j], gold[:, j]):.2f} -> {_f1(d1[:, j], gold[:, j]):.2f}"
+            )
+
+
+def dev_tuned_thresholds(
+    tagger: PassageTagger, items: list[EvalItem], p: np.ndarray, r: np.ndarray
+) -> np.ndarray:
+    """Per-category thresholds tuned on out-of-fold dev probabilities ``p`` and rule weights ``r``
+    of ``items``, as ``evaluate --tune`` writes them (``evaluate.tune``), in taxonomy order."""
+    th, _ = tune(tagger, items, scores=(items, p, r))
+    return np.array([th[c] for c in tagger.taxonomy.ids])
 
 
 class Dev:
@@ -216,8 +265,7 @@ class Dev:
         g = self.gold if gold is None else gold
         if rows is not None:
             g, s = g[rows], s[rows]
-        cols = [j for j in range(len(self.ids)) if g[:, j].any()]
-        return float(np.mean([average_precision_score(g[:, j], s[:, j]) for j in cols]))
+        return macro_ap(s, g)
 
     def combined(self, p: np.ndarray, r: np.ndarray) -> np.ndarray:
         return np.vectorize(combine)(p, r)
@@ -1735,25 +1783,26 @@ def namemask(dev: Dev) -> None:
     print_double_blind_nested(dev, *print_ap_intervals(dev, p))
 
 
+def _patched_train(attribute: str, value: Any) -> Any:
+    """A context in which ``policywatch_classifier.train.<attribute>`` is ``value``: every fold
+    model of ``refit`` and ``fold_scores`` fits through ``train.fit``."""
+    from unittest import mock
+
+    import policywatch_classifier.train as train_module
+
+    return mock.patch.object(train_module, attribute, value)
+
+
 def without_nb() -> Any:
     """A context in which ``train`` fits its TF-IDF regressions without naive-Bayes weighting, the
     form of every model up to 1.8.0: the ratio is one for every feature. (The scaled matrix has its
     features sorted within each row, so the fits equal model 1.8.0's up to the order of float sums.)"""
-    from unittest import mock
-
-    import policywatch_classifier.train as train_module
-
-    return mock.patch.object(train_module, "nb_ratio", lambda x, *args, **kwargs: np.ones(x.shape[1]))
+    return _patched_train("nb_ratio", lambda x, *args, **kwargs: np.ones(x.shape[1]))
 
 
 def fitted_with(regression: type[LogisticRegression]) -> Any:
-    """A context in which ``train`` fits its regressions with ``regression`` (every fold model of
-    ``refit`` and ``fold_scores`` fits through ``train.fit``)."""
-    from unittest import mock
-
-    import policywatch_classifier.train as train_module
-
-    return mock.patch.object(train_module, "LogisticRegression", regression)
+    """A context in which ``train`` fits its regressions with ``regression``."""
+    return _patched_train("LogisticRegression", regression)
 
 
 def nbconfirm(dev: Dev, part: str, shipped_cache: Path, nb_cache: Path) -> None:
@@ -1773,26 +1822,14 @@ def nbconfirm(dev: Dev, part: str, shipped_cache: Path, nb_cache: Path) -> None:
     for name, path in (("shipped", shipped_cache), ("NB-weighted", nb_cache)):
         data = np.load(path)
         s_dev, s_c = dev.combined(data["p"], dev.r), data["s"]
-        th = np.array([best_threshold(s_dev[:, j], dev.gold[:, j])[0] for j in range(len(dev.ids))])
+        th = dev_tuned_thresholds(dev.tagger, dev.items, data["p"], dev.r)
         decided.append((s_c, s_c >= th))
         print(
             f"{name:12s} dev tuned {dev.tuned(s_dev):.3f} nested {dev.nested(s_dev):.3f} | corpus paragraphs "
             f"({len(gold_c)}): AP {dev.ap(s_c, gold_c):.3f}  macro-F1 {macro_f1(s_c >= th, gold_c):.3f}",
             flush=True,
         )
-    (s0, d0), (s1, d1) = decided
-    lo, hi = resampled_interval(
-        lambda k: macro_f1(d1[k], gold_c[k]) - macro_f1(d0[k], gold_c[k]), len(gold_c), 2000
-    )
-    print(f"  macro-F1 gain 90 % paired bootstrap interval {lo:+.3f} … {hi:+.3f}")
-    lo, hi = resampled_interval(
-        lambda k: dev.ap(s1[k], gold_c[k]) - dev.ap(s0[k], gold_c[k]), len(gold_c), 500
-    )
-    print(f"  AP gain 90 % paired bootstrap interval {lo:+.3f} … {hi:+.3f}")
-    for j, c in enumerate(dev.ids):
-        if gold_c[:, j].any():
-            before, after = _f1(d0[:, j], gold_c[:, j]), _f1(d1[:, j], gold_c[:, j])
-            print(f"  {c:28s} n={int(gold_c[:, j].sum()):5d}  F1 {before:.2f} -> {after:.2f}")
+    print_paired_gains(dev.ids, gold_c, decided[0], decided[1])
 
 
 def nbweight(dev: Dev) -> None:

@@ -34,12 +34,12 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from dev_ideas import dev_tuned_thresholds, macro_ap, print_paired_gains
 from policywatch_classifier.corpus import passage_key, passages_by_family
-from policywatch_classifier.evaluate import _f1, best_threshold, load_eval_set, macro_f1, resampled_interval
+from policywatch_classifier.evaluate import EvalItem, load_eval_set, macro_f1
 from policywatch_classifier.model import load_model
 from policywatch_classifier.tagger import PassageTagger, combine
 from policywatch_classifier.train import Example, decontaminate, load_examples, shared_dir, train, word_string
-from sklearn.metrics import average_precision_score
 
 SEED = 20261221
 SIZE = 2100
@@ -137,20 +137,16 @@ def cmd_collect(src: Path) -> None:
 def quoted_by_training(texts: list[str], rows: list[Example]) -> set[int]:
     """Indices of ``texts`` that overlap a training row (either inside the other, by
     ``train.decontaminate``'s rule): such a paragraph is not new to the model, so it is not scored."""
-    as_rows = [Example(t, set(), set(), 1.0, str(k)) for k, t in enumerate(texts)]
-    kept = {e.source for e in decontaminate(as_rows, [word_string(r.text) for r in rows])}
-    return {k for k in range(len(texts)) if str(k) not in kept}
+    as_rows = [Example(t, set(), set()) for t in texts]
+    kept = {id(e) for e in decontaminate(as_rows, [word_string(r.text) for r in rows])}
+    return {k for k, e in enumerate(as_rows) if id(e) not in kept}
 
 
-def thresholds_from(cache: Path, tagger: PassageTagger) -> np.ndarray:
-    """Per-category thresholds tuned on out-of-fold dev scores saved by ``evaluate --oof-cache`` or
-    ``dev_ideas nbconfirm --part …`` (model probabilities ``p``), as ``evaluate --tune`` tunes them."""
-    dev = [it for it in load_eval_set(shared_dir()) if it.split == "dev"]
-    p = np.load(cache)["p"].astype(float)
-    r = tagger.scores([it.text for it in dev])[1].astype(float)
-    s = np.vectorize(combine)(p, r)
-    gold = np.array([[c in it.labels for c in tagger.taxonomy.ids] for it in dev])
-    return np.array([best_threshold(s[:, j], gold[:, j])[0] for j in range(gold.shape[1])])
+def thresholds_from(cache: Path, tagger: PassageTagger, dev: list[EvalItem], r: np.ndarray) -> np.ndarray:
+    """Per-category thresholds tuned, as ``evaluate --tune`` tunes them, on the out-of-fold dev
+    probabilities saved by ``evaluate --oof-cache`` or ``dev_ideas nbconfirm --part …`` and the dev
+    passages' rule weights ``r``."""
+    return dev_tuned_thresholds(tagger, dev, np.load(cache)["p"].astype(float), r)
 
 
 def labelled_paragraphs(shared: Path, ids: list[str]) -> tuple[list[str], np.ndarray]:
@@ -176,40 +172,10 @@ def combined(tagger: PassageTagger, texts: list[str]) -> np.ndarray:
 def describe(name: str, s: np.ndarray, pred: np.ndarray, gold: np.ndarray) -> None:
     tp, fp, fn = int((pred & gold).sum()), int((pred & ~gold).sum()), int((~pred & gold).sum())
     print(
-        f"{name:24s} macro-F1 {macro_f1(pred, gold):.3f}  AP {_ap(s, gold):.3f}  "
+        f"{name:24s} macro-F1 {macro_f1(pred, gold):.3f}  AP {macro_ap(s, gold):.3f}  "
         f"micro P {tp / max(tp + fp, 1):.3f} R {tp / max(tp + fn, 1):.3f}",
         flush=True,
     )
-
-
-def compare(
-    ids: list[str],
-    gold: np.ndarray,
-    before: tuple[np.ndarray, np.ndarray],
-    after: tuple[np.ndarray, np.ndarray],
-) -> None:
-    """Paired 90 % bootstrap intervals (over paragraphs) of the macro-F1 gain and, when the scores
-    differ, of the macro AP gain; then F1 per category."""
-    (s0, d0), (s1, d1) = before, after
-    lo, hi = resampled_interval(
-        lambda k: macro_f1(d1[k], gold[k]) - macro_f1(d0[k], gold[k]), len(gold), 2000
-    )
-    print(
-        f"  macro-F1 gain {macro_f1(d1, gold) - macro_f1(d0, gold):+.3f}, "
-        f"90 % paired bootstrap interval {lo:+.3f} … {hi:+.3f}"
-    )
-    if not np.array_equal(s0, s1):
-        lo, hi = resampled_interval(lambda k: _ap(s1[k], gold[k]) - _ap(s0[k], gold[k]), len(gold), 500)
-        print(
-            f"  AP gain {_ap(s1, gold) - _ap(s0, gold):+.3f}, "
-            f"90 % paired bootstrap interval {lo:+.3f} … {hi:+.3f}"
-        )
-    for j, c in enumerate(ids):
-        if gold[:, j].any():
-            print(
-                f"  {c:28s} n={int(gold[:, j].sum()):4d}  "
-                f"F1 {_f1(d0[:, j], gold[:, j]):.2f} -> {_f1(d1[:, j], gold[:, j]):.2f}"
-            )
 
 
 def cmd_score(
@@ -239,30 +205,26 @@ def cmd_score(
         candidate_model = path
     candidate = PassageTagger(model=load_model(candidate_model), lexicon=shipped.lexicon)
     ids = shipped.taxonomy.ids
-    th_shipped = thresholds_from(shipped_cache, shipped)
+    dev = [it for it in load_eval_set(shared) if it.split == "dev"]
+    r_dev = shipped.scores([it.text for it in dev])[1].astype(float)  # both models share the rules
+    th_shipped = thresholds_from(shipped_cache, shipped, dev, r_dev)
     if model is None and not np.allclose(th_shipped, [shipped.thresholds.of(c) for c in ids]):
         raise SystemExit("the shipped cache does not reproduce thresholds.yaml: stale --shipped-cache?")
-    th_candidate = thresholds_from(candidate_cache, shipped)
+    th_candidate = thresholds_from(candidate_cache, shipped, dev, r_dev)
     texts, gold = labelled_paragraphs(shared, ids)
     s_shipped, s_candidate = combined(shipped, texts), combined(candidate, texts)
     first = (s_shipped, s_shipped >= th_shipped)
     second = (s_candidate, s_candidate >= th_candidate)
     describe("shipped", *first, gold)
     describe("candidate (NB-weighted)", *second, gold)
-    compare(ids, gold, first, second)
+    print_paired_gains(ids, gold, first, second)
     if offset:
         s, th = (s_candidate, th_candidate) if base == "candidate" else (s_shipped, th_shipped)
         at, lowered = (s, s >= th), (s, s >= th - offset)
         print(f"{base} model, thresholds lowered by {offset}:")
         describe(f"{base}", *at, gold)
         describe(f"{base}, thresholds -{offset}", *lowered, gold)
-        compare(ids, gold, at, lowered)
-
-
-def _ap(s: np.ndarray, gold: np.ndarray) -> float:
-    """Macro average precision over the categories with a positive among the rows."""
-    cols = [j for j in range(gold.shape[1]) if gold[:, j].any()]
-    return float(np.mean([average_precision_score(gold[:, j], s[:, j]) for j in cols]))
+        print_paired_gains(ids, gold, at, lowered)
 
 
 def main() -> None:
