@@ -34,6 +34,7 @@ from functools import lru_cache
 from typing import Literal
 
 from policywatch_shared.events import DiffOp, Direction
+from policywatch_classifier.text import split_sentences
 
 POWER_CATEGORIES = {"content_license", "liability", "dispute_resolution", "account_termination"}
 #: Categories whose passages state what the platform does with data: a newly added statement of
@@ -374,6 +375,28 @@ def _rule_for_others(text: str) -> bool:
     return bool(_RULE_ITEM.match(text)) and not _FIRST_PERSON.search(text)
 
 
+#: A sentence that only sends the reader elsewhere ("If your request relates to TikTok Shop data,
+#: please refer to the … Guidelines", "Learn more about …"): it points at terms, it states none.
+_POINTER = re.compile(
+    r"\b(?:please (?:refer to|see|visit|review|read|consult|contact)|refer to (?:our|the)|"
+    r"see (?:our|the)|learn more|for more (?:information|details)|more information (?:about|on|is)|"
+    r"read (?:more|our|the)|can be found (?:at|in|here|on)|visit (?:our|the)|find (?:out )?more)\b",
+    re.I,
+)
+
+
+#: A modal states what someone may or will do ("these Terms will change over time, so please check
+#: periodically to see …"): such a sentence says more than where to look.
+_MODAL = re.compile(r"\b(?:will|would|may|might|shall|must)\b", re.I)
+
+
+def is_pointer(text: str) -> bool:
+    """Is every sentence of ``text`` only a pointer to other terms or pages ("Learn more about …",
+    "please refer to the … Guidelines")?"""
+    sentences = [s for s in split_sentences(text) if s.strip()]
+    return bool(sentences) and all(_POINTER.search(s) and not _MODAL.search(s) for s in sentences)
+
+
 def direction_of(
     change: ChangeKindLit,
     category: str,
@@ -393,6 +416,10 @@ def direction_of(
             # Such lists are mostly prohibitions ("will not", "must not"), which protect users as
             # the labelling guide counts them; the platform gains nothing from the item itself.
             return Direction.RESTRICTS
+        if is_pointer(after or "") and not _STATED_POWER.search(after or ""):
+            # Power words here name the document pointed at ("… Law Enforcement & Regulatory
+            # Disclosure Guidelines"); a stated power ("we may share …") still counts.
+            return Direction.NEUTRAL
         lean = _lean(after or "", category)
         if lean == 0:
             # No power or protection phrase either way: a new statement of a practice ("Traffic

@@ -45,8 +45,11 @@ from policywatch_classifier.text import clean_markdown, split_passages
 #: ("a certificate … by a third party auditor" weakened no commitment); headlines and reasons keep
 #: the capitals of "AI training" and "Do Not Track"; a rulebook "removed its rules on …". 1.7: a
 #: power word inserted into a reworded sentence under its negation ("You will not … train …") is none;
-#: within a level, the reasons of the most consequential passage come first.
-SEVERITY_RULES_VERSION = "1.7"
+#: within a level, the reasons of the most consequential passage come first. 1.8: an added passage
+#: that only points elsewhere ("please refer to the … Guidelines", "Learn more about …") is neutral;
+#: untagged wording stating a content rule in community guidelines or a copyright policy is medium
+#: (S11).
+SEVERITY_RULES_VERSION = "1.8"
 PassageChange = Literal["added", "removed", "reworded"]
 MAX_PASSAGES = 4000  # bound the work for near-total rewrites (~10 s of tagging on one core)
 MAX_EVENT_PASSAGES = 400  # passages carried by the event: all tagged ones first, then untagged

@@ -15,9 +15,13 @@ S8  expansion or removed disclosure in another category → medium.
 S9  tagged passages that only restrict the platform or clarify → low.
 S10 headings/reorganisation only, or untagged wording → low (none when the differ says it is
     not substantive, or when the document is of no governance type: ``other``).
+S11 (sev1.8) untagged wording that states a content rule in a rulebook for what users post
+    (community guidelines, copyright policy) → medium.
 """
 
 from __future__ import annotations
+
+import re
 
 from policywatch_shared.events import CategoryTag, ChangeEvent, ChangeKind, Direction, PassageTag, Severity
 
@@ -52,6 +56,18 @@ def consequence(change: str, tag: CategoryTag) -> int:
         rank = 10
     return rank + int(tag.confidence * 9)
 
+
+#: Rulebooks for what users post. There a change of untagged wording that states a content rule
+#: ("Non-educational content that shows …", "We don't allow content that …", "the copyright strike
+#: may be cleared") changes what is removed or demonetised: the labelling guide's "broader powers
+#: to … remove content" is medium, and annotators gave such changes medium (S11, ``sev1.8``).
+CONTENT_RULEBOOK_TYPES = {"community_guidelines", "copyright_policy"}
+_CONTENT_RULE = re.compile(
+    r"\bcontent (?:that|which|showing|depicting|containing|promoting)\b|"
+    r"\b(?:don't|do not|doesn't|does not) allow\b|\bnot (?:be )?allowed\b|\bprohibit|"
+    r"\b(?:strikes?|reinstat\w*|demoneti[sz]\w*)\b|\bremov\w* (?:the |your |such )?content\b",
+    re.I,
+)
 
 REMOVAL_HIGH = {
     "third_party_sharing": "data sharing",
@@ -137,6 +153,10 @@ def assess(change: ChangeEvent, passages: list[PassageTag]) -> tuple[Severity, l
             return Severity.NONE, [
                 "S10: wording changed without a governance category, outside a governance document"
             ]
+        elif change.substantive and change.document_type in CONTENT_RULEBOOK_TYPES and any(
+            _CONTENT_RULE.search(p.text) for p in passages if p.change != "removed"
+        ):
+            reasons.append((Severity.MEDIUM, 0, "S11: the rules on what content is allowed changed"))
         elif change.substantive:
             reasons.append((Severity.LOW, 0, "S10: wording changed without a governance category"))
         else:
