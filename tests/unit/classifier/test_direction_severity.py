@@ -1,10 +1,24 @@
 from __future__ import annotations
 
-from policywatch_classifier.direction import MAX_LIST_TOKENS, direction_of, has_opt_out, is_heading
+from policywatch_classifier.direction import (
+    MAX_LIST_TOKENS,
+    direction_of,
+    has_opt_out,
+    is_heading,
+    is_pointer,
+)
 from policywatch_classifier.pipeline import classify_change
 from policywatch_classifier.severity import passage_severity
 from policywatch_classifier.tagger import get_tagger
-from policywatch_shared.events import ChangeKind, DiffOp, Direction, ParagraphChange, SectionChange, Severity
+from policywatch_shared.events import (
+    ChangeKind,
+    ClassifiedChange,
+    DiffOp,
+    Direction,
+    ParagraphChange,
+    SectionChange,
+    Severity,
+)
 
 
 def test_removed_disclosure_expands_removed_power_clause_restricts() -> None:
@@ -415,3 +429,45 @@ def test_a_power_word_inserted_under_a_negation_is_no_power() -> None:
     # The same words inserted outside the negation still expand.
     out = [("equal", "We use your posts"), ("delete", "."), ("insert", "to train or fine-tune models.")]
     assert _reworded_by("ai_training", out) == Direction.EXPANDS
+
+
+def test_a_passage_that_only_points_elsewhere_is_neutral() -> None:
+    """sev1.8: "Disclosure" in the name of the document pointed at grants nothing."""
+    pointer = (
+        "If your request relates to TikTok Shop data, please refer to the TikTok Shop Law "
+        "Enforcement & Regulatory Disclosure Guidelines."
+    )
+    assert is_pointer(pointer) and is_pointer("Learn more about our restricted goods and services policy.")
+    assert direction_of("added", "law_enforcement", after=pointer) == Direction.NEUTRAL
+    # A modal says more than where to look ("will change"); a stated power or a practice beside
+    # the pointer still expands.
+    assert not is_pointer(
+        "These Terms will change over time, so please check periodically to see the latest."
+    )
+    for text in (
+        "We may share your data with law enforcement; see our Law Enforcement Guidelines.",
+        "We disclose account records to law enforcement. Learn more.",
+    ):
+        assert direction_of("added", "law_enforcement", after=text) == Direction.EXPANDS, text
+
+
+def test_untagged_content_rules_in_a_content_rulebook_are_medium(make_change) -> None:
+    """S11 (sev1.8): what content is allowed changed — medium in community guidelines and copyright
+    policies; the same words are low elsewhere, and "content" alone is no rule."""
+
+    def untagged(after: str, doc_type: str) -> ClassifiedChange:
+        para = ParagraphChange(kind="added", after=after)
+        change = make_change(
+            [SectionChange(kind="modified", heading_path=["Drugs"], anchor="d", paragraphs=[para])]
+        )
+        result = classify_change(change.model_copy(update={"document_type": doc_type}))
+        assert not result.categories, after
+        return result
+
+    rule = "Displays of inhalant abuse: Non-educational content that shows the abuse of inhalants like glue."
+    medium = untagged(rule, "community_guidelines")
+    assert medium.severity == Severity.MEDIUM and medium.severity_reasons[0].startswith("S11")
+    assert untagged(rule, "copyright_policy").severity == Severity.MEDIUM
+    assert untagged(rule, "commercial_terms").severity == Severity.LOW
+    notice = "Videos will show a notice that could impact your content on the channel page."
+    assert untagged(notice, "community_guidelines").severity == Severity.LOW

@@ -256,6 +256,12 @@ def test_document_type_guess_for_corpus_names() -> None:
     assert guess_document_type("Law Enforcement Guidelines") == "trust_and_safety"  # not a community rulebook
     assert guess_document_type("Brand Guidelines") == "other"
     assert guess_document_type("Imprint") == "other"
+    # Governance for users, not "other" (whose untagged wording is severity none; sev1.8) …
+    assert guess_document_type("Ranking Parameters Description") == "trust_and_safety"
+    assert guess_document_type("Live Policy") == "community_guidelines"
+    assert guess_document_type("In-App Purchases Policy") == "commercial_terms"
+    # … but Wikipedia's complaints page is mostly a log of global bans: it stays other.
+    assert guess_document_type("Complaints Policy") == "other"
     assert guess_document_type("Community Guidelines") == "community_guidelines"
     assert guess_document_type("Children's Privacy Policy") == "children_privacy_policy"
     assert guess_document_type("Developer Terms") == "developer_terms"

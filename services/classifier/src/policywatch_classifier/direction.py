@@ -12,7 +12,8 @@ Written rules (docs/classifier.md, "Direction"):
    others ("Don't sell user data", "may not request access", "can only target adults"). With
    neither: a statement of what the platform does with data ("We engage service providers …")
    expands in the practice categories, a statement about rights or safeguards restricts in the
-   rights categories, anything else is ``neutral``.
+   rights categories, anything else is ``neutral``. A passage that only points elsewhere ("please
+   refer to the … Guidelines", "Learn more about …") is ``neutral`` (``sev1.8``).
 3. A reworded passage → compare the words inserted and deleted: inserted power words or deleted
    protection words → ``expands``; the reverse → ``restricts``; otherwise ``neutral``. Two more
    signals need no power word: a *list* of kinds of data or recipients that grows ("name and
@@ -34,6 +35,7 @@ from functools import lru_cache
 from typing import Literal
 
 from policywatch_shared.events import DiffOp, Direction
+
 from policywatch_classifier.text import split_sentences
 
 POWER_CATEGORIES = {"content_license", "liability", "dispute_resolution", "account_termination"}

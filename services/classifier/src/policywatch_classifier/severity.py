@@ -153,8 +153,10 @@ def assess(change: ChangeEvent, passages: list[PassageTag]) -> tuple[Severity, l
             return Severity.NONE, [
                 "S10: wording changed without a governance category, outside a governance document"
             ]
-        elif change.substantive and change.document_type in CONTENT_RULEBOOK_TYPES and any(
-            _CONTENT_RULE.search(p.text) for p in passages if p.change != "removed"
+        elif (
+            change.substantive
+            and change.document_type in CONTENT_RULEBOOK_TYPES
+            and any(_CONTENT_RULE.search(p.text) for p in passages if p.change != "removed")
         ):
             reasons.append((Severity.MEDIUM, 0, "S11: the rules on what content is allowed changed"))
         elif change.substantive:
