@@ -4,7 +4,8 @@
     .venv/bin/python services/classifier/tools/heldout_val.py examples OUT_FILE
     .venv/bin/python services/classifier/tools/heldout_val.py collect IN_DIR
     .venv/bin/python services/classifier/tools/heldout_val.py score --candidate-model F \
-        --shipped-cache A --candidate-cache B [--model M] [--offset 0.05 --base shipped|candidate]
+        --shipped-cache A --candidate-cache B [--model M] [--offset 0.05 --base shipped|candidate] \
+        [--more SYNTHETIC.jsonl]
 
 Why: every decision so far was taken on the dev platforms (nested family folds), and the held-out
 figure has stayed 0.03–0.05 below the nested dev one; a recall deficit seen on the held-out
@@ -28,10 +29,13 @@ own thresholds tuned on its out-of-fold dev scores (``dev_ideas --oof-cache`` fi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import random
 import tempfile
 from pathlib import Path
+from typing import Any
+from unittest import mock
 
 import numpy as np
 from dev_ideas import dev_tuned_thresholds, macro_ap, print_paired_gains
@@ -39,7 +43,15 @@ from policywatch_classifier.corpus import passage_key, passages_by_family
 from policywatch_classifier.evaluate import EvalItem, load_eval_set, macro_f1
 from policywatch_classifier.model import load_model
 from policywatch_classifier.tagger import PassageTagger, combine
-from policywatch_classifier.train import Example, decontaminate, load_examples, shared_dir, train, word_string
+from policywatch_classifier.train import (
+    Example,
+    decontaminate,
+    load_examples,
+    shared_dir,
+    synthetic_examples,
+    train,
+    word_string,
+)
 
 SEED = 20261221
 SIZE = 2100
@@ -178,6 +190,19 @@ def describe(name: str, s: np.ndarray, pred: np.ndarray, gold: np.ndarray) -> No
     )
 
 
+def train_with_more(more: Path) -> Any:
+    """A context in which ``train`` fits on the shipped rows plus the synthetic rows of ``more`` at
+    weight 1.0, as ``dev_ideas.py synthetic --weight 1.0 --more`` adds them to every fold."""
+    import policywatch_classifier.train as train_module
+
+    shipped_rows = train_module.load_examples
+
+    def load_examples_and_more(shared: Path) -> list[Example]:
+        return shipped_rows(shared) + synthetic_examples(1.0, more)
+
+    return mock.patch.object(train_module, "load_examples", load_examples_and_more)
+
+
 def cmd_score(
     shipped_cache: Path,
     candidate_cache: Path,
@@ -185,6 +210,7 @@ def cmd_score(
     offset: float,
     base: str,
     model: Path | None = None,
+    more: Path | None = None,
 ) -> None:
     """A model (``model``, by default the shipped artefact) against a candidate on the labelled
     held-out paragraphs, each with its thresholds tuned on its own out-of-fold dev scores; with
@@ -196,12 +222,16 @@ def cmd_score(
     ``shipped_cache`` its out-of-fold scores (``evaluate --tune --oof-cache`` at 7c823c4); the
     candidate is what ``train`` fits since model 1.9.0 (NB weighting; trained into
     ``candidate_model`` when that file is missing), ``candidate_cache`` from ``dev_ideas.py
-    nbconfirm --part nb``."""
+    nbconfirm --part nb``. The twenty-second session's: ``more`` = synthetic batch 4
+    (``rounds/synthetic-batch4.jsonl``), whose rows the candidate is trained with besides the
+    shipped ones (``train_with_more``), ``candidate_cache`` from ``dev_ideas.py synthetic --weight
+    1.0 --more … --save F`` (``F.w1.0.npz``)."""
     shared = shared_dir()
     shipped = PassageTagger(model=load_model(model)) if model else PassageTagger()
     if candidate_model is None or not candidate_model.exists():
         path = candidate_model or Path(tempfile.mkdtemp()) / "candidate.joblib"
-        train(shared, path)  # the shipped training rows and fit: ``policywatch train``'s path
+        with train_with_more(more) if more else contextlib.nullcontext():
+            train(shared, path)  # the shipped training rows and fit: ``policywatch train``'s path
         candidate_model = path
     candidate = PassageTagger(model=load_model(candidate_model), lexicon=shipped.lexicon)
     ids = shipped.taxonomy.ids
@@ -216,7 +246,7 @@ def cmd_score(
     first = (s_shipped, s_shipped >= th_shipped)
     second = (s_candidate, s_candidate >= th_candidate)
     describe("shipped", *first, gold)
-    describe("candidate (NB-weighted)", *second, gold)
+    describe("candidate", *second, gold)
     print_paired_gains(ids, gold, first, second)
     if offset:
         s, th = (s_candidate, th_candidate) if base == "candidate" else (s_shipped, th_shipped)
@@ -240,11 +270,16 @@ def main() -> None:
     ap.add_argument(
         "--shipped-cache", type=Path, help="evaluate --tune --oof-cache file of the shipped model"
     )
-    ap.add_argument("--candidate-cache", type=Path, help="dev_ideas nbconfirm --part nb --nb-cache file")
+    ap.add_argument(
+        "--candidate-cache",
+        type=Path,
+        help="candidate out-of-fold dev probabilities (dev_ideas: nbconfirm --part nb, synthetic --save)",
+    )
     ap.add_argument(
         "--candidate-model", type=Path, help="candidate artefact (trained and kept there if missing)"
     )
     ap.add_argument("--model", type=Path, help="the model compared (default: the shipped artefact)")
+    ap.add_argument("--more", type=Path, help="synthetic rows (.jsonl) the candidate is trained with too")
     ap.add_argument("--offset", type=float, default=0.0, help="also: every threshold lowered by this much")
     ap.add_argument(
         "--base", choices=["shipped", "candidate"], default="shipped", help="--offset: of this model"
@@ -258,7 +293,13 @@ def main() -> None:
         cmd_collect(args.path)
     else:
         cmd_score(
-            args.shipped_cache, args.candidate_cache, args.candidate_model, args.offset, args.base, args.model
+            args.shipped_cache,
+            args.candidate_cache,
+            args.candidate_model,
+            args.offset,
+            args.base,
+            args.model,
+            args.more,
         )
 
 

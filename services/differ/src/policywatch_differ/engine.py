@@ -54,9 +54,10 @@ _DOC_TYPES = [
     # guidelines say how authorities get users' data (the demo catalog types them the same way).
     (r"brand|imprint", "other"),
     (r"law enforcement", "trust_and_safety"),
-    # How feeds and search rank (DSA Art. 27): transparency owed to users, not "other" (whose
-    # untagged wording is severity none). "Complaints Policy" stays other: in the corpus it is
-    # forms and Wikipedia's list of global bans, a log that grows by a name at a time.
+    # How feeds and search rank (DSA Art. 27), rules for live streams, terms of in-app purchases:
+    # governance for users, not "other" (whose untagged wording is severity none). "Complaints
+    # Policy" stays other: in the corpus it is forms and Wikipedia's list of global bans, a log
+    # that grows by a name at a time.
     (r"ranking param", "trust_and_safety"),
     (r"\blive (policy|guidelines)", "community_guidelines"),
     (r"in-app purchase", "commercial_terms"),
