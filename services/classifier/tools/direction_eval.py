@@ -277,9 +277,9 @@ def agreement(labels: Path) -> None:
 
 def evaluation_parser(
     doc: str, labels: Path, n_dev: int, n_test: int, seed: int, unit: str
-) -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+) -> tuple[argparse.ArgumentParser, argparse.ArgumentParser, argparse.ArgumentParser]:
     """The ``sample`` / ``score`` / ``agreement`` commands both evaluation tools share: the parser,
-    and the ``score`` sub-parser for a tool's own options."""
+    and the ``sample`` and ``score`` sub-parsers for a tool's own options."""
     ap = argparse.ArgumentParser(description=doc.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("sample")
@@ -295,11 +295,11 @@ def evaluation_parser(
     c.add_argument("--errors", type=int, default=0, help=f"print this many wrong {unit} (dev only!)")
     g = sub.add_parser("agreement")
     g.add_argument("--labels", type=Path, default=labels)
-    return ap, c
+    return ap, s, c
 
 
 def main() -> None:
-    ap, c = evaluation_parser(__doc__ or "", LABELS, 300, 200, 20261206, "items")
+    ap, _, c = evaluation_parser(__doc__ or "", LABELS, 300, 200, 20261206, "items")
     c.add_argument("--base", help="also score direction.py as committed at this git revision")
     args = ap.parse_args()
     if args.cmd == "sample":

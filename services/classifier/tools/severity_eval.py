@@ -2,7 +2,7 @@
 
     .venv/bin/policywatch replay ../shared/corpus/vlopses-us-versions.jsonl.xz --out /tmp/replay.jsonl
     .venv/bin/python services/classifier/tools/severity_eval.py sample /tmp/replay.jsonl OUT.jsonl \
-        [--dev 80 --test 60 --seed 20261207]
+        [--dev 80 --test 60 --seed 20261207] [--exclude LABELS.jsonl]
     .venv/bin/python services/classifier/tools/severity_eval.py score /tmp/replay.jsonl \
         [--labels tests/data/classifier/severity_labels.jsonl] [--split dev|test|all] [--errors N] \
         [--dump LEVELS.json] [--compare OTHER_LEVELS.json]
@@ -79,9 +79,13 @@ def render(event: ChangeEvent) -> list[dict[str, str | None]]:
     return out
 
 
-def sample(replay: Path, out: Path, n_dev: int, n_test: int, seed: int) -> None:
+def sample(
+    replay: Path, out: Path, n_dev: int, n_test: int, seed: int, exclude: Path | None = None
+) -> None:
+    """Draw changes to label; ``exclude``: a labels file whose changes are not drawn again (a fresh
+    sample beside the first)."""
     held_out = held_out_services()
-    seen: set[str] = set()
+    seen: set[str] = {r["key"] for r in read_labels(exclude)} if exclude else set()
     pool: list[tuple[str, ChangeEvent]] = []
     total = 0
     for service, event in changes(replay):
@@ -191,12 +195,13 @@ def agreement(labels: Path) -> None:
 
 
 def main() -> None:
-    ap, c = evaluation_parser(__doc__ or "", LABELS, 80, 60, 20261207, "changes")
+    ap, s, c = evaluation_parser(__doc__ or "", LABELS, 80, 60, 20261207, "changes")
+    s.add_argument("--exclude", type=Path, help="a labels file whose changes are not drawn again")
     c.add_argument("--dump", type=Path, help="write the levels given (JSON: change key -> level)")
     c.add_argument("--compare", type=Path, help="a --dump of other code: paired interval of the kappa gain")
     args = ap.parse_args()
     if args.cmd == "sample":
-        sample(args.replay, args.out, args.dev, args.test, args.seed)
+        sample(args.replay, args.out, args.dev, args.test, args.seed, args.exclude)
     elif args.cmd == "score":
         score(args.replay, args.labels, args.split, args.errors, args.dump, args.compare)
     else:
