@@ -79,9 +79,7 @@ def render(event: ChangeEvent) -> list[dict[str, str | None]]:
     return out
 
 
-def sample(
-    replay: Path, out: Path, n_dev: int, n_test: int, seed: int, exclude: Path | None = None
-) -> None:
+def sample(replay: Path, out: Path, n_dev: int, n_test: int, seed: int, exclude: Path | None = None) -> None:
     """Draw changes to label; ``exclude``: a labels file whose changes are not drawn again (a fresh
     sample beside the first)."""
     held_out = held_out_services()
