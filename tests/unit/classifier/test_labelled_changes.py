@@ -80,15 +80,26 @@ def test_direction_rules_score_above_floor_on_the_dev_items(tmp_path: Path) -> N
     assert accuracy > sum(g == "expands" for g in gold) / len(gold)  # beats "always expands"
 
 
-def test_severity_labels_file_holds_keys_and_levels_only() -> None:
-    rows = de.read_labels(se.LABELS)
-    assert len(rows) == 140 and len({r["key"] for r in rows}) == 140
+#: The first sample (sixteenth session) and the fresh dev sample drawn beside it (twenty-second).
+SEVERITY_LABELS = [(se.LABELS, 140), (se.LABELS.with_name("severity_labels_dev2.jsonl"), 120)]
+
+
+@pytest.mark.parametrize(("labels", "size"), SEVERITY_LABELS)
+def test_severity_labels_file_holds_keys_and_levels_only(labels: Path, size: int) -> None:
+    rows = de.read_labels(labels)
+    assert len(rows) == size and len({r["key"] for r in rows}) == size
     held_out = de.held_out_services()
     for r in rows:
         assert set(r) == {"key", "split", "document", "a", "b", "label"}  # no corpus text
         assert {r["a"], r["b"], r["label"]} <= set(se.LEVELS)
         assert r["label"] == r["a"] or r["a"] != r["b"]
         assert (r["document"].split("/")[0] in held_out) == (r["split"] == "test")
+
+
+def test_the_fresh_severity_sample_is_dev_only_and_new() -> None:
+    first, fresh = (de.read_labels(path) for path, _ in SEVERITY_LABELS)
+    assert {r["split"] for r in fresh} == {"dev"}
+    assert not {r["key"] for r in first} & {r["key"] for r in fresh}
 
 
 def test_weighted_kappa() -> None:
@@ -100,8 +111,9 @@ def test_weighted_kappa() -> None:
 
 
 @needs_shared
-def test_severity_of_the_whole_pipeline_above_floor_on_the_dev_changes(tmp_path: Path) -> None:
-    rows = [r for r in de.read_labels(se.LABELS) if r["split"] == "dev"]
+@pytest.mark.parametrize("labels", [path for path, _ in SEVERITY_LABELS])
+def test_severity_of_the_whole_pipeline_above_floor_on_the_dev_changes(labels: Path, tmp_path: Path) -> None:
+    rows = [r for r in de.read_labels(labels) if r["split"] == "dev"]
     documents = {r["document"] for r in rows}
     found = {se.change_key(e): e for _, e in se.changes(replay_documents(documents, tmp_path), documents)}
     assert sum(r["key"] not in found for r in rows) <= MAX_MISSING_SHARE * len(rows)
