@@ -9,7 +9,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "services" / "classifier" / "tools"))
 
-from heldout_val import RELABEL, RELABEL_ROUND, ROUND, SIZE, pool, quoted_by_training
+import policywatch_classifier.train as train_module
+import pytest
+from heldout_val import RELABEL, RELABEL_ROUND, ROUND, SIZE, pool, quoted_by_training, train_with_more
 from policywatch_classifier.evaluate import load_eval_set
 from policywatch_classifier.taxonomy import get_taxonomy
 from policywatch_classifier.train import Example
@@ -53,3 +55,20 @@ def test_a_paragraph_a_training_row_quotes_is_not_scored() -> None:
         "Suspension.",  # too short to count as a quote either way
     ]
     assert quoted_by_training(texts, rows) == {1, 2}
+
+
+def test_train_with_more_adds_the_synthetic_rows_inside_its_context_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The twenty-second session's candidate: the shipped rows plus a synthetic batch at weight 1.0,
+    fully labelled (a reliable negative of every other category), as every fold of ``dev_ideas.py
+    synthetic --weight 1.0 --more`` gets them."""
+    monkeypatch.setattr(train_module, "load_examples", lambda shared: [Example("shipped row", set(), set())])
+    more = tmp_path / "more.jsonl"
+    more.write_text(json.dumps({"id": "x", "labels": ["advertising"], "text": "We sell ads."}) + "\n")
+    with train_with_more(more):
+        rows = train_module.load_examples(tmp_path)
+    assert [r.text for r in rows] == ["shipped row", "We sell ads."]
+    assert rows[1].labels == {"advertising"} and rows[1].weight == 1.0
+    assert rows[1].known == set(get_taxonomy().ids)
+    assert [r.text for r in train_module.load_examples(tmp_path)] == ["shipped row"]
