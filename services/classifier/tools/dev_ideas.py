@@ -1783,7 +1783,7 @@ def namemask(dev: Dev) -> None:
     print_double_blind_nested(dev, *print_ap_intervals(dev, p))
 
 
-def _patched_train(attribute: str, value: Any) -> Any:
+def patched_train(attribute: str, value: Any) -> Any:
     """A context in which ``policywatch_classifier.train.<attribute>`` is ``value``: every fold
     model of ``refit`` and ``fold_scores`` fits through ``train.fit``."""
     from unittest import mock
@@ -1797,12 +1797,12 @@ def without_nb() -> Any:
     """A context in which ``train`` fits its TF-IDF regressions without naive-Bayes weighting, the
     form of every model up to 1.8.0: the ratio is one for every feature. (The scaled matrix has its
     features sorted within each row, so the fits equal model 1.8.0's up to the order of float sums.)"""
-    return _patched_train("nb_ratio", lambda x, *args, **kwargs: np.ones(x.shape[1]))
+    return patched_train("nb_ratio", lambda x, *args, **kwargs: np.ones(x.shape[1]))
 
 
 def fitted_with(regression: type[LogisticRegression]) -> Any:
     """A context in which ``train`` fits its regressions with ``regression``."""
-    return _patched_train("LogisticRegression", regression)
+    return patched_train("LogisticRegression", regression)
 
 
 def nbconfirm(dev: Dev, part: str, shipped_cache: Path, nb_cache: Path) -> None:

@@ -35,10 +35,9 @@ import random
 import tempfile
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import numpy as np
-from dev_ideas import dev_tuned_thresholds, macro_ap, print_paired_gains
+from dev_ideas import dev_tuned_thresholds, macro_ap, patched_train, print_paired_gains
 from policywatch_classifier.corpus import passage_key, passages_by_family
 from policywatch_classifier.evaluate import EvalItem, load_eval_set, macro_f1
 from policywatch_classifier.model import load_model
@@ -200,7 +199,7 @@ def train_with_more(more: Path) -> Any:
     def load_examples_and_more(shared: Path) -> list[Example]:
         return shipped_rows(shared) + synthetic_examples(1.0, more)
 
-    return mock.patch.object(train_module, "load_examples", load_examples_and_more)
+    return patched_train("load_examples", load_examples_and_more)
 
 
 def cmd_score(
