@@ -72,8 +72,6 @@ DEV_RELABEL = Path(__file__).resolve().parent / "rounds" / "dev-relabel.jsonl"
 QUOTES_RELABEL = Path(__file__).resolve().parent / "rounds" / "tosdr-full-labels-relabel.jsonl"
 CLAUDETTE_RELABEL = Path(__file__).resolve().parent / "rounds" / "claudette-full-labels-relabel.jsonl"
 CORPUS_RELABEL = Path(__file__).resolve().parent / "rounds" / "corpus-labels-relabel.jsonl"
-HELDOUT_VAL = Path(__file__).resolve().parent / "rounds" / "heldout-val.jsonl"
-HELDOUT_VAL_RELABEL = Path(__file__).resolve().parent / "rounds" / "heldout-val-relabel.jsonl"
 
 
 def kappa(a: np.ndarray, b: np.ndarray) -> float:
@@ -210,8 +208,11 @@ def main() -> None:
         )
         return
     if args.heldout_val:
-        first = {r["pid"]: set(r["labels"]) for r in map(json.loads, HELDOUT_VAL.read_text().splitlines())}
-        full_label_agreement("held-out validation paragraphs", first, HELDOUT_VAL_RELABEL, "pid")
+        from heldout_val import RELABEL_ROUND, ROUND
+
+        full_label_agreement(
+            "held-out validation paragraphs", full_labels(ROUND, key="pid"), RELABEL_ROUND, "pid"
+        )
         return
     second = {r["id"]: set(r["labels"]) for r in map(json.loads, args.relabel.read_text().splitlines())}
     dev = Dev(args.oof_cache)

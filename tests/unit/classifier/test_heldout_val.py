@@ -11,7 +11,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "services" / "class
 
 import policywatch_classifier.train as train_module
 import pytest
-from heldout_val import RELABEL, RELABEL_ROUND, ROUND, SIZE, pool, quoted_by_training, train_with_more
+from heldout_val import (
+    RELABEL,
+    RELABEL_ROUND,
+    ROUND,
+    SIZE,
+    pool,
+    quoted_by_training,
+    read_jsonl,
+    train_with_more,
+)
 from policywatch_classifier.evaluate import load_eval_set
 from policywatch_classifier.taxonomy import get_taxonomy
 from policywatch_classifier.train import Example
@@ -19,12 +28,8 @@ from policywatch_classifier.train import Example
 from tests.helpers import SHARED, needs_shared
 
 
-def _rows(path: Path) -> list[dict[str, object]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
 def test_the_sample_stores_ids_and_taxonomy_labels_only() -> None:
-    rows, again = _rows(ROUND), _rows(RELABEL_ROUND)
+    rows, again = read_jsonl(ROUND), read_jsonl(RELABEL_ROUND)
     assert len(rows) == SIZE and len(again) == RELABEL
     assert len({r["pid"] for r in rows}) == SIZE
     assert {r["pid"] for r in again} <= {r["pid"] for r in rows}
@@ -37,7 +42,7 @@ def test_the_sample_stores_ids_and_taxonomy_labels_only() -> None:
 @needs_shared
 def test_the_sample_is_the_held_out_platforms_paragraphs_and_no_test_passage() -> None:
     candidates = {r["pid"]: r for r in pool(SHARED)}
-    rows = _rows(ROUND)
+    rows = read_jsonl(ROUND)
     assert all(r["pid"] in candidates for r in rows)  # the pool excludes every evaluation passage
     texts = {candidates[str(r["pid"])]["text"] for r in rows}
     items = load_eval_set(SHARED)

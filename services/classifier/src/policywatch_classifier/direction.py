@@ -395,7 +395,7 @@ _MODAL = re.compile(r"\b(?:will|would|may|might|shall|must)\b", re.I)
 def is_pointer(text: str) -> bool:
     """Is every sentence of ``text`` only a pointer to other terms or pages ("Learn more about …",
     "please refer to the … Guidelines")?"""
-    sentences = [s for s in split_sentences(text) if s.strip()]
+    sentences = split_sentences(text)  # stripped, none empty
     return bool(sentences) and all(_POINTER.search(s) and not _MODAL.search(s) for s in sentences)
 
 
